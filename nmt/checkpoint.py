@@ -1,0 +1,53 @@
+"""Orbax checkpoints of the latest and the best-BLEU state, each with JSON metadata (config, data position)."""
+from __future__ import annotations
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+    """`<workdir>/checkpoints/{latest,best}`; Orbax writes each step to a temporary folder and renames it when
+    complete, so an interrupted save never leaves a checkpoint that looks whole."""
+
+    def __init__(self, workdir: str):
+        root = os.path.join(os.path.abspath(workdir), "checkpoints")
+        opts = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True)
+        self.latest = ocp.CheckpointManager(os.path.join(root, "latest"), options=opts)
+        self.best = ocp.CheckpointManager(os.path.join(root, "best"), options=opts)
+
+    @staticmethod
+    def _save(mgr, step: int, state, meta: dict) -> None:
+        if mgr.latest_step() == step:
+            return
+        mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+        mgr.wait_until_finished()
+
+    def save_latest(self, step: int, state, meta: dict) -> None:
+        self._save(self.latest, step, state, meta)
+
+    def save_best(self, step: int, state, meta: dict) -> None:
+        self._save(self.best, step, state, meta)
+
+    @staticmethod
+    def restore(mgr, abstract_state):
+        """Returns (state, meta) of the manager's newest step, or None when it holds none."""
+        step = mgr.latest_step()
+        if step is None:
+            return None
+        target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+        out = mgr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
+                                                        meta=ocp.args.JsonRestore()))
+        return out.state, out.meta
+
+    @staticmethod
+    def read_meta(mgr) -> dict | None:
+        step = mgr.latest_step()
+        if step is None:
+            return None
+        return mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+    def close(self) -> None:
+        self.latest.close()
+        self.best.close()

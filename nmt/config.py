@@ -1,0 +1,178 @@
+"""Experiment configuration: frozen dataclasses, named presets and command-line overrides.
+
+A configuration is plain data passed as an argument. Overrides use OmegaConf dot-lists
+(`model.hidden=256 train.steps=500`), the syntax fairseq and Hydra users know.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+ATTENTIONS = ("general", "dot", "bahdanau")
+DTYPES = ("float32", "bfloat16")
+
+
+class ConfigError(ValueError):
+    """A user mistake in the configuration; reported as one line, never a traceback."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    corpus: str = "multi30k"  # "multi30k" or "files" (then train/val/test_prefix are read)
+    src_lang: str = "en"
+    tgt_lang: str = "de"
+    dir: Optional[str] = None  # searched first; then $NMT_DATA_DIR, then the user cache
+    train_prefix: str = "train"  # files: <dir>/<prefix>.<lang>[.gz]
+    val_prefix: str = "val"
+    test_prefix: str = "test_2016_flickr"
+    vocab_size: int = 8000
+    max_len: int = 100  # subword tokens per side, eos included; longer training pairs are dropped
+    invalid_utf8: str = "error"  # "error" or "replace" (replaced and counted)
+    buckets: tuple = (8, 12, 16, 20, 24, 32, 48, 64, 100)
+    batch_tokens: int = 2048  # target tokens per batch, padding included
+
+    def validate(self):
+        if self.corpus not in ("multi30k", "files"):
+            raise ConfigError(f"data.corpus: expected 'multi30k' or 'files', got {self.corpus!r}")
+        if self.invalid_utf8 not in ("error", "replace"):
+            raise ConfigError(f"data.invalid_utf8: expected 'error' or 'replace', got {self.invalid_utf8!r}")
+        if list(self.buckets) != sorted(set(self.buckets)) or min(self.buckets) < 2:
+            raise ConfigError(f"data.buckets: expected increasing lengths >= 2, got {list(self.buckets)}")
+        if self.max_len > max(self.buckets):
+            raise ConfigError(f"data.max_len={self.max_len} exceeds the largest bucket {max(self.buckets)}")
+        if self.batch_tokens < max(self.buckets):
+            raise ConfigError(f"data.batch_tokens={self.batch_tokens} is smaller than the largest bucket")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    emb: int = 256
+    hidden: int = 512
+    enc_layers: int = 2  # the first is bidirectional; residual connections from the third up
+    dec_layers: int = 2
+    attention: str = "general"  # general | dot | bahdanau
+    dropout: float = 0.3
+    tie_output: bool = True  # output projection shares the target embedding
+    dtype: str = "float32"  # compute dtype; parameters stay float32
+
+    def validate(self):
+        if self.attention not in ATTENTIONS:
+            raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"model.dtype: expected one of {DTYPES}, got {self.dtype!r}")
+        if min(self.emb, self.hidden, self.enc_layers, self.dec_layers) < 1:
+            raise ConfigError("model.emb, model.hidden, model.enc_layers and model.dec_layers must be >= 1")
+        if self.attention == "dot" and self.enc_layers < 2:
+            raise ConfigError("model.attention=dot needs model.enc_layers >= 2 (encoder and decoder widths must match)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout: expected 0 <= p < 1, got {self.dropout}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 20000
+    lr: float = 1e-3
+    warmup_steps: int = 500
+    decay: str = "rsqrt"  # rsqrt | cosine | constant (after warm-up)
+    clip_norm: float = 5.0
+    label_smoothing: float = 0.1
+    eval_every: int = 1000
+    eval_bleu_max: int = 0  # val sentences decoded for BLEU during training; 0 = all
+    log_every: int = 50
+    seed: int = 0
+    patience: int = 0  # stop after this many evaluations without a better val BLEU; 0 = never
+
+    def validate(self):
+        if self.decay not in ("rsqrt", "cosine", "constant"):
+            raise ConfigError(f"train.decay: expected rsqrt, cosine or constant, got {self.decay!r}")
+        if self.steps < 1 or self.eval_every < 1 or self.log_every < 1:
+            raise ConfigError("train.steps, train.eval_every and train.log_every must be >= 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"train.label_smoothing: expected 0 <= eps < 1, got {self.label_smoothing}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+    def validate(self) -> "Config":
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+
+def _preset(**sections) -> Config:
+    base = Config()
+    return dataclasses.replace(
+        base, **{k: dataclasses.replace(getattr(base, k), **v) for k, v in sections.items()})
+
+
+PRESETS = {
+    # A real model on real data that trains in a few minutes on 2 CPU cores.
+    "tiny": _preset(
+        data=dict(vocab_size=2000, max_len=32, buckets=(8, 12, 16, 24, 32), batch_tokens=1024),
+        model=dict(emb=128, hidden=256, enc_layers=1, dec_layers=1, dropout=0.1),
+        train=dict(steps=1200, lr=3e-3, warmup_steps=100, eval_every=400, eval_bleu_max=300, log_every=20)),
+    # The default: sized so that a 2-core CPU reaches a useful BLEU in a few hours.
+    "multi30k": _preset(
+        model=dict(emb=256, hidden=256, dropout=0.3),
+        data=dict(max_len=64, buckets=(8, 12, 16, 20, 24, 32, 48, 64)),
+        train=dict(steps=12000, lr=2e-3, warmup_steps=400, eval_every=1000, patience=4)),
+    # The model every benchmark uses unless it says otherwise (see README).
+    "reference": Config(),
+    "deep": _preset(model=dict(enc_layers=4, dec_layers=4)),
+}
+DEFAULT_PRESET = "multi30k"
+
+
+def with_overrides(config: Config, overrides: list[str]) -> Config:
+    """Applies `section.field=value` overrides; raises ConfigError naming the bad one."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.field=value (e.g. model.hidden=256)")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(config), OmegaConf.from_dotlist(list(overrides)))
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        lines = str(e).splitlines()
+        key = next((l.split("full_key:")[1].strip() for l in lines if "full_key:" in l), "")
+        raise ConfigError(f"{key + ': ' if key else ''}{lines[0]}") from None
+    return config.validate()
+
+
+def get_config(preset: str = DEFAULT_PRESET, overrides: list[str] = ()) -> Config:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    return with_overrides(PRESETS[preset], list(overrides))
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(d: dict) -> Config:
+    """Rebuilds a Config saved with `to_dict` (e.g. from a checkpoint's metadata)."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config()), OmegaConf.create(d))).validate()
+
+
+def to_yaml(config: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def main(argv=None):
+    """`python -m nmt.config --preset NAME [overrides]`: prints the resolved configuration."""
+    from nmt import cli
+    parser = cli.Parser(prog="nmt.config", description="Print a resolved configuration.")
+    cli.add_config_args(parser)
+    args = parser.parse_args(argv)
+    print(cli.main_guard(lambda: to_yaml(cli.config_from_args(args)), "nmt.config"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Model: LSTM layers, attention scores, and the encoder–attention–decoder built around one decoder step."""
+from nmt.model.seq2seq import DecState, Memory, Seq2Seq

@@ -1,0 +1,51 @@
+"""Attention scores as pure functions over explicit parameters, so a decoder step can call them inside `lax.scan`.
+
+Luong "dot" and "general" scores and Bahdanau's additive score, all attending with the current top decoder state
+(Luong's global attention). Keys are projected once per sentence, outside the decoder loop.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+NEG_INF = -1e9
+
+
+def attention_param_shapes(kind: str, enc_dim: int, dec_dim: int) -> dict[str, tuple]:
+    if kind == "dot":
+        return {}
+    if kind == "general":
+        return {"w_k": (enc_dim, dec_dim)}
+    if kind == "bahdanau":
+        return {"w_k": (enc_dim, dec_dim), "w_q": (dec_dim, dec_dim), "v": (dec_dim,)}
+    raise ValueError(f"unknown attention {kind!r}")
+
+
+def project_keys(p: dict, kind: str, enc: jax.Array) -> jax.Array:
+    """enc: [B, S, D_enc] -> keys [B, S, H]: loop-invariant, computed once per batch."""
+    return enc if kind == "dot" else jnp.einsum("bsd,dh->bsh", enc, p["w_k"].astype(enc.dtype))
+
+
+def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
+    """query: [B, H], keys: [B, S, H] -> unnormalised scores [B, S] (float32)."""
+    if kind == "bahdanau":
+        q = query @ p["w_q"].astype(query.dtype)
+        s = jnp.tanh(keys + q[:, None, :]) @ p["v"].astype(keys.dtype)
+    else:
+        s = jnp.einsum("bh,bsh->bs", query, keys)
+    return s.astype(jnp.float32)
+
+
+def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array,
+           mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Padding-masked attention.
+
+    Args:
+      query: [B, H]; keys: [B, S, H]; values: [B, S, D_enc]; mask: [B, S] bool, True for real tokens.
+    Returns:
+      (context [B, D_enc], probs [B, S]); padded positions get probability 0.
+    """
+    s = jnp.where(mask, scores(p, kind, query, keys), NEG_INF)
+    probs = jax.nn.softmax(s, axis=-1)
+    ctx = jnp.einsum("bs,bsd->bd", probs.astype(values.dtype), values)
+    return ctx, probs

@@ -1,0 +1,98 @@
+"""Loss, train step and eval step as pure functions: the one compiled step every entry point uses."""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from nmt.config import Config, TrainConfig
+from nmt.data.vocab import PAD
+from nmt.model import Seq2Seq
+
+
+class TrainState(flax.struct.PyTreeNode):
+    step: jax.Array
+    params: Any
+    opt_state: Any
+
+
+def learning_rate(cfg: TrainConfig) -> optax.Schedule:
+    """Linear warm-up to cfg.lr, then rsqrt, cosine or constant."""
+    warm = max(cfg.warmup_steps, 1)
+    if cfg.decay == "cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, cfg.lr, warm, max(cfg.steps, warm + 1), cfg.lr * 0.01)
+    if cfg.decay == "constant":
+        return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warm), optax.constant_schedule(cfg.lr)],
+                                    [warm])
+    return lambda step: cfg.lr * jnp.minimum((step + 1) / warm, jnp.sqrt(warm / jnp.maximum(step + 1, 1)))
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(learning_rate(cfg)))
+
+
+def make_model(config: Config, vocab_size: int) -> Seq2Seq:
+    return Seq2Seq(config.model, vocab_size)
+
+
+def init_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
+               batch_shape=(2, 8)) -> TrainState:
+    dummy = jnp.ones(batch_shape, jnp.int32)
+    params = jax.jit(lambda r: model.init({"params": r}, dummy, dummy)["params"])(rng)
+    return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
+
+
+def token_loss(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Label-smoothed cross-entropy over non-padding tokens.
+
+    Args:
+      logits: [B, T, V] float32; targets: [B, T] (0 = padding).
+    Returns:
+      (loss sum, nll sum, number of target tokens): sums, so callers normalise after any cross-device sum.
+    """
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    smooth = -jnp.mean(logp, axis=-1)
+    weight = (targets != PAD).astype(jnp.float32)
+    loss = (1.0 - smoothing) * nll + smoothing * smooth
+    return jnp.sum(loss * weight), jnp.sum(nll * weight), jnp.sum(weight)
+
+
+def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothing: float):
+    train = rng is not None
+    logits = model.apply({"params": params}, batch["src"], batch["tgt_in"], train=train,
+                         rngs={"dropout": rng} if train else None)
+    loss, nll, n = token_loss(logits, batch["tgt_out"], smoothing)
+    return loss / jnp.maximum(n, 1.0), (nll, n)
+
+
+def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,
+               optimizer: optax.GradientTransformation, smoothing: float) -> tuple[TrainState, dict]:
+    """One optimisation step; `rng` is the run's root key, folded with the step number here."""
+    step_rng = jax.random.fold_in(rng, state.step)
+    grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(state.params, model, batch, step_rng, smoothing)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.global_norm(grads)}
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+
+def eval_step(params, batch: dict, *, model: Seq2Seq) -> dict:
+    _, (nll, n) = loss_fn(params, model, batch, None, 0.0)
+    return {"nll_sum": nll, "tokens": n}
+
+
+def model_batch(batch: dict) -> dict:
+    """The arrays a step reads (host-side bookkeeping such as `index` stays on the host)."""
+    return {k: batch[k] for k in ("src", "tgt_in", "tgt_out")}
+
+
+def compile_steps(config: Config, model: Seq2Seq, optimizer):
+    """Jitted train (state-donating) and eval steps."""
+    train = jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
+                                               smoothing=config.train.label_smoothing), donate_argnums=0)
+    evaluate = jax.jit(lambda p, b: eval_step(p, b, model=model))
+    return train, evaluate

@@ -1,0 +1,27 @@
+"""`python -m nmt.train [--preset NAME] [--workdir DIR] [section.field=value ...]`
+
+Trains (or resumes, when DIR holds a checkpoint) and ends by printing val and test BLEU of the best checkpoint.
+"""
+from __future__ import annotations
+
+from nmt import cli
+
+
+def main(argv=None):
+    parser = cli.Parser(prog="nmt.train", description=__doc__.split("\n\n")[1],
+                        epilog="Fields and defaults: python -m nmt.config --preset NAME")
+    cli.add_config_args(parser)
+    parser.add_argument("--workdir", help="run directory (default: runs/<preset>); an existing run resumes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    args = parser.parse_args(argv)
+
+    def go():
+        from nmt import trainer
+        config = cli.config_from_args(args)
+        return trainer.run(config, args.workdir or f"runs/{args.preset}", progress=not args.no_progress)
+
+    return cli.main_guard(go, "nmt.train")
+
+
+if __name__ == "__main__":
+    main()

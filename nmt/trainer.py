@@ -1,0 +1,196 @@
+"""The training loop as a library function: `run(config, workdir)` from a notebook or `python -m nmt.train`."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from nmt import step as step_lib
+from nmt.bleu import bleu
+from nmt.checkpoint import Checkpoints
+from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
+from nmt.data import BatchIterator, Examples, eval_batches, load_data
+from nmt.decode import translate_examples
+from nmt.metrics import MetricWriter
+
+RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max"}
+
+
+def compiled_programs(jitted) -> int:
+    """How many programs a jitted function has compiled (one per distinct input shape)."""
+    return jitted._cache_size()
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in a:
+        if isinstance(a[k], dict):
+            out += _diff(a[k], b.get(k, {}), f"{prefix}{k}.")
+        elif a[k] != b.get(k) and not (isinstance(a[k], (list, tuple)) and list(a[k]) == list(b.get(k, []))):
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def _check_resume(config: Config, workdir: str) -> None:
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        saved = from_dict(json.load(f))
+    changed = [k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES]
+    if changed:
+        raise ConfigError(f"{workdir} holds a run with a different configuration ({', '.join(changed)}); "
+                          "resume it with the same settings or choose another --workdir")
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps, so the state is saved whole."""
+
+    def __init__(self):
+        self.signal = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def evaluate(model, params, split, sp, cfg: Config, eval_fn, max_sentences: int = 0) -> dict:
+    """Validation loss/perplexity over a split, and greedy BLEU over its first `max_sentences` (0 = all)."""
+    nll = tokens = 0.0
+    for batch in eval_batches(split.examples, cfg.data.buckets, cfg.data.batch_tokens):
+        m = jax.device_get(eval_fn(params, step_lib.model_batch(batch)))
+        nll, tokens = nll + float(m["nll_sum"]), tokens + float(m["tokens"])
+    n = len(split.examples) if not max_sentences else min(max_sentences, len(split.examples))
+    ex = split.examples if n == len(split.examples) else Examples(
+        split.examples.src[:n], split.examples.tgt[:n], np.arange(n))
+    hyps = translate_examples(model, params, ex, sp, cfg.data.buckets, cfg.data.batch_tokens)
+    scores = bleu(hyps, split.ref_text[:n])
+    return {"loss": nll / max(tokens, 1), "ppl": math.exp(min(nll / max(tokens, 1), 50)), "sentences": n,
+            **scores, "hyps": hyps}
+
+
+def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
+    """Trains (or resumes) a model in `workdir`; returns the final metrics.
+
+    Writes `config.json`, `vocab.model`, `metrics.jsonl`, `tb/`, `checkpoints/{latest,best}` and, when the run
+    completes, `results.json` with val and test BLEU of the best checkpoint.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    _check_resume(config, workdir)
+    vocab_in_workdir = os.path.join(workdir, "vocab.model")
+    data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None, log=log)
+    if not os.path.exists(vocab_in_workdir):
+        shutil.copyfile(data.vocab_path, vocab_in_workdir)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(to_dict(config), f, indent=1)
+
+    model = step_lib.make_model(config, data.sp.vocab_size())
+    optimizer = step_lib.make_optimizer(config.train)
+    root = jax.random.key(config.train.seed)
+    init_rng, step_rng = jax.random.split(root)
+    state = step_lib.init_state(model, optimizer, init_rng)
+    n_params = sum(x.size for x in jax.tree.leaves(state.params))
+    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
+    ckpt = Checkpoints(workdir)
+    meta = {"best_bleu": -1.0, "bad_evals": 0}
+    restored = Checkpoints.restore(ckpt.latest, state)
+    if restored is not None:
+        state, meta = restored
+        batches.restore(meta["data"])
+        log(f"resumed from step {int(state.step)} (epoch {batches.epoch}, batch {batches.pos})")
+    log(f"model: {n_params / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
+        f"{len(batches.shapes())} shapes\n" + to_yaml(config).rstrip())
+    train_fn, eval_fn = step_lib.compile_steps(config, model, optimizer)
+    lr_fn = step_lib.learning_rate(config.train)
+    writer = MetricWriter(workdir)
+    tc = config.train
+
+    def save(kind="latest"):
+        m = dict(meta, data=batches.position, config=to_dict(config))
+        (ckpt.save_latest if kind == "latest" else ckpt.save_best)(int(state.step), state, m)
+
+    start = int(state.step)
+    pending, window_start, stopped = [], time.time(), None
+    bar = tqdm(total=tc.steps, initial=start, disable=not progress, dynamic_ncols=True, desc="train")
+    with _Interrupt() as interrupt:
+        while int(state.step) < tc.steps:
+            state, metrics = train_fn(state, step_lib.model_batch(next(batches)), step_rng)
+            pending.append(metrics)
+            step = int(state.step)
+            bar.update(1)
+            if step % tc.log_every == 0 or step == tc.steps:
+                ms = jax.device_get(pending)
+                tokens = sum(float(m["tokens"]) for m in ms)
+                elapsed = time.time() - window_start
+                row = {"loss": sum(float(m["nll_sum"]) for m in ms) / max(tokens, 1), "lr": float(lr_fn(step - 1)),
+                       "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(ms[-1]["grad_norm"]),
+                       "epoch": batches.epoch, "programs": compiled_programs(train_fn)}
+                writer.write(step, "train", row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
+                pending, window_start = [], time.time()
+            if step % tc.eval_every == 0 or step == tc.steps:
+                ev = evaluate(model, state.params, data.val, data.sp, config, eval_fn, tc.eval_bleu_max)
+                ev.pop("hyps")
+                writer.write(step, "val", ev)
+                bar.write(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} "
+                          f"BLEU {ev['bleu']:.2f} (lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
+                if ev["bleu"] > meta["best_bleu"]:
+                    meta.update(best_bleu=ev["bleu"], bad_evals=0)
+                    save("best")
+                else:
+                    meta["bad_evals"] += 1
+                save("latest")
+                if tc.patience and meta["bad_evals"] >= tc.patience:
+                    stopped = f"no better val BLEU in {tc.patience} evaluations"
+                    break
+                window_start = time.time()
+            if interrupt.signal:
+                save("latest")
+                bar.close()
+                writer.close()
+                ckpt.close()
+                log(f"{interrupt.signal}: saved step {step} to {workdir}; run the same command to resume")
+                return {"interrupted": True, "step": step}
+    bar.close()
+    save("latest")
+    if stopped:
+        log(f"early stop at step {int(state.step)}: {stopped}")
+    programs = compiled_programs(train_fn)
+    best = Checkpoints.restore(ckpt.best, state)
+    params = best[0].params if best else state.params
+    results = {"step": int(state.step), "best_step": ckpt.best.latest_step(), "train_programs": programs,
+               "train_shapes": len(batches.shapes()), "parameters": int(n_params)}
+    for name, split in (("val", data.val), ("test", data.test)):
+        ev = evaluate(model, params, split, data.sp, config, eval_fn)
+        with open(os.path.join(workdir, f"{name}.hyp"), "w") as f:
+            f.write("\n".join(ev.pop("hyps")) + "\n")
+        results[name] = ev
+        log(f"{name} ({split.name}): BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased; "
+            f"loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
+    log(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")
+    writer.write(int(state.step), "final", {f"{s}_{k}": results[s][k] for s in ("val", "test")
+                                            for k in ("bleu", "bleu_lc", "loss")})
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    writer.close()
+    ckpt.close()
+    return results
