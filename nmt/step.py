@@ -53,10 +53,10 @@ def token_loss(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple
     Returns:
       (loss sum, nll sum, number of target tokens): sums, so callers normalise after any cross-device sum.
     """
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)), axis=-1)
     nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
     smooth = -jnp.mean(logp, axis=-1)
-    weight = (targets != PAD).astype(jnp.float32)
+    weight = (targets != PAD).astype(logp.dtype)
     loss = (1.0 - smoothing) * nll + smoothing * smooth
     return jnp.sum(loss * weight), jnp.sum(nll * weight), jnp.sum(weight)
 
@@ -76,7 +76,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq
     grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(state.params, model, batch, step_rng, smoothing)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.global_norm(grads)}
+    metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
     return TrainState(state.step + 1, params, opt_state), metrics
 
 

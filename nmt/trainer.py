@@ -169,7 +169,7 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
                 writer.close()
                 ckpt.close()
                 log(f"{interrupt.signal}: saved step {step} to {workdir}; run the same command to resume")
-                return {"interrupted": True, "step": step}
+                return {"interrupted": True, "step": step, "state": state}
     bar.close()
     save("latest")
     if stopped:
@@ -193,4 +193,4 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         json.dump(results, f, indent=1)
     writer.close()
     ckpt.close()
-    return results
+    return dict(results, state=state, model=model, sp=data.sp)

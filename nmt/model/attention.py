@@ -33,7 +33,7 @@ def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
         s = jnp.tanh(keys + q[:, None, :]) @ p["v"].astype(keys.dtype)
     else:
         s = jnp.einsum("bh,bsh->bs", query, keys)
-    return s.astype(jnp.float32)
+    return s.astype(jnp.promote_types(s.dtype, jnp.float32))
 
 
 def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array,

@@ -19,9 +19,14 @@ def lstm_bias_init(key, shape, dtype=jnp.float32):
     return jnp.zeros(shape, dtype).at[..., h:2 * h].set(1.0)
 
 
+def state_dtype(dtype) -> jnp.dtype:
+    """Recurrent state and softmax precision: at least float32 (bfloat16 compute keeps float32 state)."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
 def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Gate nonlinearities. gates: [B, 4H] (i, f, g, o), c: [B, H] -> (h, c), both [B, H]."""
-    i, f, g, o = jnp.split(gates.astype(jnp.float32), 4, axis=-1)
+    i, f, g, o = jnp.split(gates.astype(state_dtype(gates.dtype)), 4, axis=-1)
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
     h = jax.nn.sigmoid(o) * jnp.tanh(c)
     return h, c
@@ -55,7 +60,7 @@ class LSTMLayer(nn.Module):
             h_new, c_new = jnp.where(m, h_new, h_prev), jnp.where(m, c_new, c_prev)
             return (h_new, c_new), jnp.where(m, h_new, 0.0)
 
-        zeros = jnp.zeros((x.shape[0], h), jnp.float32)
+        zeros = jnp.zeros((x.shape[0], h), state_dtype(self.dtype))
         _, out = jax.lax.scan(step, (zeros, zeros), (gx, mask.T), reverse=self.reverse)
         return out.transpose(1, 0, 2)
 

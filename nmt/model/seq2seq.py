@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
 from nmt.model import attention
-from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, uniform_init
+from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, state_dtype, uniform_init
 
 
 @flax.struct.dataclass
@@ -43,6 +43,7 @@ class Seq2Seq(nn.Module):
         c, v = self.cfg, self.vocab_size
         h, e, d_enc = c.hidden, c.emb, encoder_dim(c)
         self.dtype = jnp.dtype(c.dtype)
+        self.state_dtype = state_dtype(self.dtype)
         self.src_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="src_embed")
         self.tgt_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="tgt_embed")
         self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype)
@@ -78,7 +79,8 @@ class Seq2Seq(nn.Module):
 
     def init_state(self, memory: Memory) -> DecState:
         b, l, h = memory.mask.shape[0], self.cfg.dec_layers, self.cfg.hidden
-        return DecState(jnp.zeros((l, b, h)), jnp.zeros((l, b, h)), jnp.zeros((b, h)))
+        zeros = lambda *shape: jnp.zeros(shape, self.state_dtype)
+        return DecState(zeros(l, b, h), zeros(l, b, h), zeros(b, h))
 
     def _step(self, memory: Memory, state: DecState, gx0: jax.Array, drop: jax.Array | None):
         """One decoder step. gx0: [B, 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
@@ -98,7 +100,7 @@ class Seq2Seq(nn.Module):
             x = out if drop is None or l == self.cfg.dec_layers - 1 else out * drop[l]
         query = x.astype(self.dtype)
         ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask)
-        feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(jnp.float32)
+        feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
         return DecState(jnp.stack(hs), jnp.stack(cs), feed), feed, probs
 
     def output_logits(self, hidden: jax.Array) -> jax.Array:
@@ -108,7 +110,7 @@ class Seq2Seq(nn.Module):
             logits = self._mm(x, self.tgt_embed.embedding.T)
         else:
             logits = self._mm(hidden, self.w_out)
-        return logits.astype(jnp.float32) + self.b_out
+        return logits.astype(self.state_dtype) + self.b_out
 
     def step(self, memory: Memory, state: DecState, tokens: jax.Array) -> tuple[DecState, jax.Array, jax.Array]:
         """Decoding step (no dropout). tokens: [B] previous outputs -> (state, logits [B, V], attn [B, S])."""

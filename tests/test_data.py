@@ -1,0 +1,136 @@
+import collections
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from nmt.config import get_config
+from nmt.data import BatchIterator, DataError, eval_batches, load_data, read_parallel
+from nmt.data import multi30k, vocab
+from nmt.data.batching import Examples, filter_long
+from tests.conftest import tiny_config
+
+
+def write(path, data: bytes):
+    path = str(path)
+    with (gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")) as f:
+        f.write(data)
+    return str(path)
+
+
+def test_mismatched_line_counts_name_both_files(tmp_path):
+    a = write(tmp_path / "x.en", b"one\ntwo\nthree\n")
+    b = write(tmp_path / "x.de.gz", b"eins\nzwei\n")
+    with pytest.raises(DataError) as e:
+        read_parallel(a, b)
+    assert a in str(e.value) and b in str(e.value) and "3" in str(e.value) and "2" in str(e.value)
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+    a = write(tmp_path / "x.en", b"ok\nbad \xff byte\nok\n")
+    b = write(tmp_path / "x.de", b"gut\nschlecht\ngut\n")
+    with pytest.raises(DataError, match=rf"{a}:2: invalid UTF-8"):
+        read_parallel(a, b)
+    text = read_parallel(a, b, invalid_utf8="replace")
+    assert text.replaced == 1 and len(text.src) == 3 and "\ufffd" in text.src[1]
+    assert "invalid UTF-8 replaced on 1 lines" in text.summary("x")
+
+
+def test_empty_and_long_pairs_are_dropped_and_counted(tmp_path):
+    a = write(tmp_path / "x.en", b"a b\n\nc\nd e f g h\n")
+    b = write(tmp_path / "x.de", b"x\ny\n\nz\n")
+    text = read_parallel(a, b)
+    assert text.src == ["a b", "d e f g h"] and text.dropped["empty"] == 2
+    ex = filter_long([[5, 6], [5, 6, 7, 8, 9]], [[5], [5]], max_len=4, dropped=text.dropped)
+    assert len(ex) == 1 and list(ex.index) == [0]
+    assert text.summary("x") == "data x: read 4, kept 2, dropped: empty 2, too_long 1"
+
+
+def test_locate_search_order_and_offline_error(tmp_path, monkeypatch):
+    first, second = tmp_path / "configured", tmp_path / "env"
+    os.makedirs(first)
+    os.makedirs(second)
+    write(str(second / "val.en.gz"), b"x\n")
+    monkeypatch.setenv("NMT_DATA_DIR", str(second))
+    assert multi30k.locate("val", "en", "multi30k", str(first)) == str(second / "val.en.gz")
+    write(str(first / "val.en"), b"x\n")
+    assert multi30k.locate("val", "en", "multi30k", str(first)) == str(first / "val.en")
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+    monkeypatch.setattr(multi30k.urllib.request, "urlopen", offline)
+    with pytest.raises(DataError) as e:
+        multi30k.locate("train", "de", "multi30k", str(first))
+    msg = str(e.value)
+    assert str(first) in msg and str(second) in msg and "NMT_DATA_DIR" in msg and "network unreachable" in msg
+    assert not any(p.endswith(".part") for p in os.listdir(os.path.join(multi30k.cache_dir(), "multi30k")))
+
+
+def test_vocab_is_cached_by_inputs(tmp_path, monkeypatch):
+    texts = [["the cat sat on the mat"] * 50, ["die katze sass auf der matte"] * 50]
+    p1 = vocab.train_vocab(texts, 40, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(vocab.spm.SentencePieceTrainer, "train", lambda **k: calls.append(k))
+    assert vocab.train_vocab(texts, 40, str(tmp_path)) == p1 and not calls
+    assert vocab.vocab_key(texts, 41) != vocab.vocab_key(texts, 40)
+    assert vocab.vocab_key([texts[0], texts[1][:-1]], 40) != vocab.vocab_key(texts, 40)
+
+
+def _examples(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    src = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
+    tgt = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
+    return Examples(src, tgt, np.arange(n))
+
+
+def test_batches_have_bucket_shapes_and_cover_each_epoch_once():
+    ex, buckets = _examples(), (8, 16, 32)
+    it = BatchIterator(ex, buckets, 128, seed=3)
+    seen = collections.Counter()
+    for _ in range(it.steps_per_epoch()):
+        b = next(it)
+        assert (b["src"].shape[0], b["src"].shape[1]) in it.shapes() and b["src"].shape[1] in buckets
+        assert b["tgt_in"].shape == b["tgt_out"].shape == b["src"].shape
+        seen.update(int(i) for i in b["index"] if i >= 0)
+    assert len(it.shapes()) <= len(buckets)
+    assert seen == collections.Counter(range(len(ex)))
+    assert it.epoch == 0 and next(it) is not None and it.epoch == 1
+
+
+def test_shuffle_is_deterministic_and_resumable():
+    ex = _examples()
+    a = BatchIterator(ex, (8, 16, 32), 128, seed=1)
+    first = [next(a)["index"] for _ in range(25)]
+    b = BatchIterator(ex, (8, 16, 32), 128, seed=1)
+    assert all(np.array_equal(x, next(b)["index"]) for x in first)
+    c = BatchIterator(ex, (8, 16, 32), 128, seed=2)
+    assert not all(np.array_equal(x, next(c)["index"]) for x in first)
+    pos = a.position
+    rest = [next(a)["index"] for _ in range(30)]
+    d = BatchIterator(ex, (8, 16, 32), 128, seed=1)
+    d.restore(pos)
+    assert all(np.array_equal(x, next(d)["index"]) for x in rest)
+
+
+def test_eval_batches_keep_every_sentence_and_truncate_long_ones():
+    ex = _examples(50)
+    ex.src[0] = list(range(4, 60))  # longer than the largest bucket
+    rows = [i for b in eval_batches(ex, (8, 16, 32), 128) for i in b["index"] if i >= 0]
+    assert sorted(rows) == list(range(50))
+
+
+def test_load_data_summaries(corpus_dir):
+    lines = []
+    data = load_data(tiny_config(corpus_dir).data, log=lines.append)
+    assert lines[0].startswith("data train: read 400, kept 400")
+    assert len(data.val.examples) == 30 and data.sp.vocab_size() <= 80
+    assert os.path.exists(data.vocab_path)
+
+
+def test_config_errors_are_one_line():
+    from nmt.config import ConfigError
+    for bad in (["model.hiden=3"], ["train.lr=abc"], ["model.attention=cosine"], ["data.buckets=[8,4]"], ["x"]):
+        with pytest.raises(ConfigError) as e:
+            get_config("tiny", bad)
+        assert "\n" not in str(e.value)

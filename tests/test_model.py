@@ -1,0 +1,119 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nmt.config import get_config
+from nmt.data.vocab import BOS, EOS, PAD
+from nmt.model import Seq2Seq, attention
+from nmt.step import token_loss
+
+
+def model_and_params(*overrides, vocab=30, seed=0):
+    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", *overrides]).model
+    model = Seq2Seq(cfg, vocab)
+    dummy = jnp.ones((2, 5), jnp.int32)
+    return model, model.init({"params": jax.random.key(seed)}, dummy, dummy)["params"]
+
+
+def random_batch(rng, b, s, t, vocab=30):
+    """Right-padded ids: src ends with EOS, tgt_in starts with BOS."""
+    src = np.zeros((b, s), np.int32)
+    tgt = np.zeros((b, t), np.int32)
+    for i in range(b):
+        ls, lt = rng.integers(2, s + 1), rng.integers(2, t + 1)
+        src[i, :ls] = list(rng.integers(4, vocab, ls - 1)) + [EOS]
+        tgt[i, :lt] = [BOS] + list(rng.integers(4, vocab, lt - 1))
+    return jnp.asarray(src), jnp.asarray(tgt)
+
+
+@pytest.mark.parametrize("kind", ["general", "dot", "bahdanau"])
+def test_attention_shapes_and_padding_mask(kind):
+    rng = np.random.default_rng(0)
+    b, s, h = 3, 6, 5
+    shapes = attention.attention_param_shapes(kind, h, h)
+    p = {k: jnp.asarray(rng.normal(size=v), jnp.float32) for k, v in shapes.items()}
+    enc = jnp.asarray(rng.normal(size=(b, s, h)), jnp.float32)
+    q = jnp.asarray(rng.normal(size=(b, h)), jnp.float32)
+    mask = jnp.asarray(np.arange(s)[None, :] < np.array([[6], [3], [1]]))
+    keys = attention.project_keys(p, kind, enc)
+    ctx, probs = attention.attend(p, kind, q, keys, enc, mask)
+    assert ctx.shape == (b, h) and probs.shape == (b, s)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-6)
+    assert float(jnp.abs(jnp.where(mask, 0.0, probs)).max()) == 0.0
+    noisy = jnp.where(mask[..., None], enc, 100.0)  # garbage in padded positions changes nothing
+    ctx2, _ = attention.attend(p, kind, q, attention.project_keys(p, kind, noisy), noisy, mask)
+    np.testing.assert_allclose(ctx, ctx2, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["general", "dot", "bahdanau"])
+def test_model_shapes_and_source_padding_invariance(kind):
+    model, params = model_and_params(f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3")
+    src, tgt = random_batch(np.random.default_rng(1), 4, 7, 6)
+    logits = model.apply({"params": params}, src, tgt)
+    assert logits.shape == (4, 6, 30) and logits.dtype == jnp.float32
+    wider = jnp.pad(src, ((0, 0), (0, 5)))
+    np.testing.assert_allclose(model.apply({"params": params}, wider, tgt), logits, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_does_not_change_a_sentences_loss():
+    model, params = model_and_params("model.enc_layers=2")
+    rng = np.random.default_rng(2)
+    src, tgt = random_batch(rng, 5, 9, 8)
+    tgt_out = jnp.concatenate([tgt[:, 1:], jnp.zeros((5, 1), jnp.int32)], 1)
+    tgt_out = jnp.where(tgt_out == 0, 0, tgt_out).at[jnp.arange(5), (tgt != 0).sum(1) - 1].set(EOS)
+    per_row = []
+    for r in range(5):
+        ls, lt = int((src[r] != 0).sum()), int((tgt[r] != 0).sum())
+        alone = model.apply({"params": params}, src[r:r + 1, :ls], tgt[r:r + 1, :lt])
+        per_row.append(token_loss(alone, tgt_out[r:r + 1, :lt], 0.1)[0])
+    batched = model.apply({"params": params}, jnp.pad(src, ((0, 0), (0, 4))), jnp.pad(tgt, ((0, 0), (0, 3))))
+    for r in range(5):
+        row = token_loss(batched[r:r + 1], jnp.pad(tgt_out, ((0, 0), (0, 3)))[r:r + 1], 0.1)[0]
+        np.testing.assert_allclose(row, per_row[r], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["general", "bahdanau"])
+def test_step_by_step_decoder_matches_teacher_forcing(kind):
+    model, params = model_and_params(f"model.attention={kind}", "model.dec_layers=2")
+    src, tgt = random_batch(np.random.default_rng(3), 3, 6, 5)
+    full = model.apply({"params": params}, src, tgt)
+    v = {"params": params}
+    memory = model.apply(v, src, method=Seq2Seq.encode)
+    state = model.apply(v, memory, method=Seq2Seq.init_state)
+    for t in range(tgt.shape[1]):
+        state, logits, _ = model.apply(v, memory, state, tgt[:, t], method=Seq2Seq.step)
+        np.testing.assert_allclose(logits, full[:, t], rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def x64():
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", False)
+
+
+@pytest.mark.parametrize("kind", ["general", "bahdanau"])
+def test_gradients_match_finite_differences(x64, kind):
+    model, params = model_and_params(f"model.attention={kind}", "model.dtype=float64", "model.enc_layers=3",
+                                     "model.dec_layers=3", "model.tie_output=false")
+    params = jax.tree.map(lambda x: x.astype(jnp.float64), params)
+    src, tgt = random_batch(np.random.default_rng(4), 2, 5, 4)
+    tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(PAD)
+
+    def loss(p):
+        return token_loss(model.apply({"params": p}, src, tgt), tgt_out, 0.1)[0]
+
+    loss = jax.jit(loss)
+    grads = jax.jit(jax.grad(loss))(params)
+    leaves, treedef = jax.tree.flatten(params)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        direction = treedef.unflatten([jnp.asarray(rng.normal(size=x.shape)) for x in leaves])
+        eps = 1e-6
+        plus = loss(jax.tree.map(lambda p, d: p + eps * d, params, direction))
+        minus = loss(jax.tree.map(lambda p, d: p - eps * d, params, direction))
+        numeric = (plus - minus) / (2 * eps)
+        analytic = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-6)
+    assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))

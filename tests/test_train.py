@@ -1,0 +1,90 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+
+from nmt import step as step_lib
+from nmt import trainer
+from nmt.data import BatchIterator, load_data
+from tests.conftest import tiny_config, tiny_overrides
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_thirty_steps_lower_the_loss(corpus_dir):
+    config = tiny_config(corpus_dir, "model.dropout=0.0")
+    data = load_data(config.data, log=lambda s: None)
+    model = step_lib.make_model(config, data.sp.vocab_size())
+    opt = step_lib.make_optimizer(config.train)
+    state = step_lib.init_state(model, opt, jax.random.key(0))
+    train_fn, eval_fn = step_lib.compile_steps(config, model, opt)
+    it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0)
+    probe = [step_lib.model_batch(next(it)) for _ in range(4)]
+
+    def loss(params):
+        ms = [eval_fn(params, b) for b in probe]
+        return sum(float(m["nll_sum"]) for m in ms) / sum(float(m["tokens"]) for m in ms)
+
+    before = loss(state.params)
+    for _ in range(30):
+        state, _ = train_fn(state, step_lib.model_batch(next(it)), jax.random.key(1))
+    after = loss(state.params)
+    assert int(state.step) == 30 and after < 0.8 * before, (before, after)
+
+
+def params_of(result):
+    return jax.device_get(result["state"].params)
+
+
+def test_one_epoch_compiles_at_most_one_program_per_bucket(corpus_dir, tmp_path):
+    config = tiny_config(corpus_dir)
+    data = load_data(config.data, log=lambda s: None)
+    epoch = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0).steps_per_epoch()
+    res = trainer.run(tiny_config(corpus_dir, f"train.steps={epoch}"), str(tmp_path), progress=False,
+                      log=lambda s: None)
+    assert res["train_programs"] <= len(config.data.buckets) and res["train_programs"] == res["train_shapes"]
+    saved = json.load(open(tmp_path / "results.json"))
+    assert set(saved["test"]) >= {"bleu", "bleu_lc", "loss", "signature"} and saved["step"] == epoch
+    rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+    assert {r["kind"] for r in rows} == {"train", "val", "final"}
+    assert os.listdir(tmp_path / "tb") and len(open(tmp_path / "test.hyp").read().splitlines()) == 30
+
+
+def test_sigterm_then_resume_equals_uninterrupted_run(corpus_dir, tmp_path):
+    interrupted = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "nmt.train", "--preset", "tiny", "--workdir", str(interrupted), "--no-progress",
+           *tiny_overrides(corpus_dir), "train.steps=100000", "train.log_every=1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    metrics = interrupted / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 8):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "SIGTERM: saved step" in out and "Traceback" not in out
+    stopped = int(out.split("SIGTERM: saved step ")[1].split()[0])
+    assert 8 <= stopped < 100000
+
+    total = f"train.steps={stopped + 7}"
+    resumed = trainer.run(tiny_config(corpus_dir, total), str(interrupted), progress=False, log=lambda s: None)
+    straight = trainer.run(tiny_config(corpus_dir, total), str(tmp_path / "straight"), progress=False,
+                           log=lambda s: None)
+    assert resumed["step"] == straight["step"] == stopped + 7
+    for a, b in zip(jax.tree.leaves(params_of(resumed)), jax.tree.leaves(params_of(straight))):
+        np.testing.assert_array_equal(a, b)
+    assert resumed["test"]["bleu"] == straight["test"]["bleu"]
+
+
+def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
+    trainer.run(tiny_config(corpus_dir, "train.steps=2"), str(tmp_path), progress=False, log=lambda s: None)
+    import pytest
+    from nmt.config import ConfigError
+    with pytest.raises(ConfigError, match="model.hidden"):
+        trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False, log=lambda s: None)
