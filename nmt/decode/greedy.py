@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.data.batching import eval_batches
+from nmt.data.batching import Examples, eval_batches
 from nmt.data.vocab import BOS, EOS, PAD
 from nmt.model import Seq2Seq
 
@@ -53,3 +53,11 @@ def translate_examples(model: Seq2Seq, params, examples, sp, buckets: tuple, bat
             if idx >= 0:
                 out[idx] = sp.decode(strip(tokens[row]))
     return out
+
+
+def translate_text(model: Seq2Seq, params, sp, sentences: list[str], buckets: tuple,
+                   batch_tokens: int) -> list[str]:
+    """Greedy translations of raw sentences (sources longer than the largest bucket are truncated)."""
+    ids = sp.encode(sentences)
+    return translate_examples(model, params, Examples(ids, [[] for _ in ids], np.arange(len(ids))), sp,
+                              buckets, batch_tokens)

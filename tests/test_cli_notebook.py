@@ -1,0 +1,59 @@
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import tiny_overrides
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+
+
+def test_help_lists_presets_and_overrides():
+    r = run_cli("nmt.train", "--help")
+    assert r.returncode == 0
+    assert "--preset" in r.stdout and "tiny" in r.stdout and "reference" in r.stdout and "section.field=value" in r.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+    (["model.hiden=3"], "model.hiden: Key 'hiden' not in 'ModelConfig'. Did you mean: 'hidden'?"),
+    (["train.lr=fast"], "train.lr: Value 'fast' of type 'str' could not be converted to Float"),
+    (["model.attention=cosine"], "model.attention: expected one of"),
+])
+def test_user_mistakes_are_one_line_errors(args, needle):
+    r = run_cli("nmt.train", *args)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_missing_data_is_a_one_line_error(tmp_path):
+    r = run_cli("nmt.train", "--workdir", str(tmp_path / "w"), "data.corpus=files", f"data.dir={tmp_path}")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and len(lines) == 1 and "train.en: not found in" in lines[0], r.stderr
+
+
+def test_quickstart_notebook_executes(corpus_dir, tmp_path):
+    nb = nbformat.read(os.path.join(ROOT, "notebooks", "01_quickstart.ipynb"), as_version=4)
+    env = {"NMT_NOTEBOOK_STEPS": "20", "NMT_NOTEBOOK_OVERRIDES": json.dumps(tiny_overrides(corpus_dir)),
+           "NMT_NOTEBOOK_WORKDIR": str(tmp_path / "run")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": ROOT}}).execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "test BLEU" in outputs and "HYP" in outputs
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
