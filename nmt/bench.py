@@ -24,6 +24,16 @@ def main(argv=None):
     train.set_defaults(preset="reference")
     train.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
     train.add_argument("--warmup", type=int, default=3)
+    decode = sub.add_parser("decode", help="beam search latency/throughput against the per-step-graph baseline")
+    cli.add_config_args(decode)
+    decode.set_defaults(preset="reference")
+    decode.add_argument("--checkpoint", help="a run directory to take the model from (default: the preset's model "
+                                             "with untrained parameters)")
+    decode.add_argument("--beam", type=int, default=5)
+    decode.add_argument("--alpha", type=float, default=0.6)
+    decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
+    decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
+    decode.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
     def go():
@@ -31,8 +41,34 @@ def main(argv=None):
         if args.what == "train":
             from nmt.bench_train import bench_train
             print_report(f"train step, preset {args.preset}", bench_train(config, args.steps, args.warmup))
+        elif args.what == "decode":
+            print_report(f"beam search, beam {args.beam}", run_decode_bench(config, args))
 
     cli.main_guard(go, "nmt.bench")
+
+
+def run_decode_bench(config, args) -> dict:
+    import jax
+
+    from nmt import step as step_lib
+    from nmt.bench_decode import bench_decode
+    from nmt.data import load_data
+    from nmt.decode import BeamConfig
+    from nmt.inference import load_run
+    if args.checkpoint:
+        run = load_run(args.checkpoint)
+        config, model, params, sp, source = run.config, run.model, run.params, run.sp, f"{args.checkpoint}@{run.step}"
+        data = load_data(config.data, vocab_path=args.checkpoint + "/vocab.model")
+    else:
+        data = load_data(config.data)
+        sp = data.sp
+        model = step_lib.make_model(config, sp.vocab_size())
+        params = step_lib.init_state(model, step_lib.make_optimizer(config.train), jax.random.key(0)).params
+        source = f"preset {args.preset}, untrained parameters"
+    cfg = BeamConfig(beam=args.beam, alpha=args.alpha)
+    res = bench_decode(model, params, sp, data.test.src_text[:args.sentences], config.data.buckets, cfg,
+                       args.batch1_sentences, args.repeats)
+    return dict(res, model=source)
 
 
 if __name__ == "__main__":

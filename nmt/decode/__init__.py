@@ -1,2 +1,4 @@
-"""Decoding: greedy search (beam search builds on the same model step)."""
-from nmt.decode.greedy import greedy_decode, translate_examples, translate_text
+"""Decoding: greedy search and batched beam search, each one compiled program; the model is a step callback."""
+from nmt.decode.beam import BeamConfig, beam_search
+from nmt.decode.greedy import greedy_decode
+from nmt.decode.search import beam_decode, score_outputs, translate_examples, translate_text

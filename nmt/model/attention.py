@@ -27,12 +27,13 @@ def project_keys(p: dict, kind: str, enc: jax.Array) -> jax.Array:
 
 
 def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
-    """query: [B, H], keys: [B, S, H] -> unnormalised scores [B, S] (float32)."""
+    """query: [B, K, H] (K queries per sentence, e.g. beams), keys: [B, S, H] -> scores [B, K, S], at least
+    float32. Keys are shared by the K queries, never copied per query."""
     if kind == "bahdanau":
         q = query @ p["w_q"].astype(query.dtype)
-        s = jnp.tanh(keys + q[:, None, :]) @ p["v"].astype(keys.dtype)
+        s = jnp.tanh(keys[:, None] + q[:, :, None, :]) @ p["v"].astype(keys.dtype)
     else:
-        s = jnp.einsum("bh,bsh->bs", query, keys)
+        s = jnp.einsum("bkh,bsh->bks", query, keys)
     return s.astype(jnp.promote_types(s.dtype, jnp.float32))
 
 
@@ -41,11 +42,12 @@ def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Ar
     """Padding-masked attention.
 
     Args:
-      query: [B, H]; keys: [B, S, H]; values: [B, S, D_enc]; mask: [B, S] bool, True for real tokens.
+      query: [B, H] or [B, K, H]; keys: [B, S, H]; values: [B, S, D_enc]; mask: [B, S] bool, True for real tokens.
     Returns:
-      (context [B, D_enc], probs [B, S]); padded positions get probability 0.
+      (context [B, (K,) D_enc], probs [B, (K,) S]); padded positions get probability 0.
     """
-    s = jnp.where(mask, scores(p, kind, query, keys), NEG_INF)
+    q = query.reshape(query.shape[0], -1, query.shape[-1])
+    s = jnp.where(mask[:, None, :], scores(p, kind, q, keys), NEG_INF)
     probs = jax.nn.softmax(s, axis=-1)
-    ctx = jnp.einsum("bs,bsd->bd", probs.astype(values.dtype), values)
-    return ctx, probs
+    ctx = jnp.einsum("bks,bsd->bkd", probs.astype(values.dtype), values)
+    return ctx.reshape(*query.shape[:-1], -1), probs.reshape(*query.shape[:-1], -1)

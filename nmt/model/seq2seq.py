@@ -26,8 +26,9 @@ class Memory:
 
 @flax.struct.dataclass
 class DecState:
-    h: jax.Array  # [L, B, H]
-    c: jax.Array  # [L, B, H]
+    """Batch-first, so beam search can carry a beam axis after the batch: [B, K, ...]."""
+    h: jax.Array  # [B, L, H]
+    c: jax.Array  # [B, L, H]
     feed: jax.Array  # [B, H]   attentional hidden state of the previous step (input feeding)
 
 
@@ -77,23 +78,26 @@ class Seq2Seq(nn.Module):
         enc = self.encoder(x.astype(self.dtype), mask, train).astype(self.dtype)
         return Memory(attention.project_keys(self.attn, self.cfg.attention, enc), enc, mask)
 
-    def init_state(self, memory: Memory) -> DecState:
-        b, l, h = memory.mask.shape[0], self.cfg.dec_layers, self.cfg.hidden
-        zeros = lambda *shape: jnp.zeros(shape, self.state_dtype)
-        return DecState(zeros(l, b, h), zeros(l, b, h), zeros(b, h))
+    def init_state(self, memory: Memory, beam: int | None = None) -> DecState:
+        """Zero state, [B, ...] or with a beam axis [B, beam, ...]."""
+        lead = (memory.mask.shape[0],) if beam is None else (memory.mask.shape[0], beam)
+        l, h = self.cfg.dec_layers, self.cfg.hidden
+        zeros = lambda *shape: jnp.zeros(lead + shape, self.state_dtype)
+        return DecState(zeros(l, h), zeros(l, h), zeros(h))
 
     def _step(self, memory: Memory, state: DecState, gx0: jax.Array, drop: jax.Array | None):
-        """One decoder step. gx0: [B, 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
+        """One decoder step. gx0: [B, (K,) 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
 
-        Returns (new state, attentional hidden [B, H], attention probs [B, S]).
+        Returns (new state, attentional hidden [B, (K,) H], attention probs [B, (K,) S]).
         """
         hs, cs = [], []
         x = state.feed
         for l in range(self.cfg.dec_layers):
-            gates = self._mm(jnp.concatenate([x, state.h[l]], -1), self.dec_w[l]) + self.dec_b[l].astype(self.dtype)
+            gates = self._mm(jnp.concatenate([x, state.h[..., l, :]], -1), self.dec_w[l])
+            gates = gates + self.dec_b[l].astype(self.dtype)
             if l == 0:
                 gates = gates + gx0
-            h, c = lstm_update(gates, state.c[l])
+            h, c = lstm_update(gates, state.c[..., l, :])
             hs.append(h)
             cs.append(c)
             out = h + x if l >= 2 else h  # residual from the third layer up
@@ -101,7 +105,7 @@ class Seq2Seq(nn.Module):
         query = x.astype(self.dtype)
         ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask)
         feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
-        return DecState(jnp.stack(hs), jnp.stack(cs), feed), feed, probs
+        return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
 
     def output_logits(self, hidden: jax.Array) -> jax.Array:
         """hidden: [..., H] attentional states -> logits [..., V] (float32)."""
@@ -113,13 +117,16 @@ class Seq2Seq(nn.Module):
         return logits.astype(self.state_dtype) + self.b_out
 
     def step(self, memory: Memory, state: DecState, tokens: jax.Array) -> tuple[DecState, jax.Array, jax.Array]:
-        """Decoding step (no dropout). tokens: [B] previous outputs -> (state, logits [B, V], attn [B, S])."""
+        """Decoding step (no dropout). tokens: [B] or [B, K] previous outputs -> (state, logits [B, (K,) V],
+        attention [B, (K,) S])."""
         gx0 = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
         state, hidden, probs = self._step(memory, state, gx0, None)
         return state, self.output_logits(hidden), probs
 
-    def decode_teacher(self, memory: Memory, tgt_in: jax.Array, train: bool = False) -> jax.Array:
-        """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H]."""
+    def decode_teacher(self, memory: Memory, tgt_in: jax.Array, train: bool = False,
+                       return_attention: bool = False):
+        """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H]
+        (and attention probabilities [B, T, S] when return_attention)."""
         b, t = tgt_in.shape
         emb = self._dropout(self.tgt_embed(tgt_in), train)
         gx0 = jnp.einsum("bte,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
@@ -132,11 +139,13 @@ class Seq2Seq(nn.Module):
 
         def body(state, inputs):
             g, d = inputs
-            state, hidden, _ = self._step(memory, state, g, d)
-            return state, hidden
+            state, hidden, probs = self._step(memory, state, g, d)
+            return state, (hidden, probs) if return_attention else hidden
 
-        _, hidden = jax.lax.scan(body, self.init_state(memory), (gx0, drop))
-        return hidden.transpose(1, 0, 2)
+        _, out = jax.lax.scan(body, self.init_state(memory), (gx0, drop))
+        if return_attention:
+            return out[0].transpose(1, 0, 2), out[1].transpose(1, 0, 2)
+        return out.transpose(1, 0, 2)
 
     def __call__(self, src: jax.Array, tgt_in: jax.Array, train: bool = False) -> jax.Array:
         """src: [B, S], tgt_in: [B, T] -> logits [B, T, V] (float32)."""

@@ -1,0 +1,160 @@
+"""Batched beam search as one compiled program: pure functions around one `lax.while_loop`.
+
+The model is reached only through a step callback `step_fn(dec_state, tokens [B, K]) -> (dec_state,
+logits [B, K, V], attention [B, K, S])`, whose state leaves are batch-first `[B, K, ...]`. The encoder output lives in
+the callback's closure with batch B: it is never copied per beam.
+
+Scores follow GNMT (Wu et al. 2016): s(Y) = log P(Y|X) / lp(Y) + cp(X; Y), with lp = ((5 + |Y|) / 6)^alpha
+("gnmt") or |Y|^alpha ("plain"), cp = beta * sum_s log(min(sum_t attention_ts, 1)), |Y| counting the final EOS.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from nmt.data.vocab import BOS, EOS, PAD
+
+NEG_INF = -1.0e9
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamConfig:
+    beam: int = 5
+    alpha: float = 0.6  # length penalty exponent (>= 0)
+    beta: float = 0.0  # coverage penalty weight (>= 0)
+    length_penalty: str = "gnmt"  # gnmt: ((5 + len) / 6)^alpha; plain: len^alpha
+    max_len_a: float = 1.5  # maximum output length a * src_len + b (EOS included)
+    max_len_b: int = 10
+
+    def __post_init__(self):
+        if self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain"):
+            raise ValueError(f"invalid beam settings: {self}")
+
+
+def length_penalty(length: jax.Array, cfg: BeamConfig) -> jax.Array:
+    length = length.astype(jnp.float32)
+    base = (5.0 + length) / 6.0 if cfg.length_penalty == "gnmt" else length
+    return base ** cfg.alpha
+
+
+def coverage_penalty(coverage: jax.Array, src_mask: jax.Array, cfg: BeamConfig) -> jax.Array:
+    """coverage: [B, K, S] summed attention; src_mask: [B, S] -> [B, K] (0 when beta == 0)."""
+    if cfg.beta == 0.0:
+        return jnp.zeros(coverage.shape[:-1], jnp.float32)
+    logs = jnp.log(jnp.clip(coverage, 1e-10, 1.0))
+    return cfg.beta * jnp.sum(jnp.where(src_mask[:, None, :], logs, 0.0), -1)
+
+
+def output_log_probs(logits: jax.Array) -> jax.Array:
+    """Log-probabilities over the tokens a search may emit (never PAD or BOS); float32."""
+    v = logits.shape[-1]
+    banned = (jnp.arange(v) == PAD) | (jnp.arange(v) == BOS)
+    return jax.nn.log_softmax(jnp.where(banned, NEG_INF, logits.astype(jnp.float32)), axis=-1)
+
+
+def max_lengths(src_mask: jax.Array, cfg: BeamConfig, limit: int) -> jax.Array:
+    """Per-sentence output budget [B] (EOS included), at most `limit`."""
+    src_len = jnp.sum(src_mask, -1).astype(jnp.float32)
+    return jnp.clip(jnp.floor(cfg.max_len_a * src_len + cfg.max_len_b).astype(jnp.int32), 1, limit)
+
+
+@flax.struct.dataclass
+class BeamState:
+    t: jax.Array  # []          step: tokens emitted so far by every live hypothesis
+    last: jax.Array  # [B, K]      last token of each live hypothesis
+    live_logp: jax.Array  # [B, K]      log P of live hypotheses (NEG_INF for empty slots)
+    live_seqs: jax.Array  # [B, K, L]   tokens of live hypotheses (PAD beyond t)
+    live_cov: jax.Array  # [B, K, S]   attention summed over the steps of live hypotheses
+    dec: Any  # pytree, leaves [B, K, ...]: the model's decoder state of live hypotheses
+    fin_scores: jax.Array  # [B, K]      penalised scores of finished hypotheses, best first (NEG_INF = empty)
+    fin_logp: jax.Array  # [B, K]      their log P
+    fin_seqs: jax.Array  # [B, K, L]   their tokens, EOS included, PAD after
+    fin_attn: jax.Array  # [B, K, L, S] or [0]: attention of finished hypotheses (only when kept)
+    live_attn: jax.Array  # [B, K, L, S] or [0]
+
+
+def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
+    """x: [B, K', ...], idx: [B, K] -> [B, K, ...]."""
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
+
+
+def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
+                keep_attention: bool = False) -> tuple[BeamState, Callable, Callable]:
+    """The search as (initial state, cond, body) for a `lax.while_loop`.
+
+    Args:
+      step_fn: the model callback (see module docstring).
+      dec_init: decoder state with leaves [B, K, ...].
+      src_mask: [B, S] bool, True for real source tokens.
+      max_len: static bound on output length (EOS included); per-sentence bounds come from cfg.
+      keep_attention: also return each finished hypothesis's attention [B, K, L, S] (for pictures).
+    """
+    b, s = src_mask.shape
+    k = cfg.beam
+    limits = max_lengths(src_mask, cfg, max_len)  # [B]
+    attn_shape = (b, k, max_len, s) if keep_attention else (0,)
+    init = BeamState(
+        t=jnp.zeros((), jnp.int32), last=jnp.full((b, k), BOS, jnp.int32),
+        live_logp=jnp.tile(jnp.asarray([0.0] + [NEG_INF] * (k - 1), jnp.float32), (b, 1)),
+        live_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), live_cov=jnp.zeros((b, k, s), jnp.float32),
+        dec=dec_init, fin_scores=jnp.full((b, k), NEG_INF, jnp.float32), fin_logp=jnp.full((b, k), NEG_INF),
+        fin_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), fin_attn=jnp.zeros(attn_shape, jnp.float32),
+        live_attn=jnp.zeros(attn_shape, jnp.float32))
+
+    def cond(st: BeamState):
+        # A live hypothesis can at best keep its log P and reach the longest length (lp grows with length,
+        # coverage penalty <= 0): once the worst finished score beats that for every sentence, stop.
+        bound = jnp.max(st.live_logp, -1) / length_penalty(limits, cfg)
+        worst = jnp.min(st.fin_scores, -1)
+        done = (worst >= bound) | (jnp.max(st.live_logp, -1) <= NEG_INF / 2)
+        return (st.t < max_len) & ~jnp.all(done)
+
+    def body(st: BeamState):
+        dec, logits, attn = step_fn(st.dec, st.last)
+        logp = output_log_probs(logits)  # [B, K, V]
+        v = logp.shape[-1]
+        at_limit = (st.t + 1 >= limits)[:, None, None]  # the last allowed token must be EOS
+        logp = jnp.where(at_limit & (jnp.arange(v) != EOS), NEG_INF, logp)
+        cand = (st.live_logp[..., None] + logp).reshape(b, k * v)
+        cand_logp, flat = jax.lax.top_k(cand, 2 * k)  # 2K so that K live ones survive even if K finish
+        src_beam, tok = flat // v, (flat % v).astype(jnp.int32)
+        seqs = _gather(st.live_seqs, src_beam).at[:, :, st.t].set(tok)
+        cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
+        cand_attn = _gather(st.live_attn, src_beam).at[:, :, st.t].set(_gather(attn, src_beam)) \
+            if keep_attention else st.live_attn
+        valid = cand_logp > NEG_INF / 2
+        # As in fairseq, a hypothesis finishes only if its EOS extension ranks among the top K candidates;
+        # with K = 1 this makes beam search greedy search.
+        is_eos = (tok == EOS) & valid & (jnp.arange(2 * k) < k)
+
+        # Finished: penalise, merge with the finished pool, keep the best K.
+        score = cand_logp / length_penalty(st.t + 1, cfg) + coverage_penalty(cov, src_mask, cfg)
+        score = jnp.where(is_eos, score, NEG_INF)
+        all_scores = jnp.concatenate([st.fin_scores, score], 1)
+        fin_scores, pick = jax.lax.top_k(all_scores, k)
+        fin_logp = _gather(jnp.concatenate([st.fin_logp, jnp.where(is_eos, cand_logp, NEG_INF)], 1), pick)
+        fin_seqs = _gather(jnp.concatenate([st.fin_seqs, seqs], 1), pick)
+        fin_attn = _gather(jnp.concatenate([st.fin_attn, cand_attn], 1), pick) if keep_attention else st.fin_attn
+
+        # Live: the best K candidates that did not end.
+        live_logp, pick = jax.lax.top_k(jnp.where(is_eos | ~valid, NEG_INF, cand_logp), k)
+        parent = _gather(src_beam, pick)
+        return BeamState(
+            t=st.t + 1, last=_gather(tok, pick), live_logp=live_logp, live_seqs=_gather(seqs, pick),
+            live_cov=_gather(cov, pick), dec=jax.tree.map(lambda x: _gather(x, parent), dec),
+            fin_scores=fin_scores, fin_logp=fin_logp, fin_seqs=fin_seqs, fin_attn=fin_attn,
+            live_attn=_gather(cand_attn, pick) if keep_attention else st.live_attn)
+
+    return init, cond, body
+
+
+def beam_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
+                keep_attention: bool = False) -> BeamState:
+    """Runs the search to completion in one `lax.while_loop`; finished hypotheses come sorted best first.
+    Arguments as for `make_search`."""
+    init, cond, body = make_search(step_fn, dec_init, src_mask, cfg, max_len, keep_attention)
+    return jax.lax.while_loop(cond, body, init)

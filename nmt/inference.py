@@ -1,0 +1,57 @@
+"""Loading a trained run (config, vocabulary, parameters) for translation and evaluation."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import jax
+
+from nmt import step as step_lib
+from nmt.checkpoint import Checkpoints
+from nmt.config import Config, ConfigError, from_dict
+from nmt.data import vocab
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    config: Config
+    model: object
+    params: object
+    sp: object
+    step: int
+    which: str  # "best" or "latest"
+
+
+def load_run(workdir: str, which: str = "best") -> LoadedRun:
+    """Loads `workdir` as written by `nmt.train`: the best-BLEU checkpoint (or the latest if there is none yet).
+
+    Raises:
+      ConfigError (one line) when the folder is not a run or its checkpoint does not fit its configuration.
+    """
+    cfg_path, vocab_path = os.path.join(workdir, "config.json"), os.path.join(workdir, "vocab.model")
+    if not (os.path.isfile(cfg_path) and os.path.isfile(vocab_path)):
+        raise ConfigError(f"{workdir}: not a run directory (expected config.json and vocab.model from nmt.train)")
+    try:
+        with open(cfg_path) as f:
+            config = from_dict(json.load(f))
+    except Exception as e:  # noqa: BLE001 - any unreadable config is one user-facing error
+        raise ConfigError(f"{cfg_path}: unreadable configuration ({str(e).splitlines()[0]})") from None
+    sp = vocab.load_vocab(vocab_path)
+    model = step_lib.make_model(config, sp.vocab_size())
+    opt = step_lib.make_optimizer(config.train)
+    abstract = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
+    ckpt = Checkpoints(workdir)
+    try:
+        managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")
+        for name, mgr in managers:
+            if mgr.latest_step() is not None:
+                try:
+                    state, _ = Checkpoints.restore(mgr, abstract)
+                except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
+                    raise ConfigError(f"{workdir}: checkpoint does not fit its configuration "
+                                      f"({str(e).splitlines()[0][:200]})") from None
+                return LoadedRun(config, model, state.params, sp, int(state.step), name)
+        raise ConfigError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
+    finally:
+        ckpt.close()

@@ -1,0 +1,94 @@
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nmt.data.vocab import EOS, PAD
+from nmt.decode import BeamConfig, beam_decode, greedy_decode, score_outputs
+from nmt.decode.search import max_output_len
+from tests.test_model import model_and_params, random_batch
+
+VOCAB = 7  # PAD, UNK, BOS, EOS + 3 words: small enough to enumerate every output
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    model, params = model_and_params("model.attention=general", "model.dec_layers=2", vocab=VOCAB, seed=3)
+    # Sharper distributions than the small initialisation, so that the best output is unambiguous.
+    return model, jax.tree.map(lambda x: x * 8.0, params)
+
+
+def sources(n, s, seed):
+    return random_batch(np.random.default_rng(seed), n, s, 2, vocab=VOCAB)[0]
+
+
+def test_beam_one_equals_greedy(tiny_model):
+    model, params = tiny_model
+    src = sources(6, 7, 0)
+    cfg = BeamConfig(beam=1, alpha=0.0)
+    max_len = max_output_len(src.shape[1], cfg)
+    greedy = greedy_decode(model, params, src, cfg, max_len)
+    beam = beam_decode(model, params, src, cfg, max_len)
+    np.testing.assert_array_equal(beam["tokens"][:, 0], greedy)
+
+
+@pytest.mark.parametrize("alpha, beta", [(0.0, 0.0), (0.6, 0.0), (1.0, 0.3)])
+def test_wide_beam_finds_the_exhaustive_best(tiny_model, alpha, beta):
+    model, params = tiny_model
+    limit = 4  # every output has at most 3 words + EOS
+    cfg = BeamConfig(beam=128, alpha=alpha, beta=beta, max_len_a=0.0, max_len_b=limit)
+    src = sources(3, 5, 1)
+    words = [t for t in range(VOCAB) if t not in (PAD, 2, EOS)]
+    outputs = [list(p) + [EOS] for n in range(limit) for p in itertools.product(words, repeat=n)]
+    grid = np.full((len(outputs), limit), PAD, np.int32)
+    for i, o in enumerate(outputs):
+        grid[i, :len(o)] = o
+    found = beam_decode(model, params, src, cfg, limit)
+    for b in range(src.shape[0]):
+        scores = score_outputs(model, params, jnp.repeat(src[b:b + 1], len(outputs), 0), jnp.asarray(grid), cfg)
+        best = int(np.argmax(scores["score"]))
+        np.testing.assert_array_equal(found["tokens"][b, 0], grid[best])
+        np.testing.assert_allclose(found["scores"][b, 0], scores["score"][best], atol=1e-4)
+
+
+@pytest.mark.parametrize("alpha, beta, penalty", [(0.6, 0.0, "gnmt"), (1.0, 0.4, "plain"), (0.0, 0.2, "gnmt")])
+def test_scores_equal_teacher_forced_scores_and_nbest_is_sorted_and_distinct(tiny_model, alpha, beta, penalty):
+    model, params = tiny_model
+    cfg = BeamConfig(beam=5, alpha=alpha, beta=beta, length_penalty=penalty)
+    src = sources(4, 6, 2)
+    res = beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
+    for b in range(src.shape[0]):
+        scores = np.asarray(res["scores"][b])
+        assert np.all(np.diff(scores) <= 0) and scores[0] > -1e8
+        seqs = [tuple(s) for s in np.asarray(res["tokens"][b])]
+        assert len(set(seqs)) == len(seqs)
+        tf = score_outputs(model, params, jnp.repeat(src[b:b + 1], 5, 0), res["tokens"][b], cfg)
+        np.testing.assert_allclose(res["scores"][b], tf["score"], atol=1e-4)
+        np.testing.assert_allclose(res["logp"][b], tf["logp"], atol=1e-4)
+
+
+def test_translation_does_not_depend_on_batch_or_padding(tiny_model):
+    model, params = tiny_model
+    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.1)
+    src = sources(5, 6, 3)
+    padded = jnp.pad(src, ((0, 0), (0, 4)))
+    max_len = max_output_len(padded.shape[1], cfg)
+    together = beam_decode(model, params, padded, cfg, max_len)
+    for b in range(5):
+        n = int((src[b] != PAD).sum())
+        alone = beam_decode(model, params, src[b:b + 1, :n], cfg, max_len)
+        np.testing.assert_array_equal(alone["tokens"][0], together["tokens"][b])
+        np.testing.assert_allclose(alone["scores"][0], together["scores"][b], atol=1e-5)
+
+
+def test_search_compiles_once_per_bucket_shape(tiny_model):
+    model, params = tiny_model
+    cfg = BeamConfig(beam=3)
+    before = beam_decode._cache_size()
+    for seed in range(3):
+        beam_decode(model, params, sources(4, 9, 10 + seed), cfg, max_output_len(9, cfg))
+    assert beam_decode._cache_size() == before + 1
+    beam_decode(model, params, sources(4, 12, 20), cfg, max_output_len(12, cfg))
+    assert beam_decode._cache_size() == before + 2
