@@ -47,3 +47,12 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(corpus_dir, tmp_path_factory):
+    """A run directory trained for a few steps on the toy corpus (for translation and evaluation tests)."""
+    from nmt import trainer
+    workdir = str(tmp_path_factory.mktemp("tiny_run"))
+    trainer.run(tiny_config(corpus_dir, "train.steps=40"), workdir, progress=False, log=lambda s: None)
+    return workdir

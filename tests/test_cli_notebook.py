@@ -43,10 +43,8 @@ def test_missing_data_is_a_one_line_error(tmp_path):
     assert r.returncode != 0 and len(lines) == 1 and "train.en: not found in" in lines[0], r.stderr
 
 
-def test_quickstart_notebook_executes(corpus_dir, tmp_path):
-    nb = nbformat.read(os.path.join(ROOT, "notebooks", "01_quickstart.ipynb"), as_version=4)
-    env = {"NMT_NOTEBOOK_STEPS": "20", "NMT_NOTEBOOK_OVERRIDES": json.dumps(tiny_overrides(corpus_dir)),
-           "NMT_NOTEBOOK_WORKDIR": str(tmp_path / "run")}
+def execute_notebook(name: str, env: dict):
+    nb = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -54,6 +52,19 @@ def test_quickstart_notebook_executes(corpus_dir, tmp_path):
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "test BLEU" in outputs and "HYP" in outputs
-    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    return text, images
+
+
+def test_quickstart_notebook_executes(corpus_dir, tmp_path):
+    text, images = execute_notebook("01_quickstart.ipynb", {
+        "NMT_NOTEBOOK_STEPS": "20", "NMT_NOTEBOOK_OVERRIDES": json.dumps(tiny_overrides(corpus_dir)),
+        "NMT_NOTEBOOK_WORKDIR": str(tmp_path / "run")})
+    assert "test BLEU" in text and "HYP" in text and images >= 1
+
+
+def test_beam_search_notebook_executes(tiny_run):
+    text, images = execute_notebook("03_beam_search.ipynb", {"NMT_NOTEBOOK_RUN": tiny_run,
+                                                             "NMT_NOTEBOOK_SENTENCES": "12"})
+    assert "alpha 1.0 beam 10" in text and "SRC" in text and images == 3
