@@ -15,6 +15,7 @@ import numpy as np
 
 from nmt.bench_train import compiled_bytes
 from nmt.data import Examples, eval_batches
+from nmt.data.batching import group_by_bucket, make_batch
 from nmt.decode import BeamConfig, beam_decode
 from nmt.decode.beam import make_search
 from nmt.decode.search import max_output_len, strip
@@ -77,8 +78,8 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
                  batch1_sentences: int = 50, repeats: int = 3, log=print) -> dict:
     ids = [x[:max(buckets) - 1] for x in sp.encode(sources)]
     ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
-    big = eval_batches(ex, buckets, 64 * max(buckets))  # rows = 64 per batch
-    big = [dict(b, src=b["src"][:64], index=b["index"][:64]) for b in big]
+    big = [make_batch(ex, idx[k:k + 64], bucket, 64)  # 64 sentences of one length bucket per batch
+           for bucket, idx in group_by_bucket(ex, buckets).items() for k in range(0, len(idx), 64)]
     one = [eval_batches(Examples([x], [[]], np.zeros(1, np.int64)), buckets, max(buckets))[0]
            for x in ids[:batch1_sentences]]
     one = [dict(b, src=b["src"][:1], index=b["index"][:1]) for b in one]
