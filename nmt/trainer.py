@@ -128,57 +128,73 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         m = dict(meta, data=batches.position, config=to_dict(config))
         (ckpt.save_latest if kind == "latest" else ckpt.save_best)(int(state.step), state, m)
 
-    start = int(state.step)
+    step = int(state.step)  # counted on the host too, so the loop never waits on the device to read it
     pending, window_start, stopped = [], time.time(), None
-    bar = tqdm(total=tc.steps, initial=start, disable=not progress, dynamic_ncols=True, desc="train")
-    with _Interrupt() as interrupt:
-        while int(state.step) < tc.steps:
-            state, metrics = train_fn(state, step_lib.model_batch(next(batches)), step_rng)
-            pending.append(metrics)
-            step = int(state.step)
-            bar.update(1)
-            if step % tc.log_every == 0 or step == tc.steps:
-                ms = jax.device_get(pending)
-                tokens = sum(float(m["tokens"]) for m in ms)
-                elapsed = time.time() - window_start
-                row = {"loss": sum(float(m["nll_sum"]) for m in ms) / max(tokens, 1), "lr": float(lr_fn(step - 1)),
-                       "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(ms[-1]["grad_norm"]),
-                       "epoch": batches.epoch, "programs": compiled_programs(train_fn)}
-                writer.write(step, "train", row)
-                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
-                pending, window_start = [], time.time()
-            if step % tc.eval_every == 0 or step == tc.steps:
-                ev = evaluate(model, state.params, data.val, data.sp, config, eval_fn, tc.eval_bleu_max)
-                ev.pop("hyps")
-                writer.write(step, "val", ev)
-                bar.write(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} "
-                          f"BLEU {ev['bleu']:.2f} (lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
-                if ev["bleu"] > meta["best_bleu"]:
-                    meta.update(best_bleu=ev["bleu"], bad_evals=0)
-                    save("best")
-                else:
-                    meta["bad_evals"] += 1
-                save("latest")
-                if tc.patience and meta["bad_evals"] >= tc.patience:
-                    stopped = f"no better val BLEU in {tc.patience} evaluations"
-                    break
-                window_start = time.time()
-            if interrupt.signal:
-                save("latest")
-                bar.close()
-                writer.close()
-                ckpt.close()
-                log(f"{interrupt.signal}: saved step {step} to {workdir}; run the same command to resume")
-                return {"interrupted": True, "step": step, "state": state}
-    bar.close()
-    save("latest")
-    if stopped:
-        log(f"early stop at step {int(state.step)}: {stopped}")
-    programs = compiled_programs(train_fn)
-    best = Checkpoints.restore(ckpt.best, state)
-    params = best[0].params if best else state.params
-    results = {"step": int(state.step), "best_step": ckpt.best.latest_step(), "train_programs": programs,
-               "train_shapes": len(batches.shapes()), "parameters": int(n_params)}
+    bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
+    try:
+        with _Interrupt() as interrupt:
+            while step < tc.steps and not stopped:
+                state, metrics = train_fn(state, step_lib.model_batch(next(batches)), step_rng)
+                pending.append(metrics)
+                step += 1
+                bar.update(1)
+                if step % tc.log_every == 0 or step == tc.steps:
+                    row = _train_row(jax.device_get(pending), time.time() - window_start, float(lr_fn(step - 1)),
+                                     batches.epoch, compiled_programs(train_fn))
+                    writer.write(step, "train", row)
+                    bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}",
+                                    tok_s=f"{row['tokens_per_s']:.0f}")
+                    pending, window_start = [], time.time()
+                if step % tc.eval_every == 0 or step == tc.steps:
+                    ev = evaluate(model, state.params, data.val, data.sp, config, eval_fn, tc.eval_bleu_max)
+                    del ev["hyps"]
+                    writer.write(step, "val", ev)
+                    bar.write(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} "
+                              f"BLEU {ev['bleu']:.2f} (lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
+                    improved = ev["bleu"] > meta["best_bleu"]
+                    meta.update(best_bleu=max(ev["bleu"], meta["best_bleu"]),
+                                bad_evals=0 if improved else meta["bad_evals"] + 1)
+                    if improved:
+                        save("best")
+                    save("latest")
+                    if tc.patience and meta["bad_evals"] >= tc.patience:
+                        stopped = f"no better val BLEU in {tc.patience} evaluations"
+                    window_start = time.time()
+                if interrupt.signal:
+                    save("latest")
+                    log(f"{interrupt.signal}: saved step {step} to {workdir}; run the same command to resume")
+                    return {"interrupted": True, "step": step, "state": state}
+        bar.close()
+        save("latest")
+        if stopped:
+            log(f"early stop at step {step}: {stopped}")
+        best = Checkpoints.restore(ckpt.best, state)
+        results = {"step": step, "best_step": ckpt.best.latest_step(), "train_programs": compiled_programs(train_fn),
+                   "train_shapes": len(batches.shapes()), "parameters": int(n_params)}
+        results.update(_final_evaluation(model, best[0].params if best else state.params, data, config, eval_fn,
+                                         workdir, log))
+        writer.write(step, "final", {f"{s}_{k}": results[s][k] for s in ("val", "test")
+                                     for k in ("bleu", "bleu_lc", "loss")})
+        with open(os.path.join(workdir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        return dict(results, state=state, model=model, sp=data.sp)
+    finally:
+        bar.close()
+        writer.close()
+        ckpt.close()
+
+
+def _train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:
+    """Loss per target token, throughput and the rest over the steps since the last log line."""
+    tokens = sum(float(m["tokens"]) for m in window)
+    return {"loss": sum(float(m["nll_sum"]) for m in window) / max(tokens, 1), "lr": lr,
+            "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
+            "epoch": epoch, "programs": programs}
+
+
+def _final_evaluation(model, params, data, config: Config, eval_fn, workdir: str, log) -> dict:
+    """Val and test scores of `params`; hypotheses written to `<split>.hyp`."""
+    results = {}
     for name, split in (("val", data.val), ("test", data.test)):
         ev = evaluate(model, params, split, data.sp, config, eval_fn)
         with open(os.path.join(workdir, f"{name}.hyp"), "w") as f:
@@ -187,10 +203,4 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         log(f"{name} ({split.name}): BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased; "
             f"loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
     log(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")
-    writer.write(int(state.step), "final", {f"{s}_{k}": results[s][k] for s in ("val", "test")
-                                            for k in ("bleu", "bleu_lc", "loss")})
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    writer.close()
-    ckpt.close()
-    return dict(results, state=state, model=model, sp=data.sp)
+    return results

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The CPU figures quoted in README.md. Run from the repository root with the corpus reachable (NMT_DATA_DIR) and the
+# default run trained in runs/multi30k (`python -m nmt.train`). Each command's JSON line is kept in
+# experiments/results/<name>.json; the full output goes to the terminal.
+set -euo pipefail
+out=experiments/results
+mkdir -p "$out"
+keep() { tee /dev/stderr | tail -n 1 > "$out/$1.json"; }
+
+python -m nmt.bench train --steps 20 | keep bench_train_reference
+python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --beam 5 --alpha 0.6 | keep eval_default_test
+python -m nmt.evaluate --checkpoint runs/multi30k --split val --beam 5 --alpha 0.6 | keep eval_default_val
+python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 | keep bench_decode_default
+python -m nmt.bench decode --sentences 512 --repeats 2 | keep bench_decode_reference_untrained
