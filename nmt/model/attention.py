@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
 
 NEG_INF = -1e9
 
@@ -47,7 +48,7 @@ def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Ar
       (context [B, (K,) D_enc], probs [B, (K,) S]); padded positions get probability 0.
     """
     q = query.reshape(query.shape[0], -1, query.shape[-1])
-    s = jnp.where(mask[:, None, :], scores(p, kind, q, keys), NEG_INF)
-    probs = jax.nn.softmax(s, axis=-1)
-    ctx = jnp.einsum("bks,bsd->bkd", probs.astype(values.dtype), values)
+    s = checkpoint_name(jnp.where(mask[:, None, :], scores(p, kind, q, keys), NEG_INF), "attn_scores")
+    probs = checkpoint_name(jax.nn.softmax(s, axis=-1), "attn_probs")
+    ctx = checkpoint_name(jnp.einsum("bks,bsd->bkd", probs.astype(values.dtype), values), "attn_context")
     return ctx.reshape(*query.shape[:-1], -1), probs.reshape(*query.shape[:-1], -1)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
+
+from nmt.memory.policies import checkpointed
 
 Dtype = jnp.dtype
 
@@ -41,6 +44,7 @@ class LSTMLayer(nn.Module):
     hidden: int
     reverse: bool = False
     dtype: Dtype = jnp.float32
+    remat: str = "none"
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
@@ -56,12 +60,13 @@ class LSTMLayer(nn.Module):
             h_prev, c_prev = carry
             g, m = inputs
             h_new, c_new = lstm_update(g + h_prev.astype(self.dtype) @ w_h, c_prev)
+            h_new, c_new = checkpoint_name(h_new, "lstm_h"), checkpoint_name(c_new, "lstm_c")
             m = m[:, None]
             h_new, c_new = jnp.where(m, h_new, h_prev), jnp.where(m, c_new, c_prev)
             return (h_new, c_new), jnp.where(m, h_new, 0.0)
 
         zeros = jnp.zeros((x.shape[0], h), state_dtype(self.dtype))
-        _, out = jax.lax.scan(step, (zeros, zeros), (gx, mask.T), reverse=self.reverse)
+        _, out = jax.lax.scan(checkpointed(step, self.remat), (zeros, zeros), (gx, mask.T), reverse=self.reverse)
         return out.transpose(1, 0, 2)
 
 
@@ -72,15 +77,16 @@ class Encoder(nn.Module):
     layers: int
     dropout: float
     dtype: Dtype = jnp.float32
+    remat: str = "none"
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array, train: bool) -> jax.Array:
         """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, H] (2H when layers == 1)."""
-        fwd = LSTMLayer(self.hidden, dtype=self.dtype, name="l0_fwd")(x, mask)
-        bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, name="l0_bwd")(x, mask)
+        fwd = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name="l0_fwd")(x, mask)
+        bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, remat=self.remat, name="l0_bwd")(x, mask)
         out = jnp.concatenate([fwd, bwd], axis=-1)
         for layer in range(1, self.layers):
             inp = nn.Dropout(self.dropout, deterministic=not train)(out)
-            new = LSTMLayer(self.hidden, dtype=self.dtype, name=f"l{layer}")(inp, mask)
+            new = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name=f"l{layer}")(inp, mask)
             out = new + out if layer >= 2 else new
         return out

@@ -9,10 +9,12 @@ import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
 
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
 from nmt.model import attention
+from nmt.memory.policies import checkpointed
 from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, state_dtype, uniform_init
 
 
@@ -47,7 +49,7 @@ class Seq2Seq(nn.Module):
         self.state_dtype = state_dtype(self.dtype)
         self.src_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="src_embed")
         self.tgt_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="tgt_embed")
-        self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype)
+        self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat)
         # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan.
         self.dec_w_emb = self.param("dec_w_emb", uniform_init(), (e, 4 * h))
         self.dec_w = [self.param(f"dec_l{l}_w", uniform_init(), (2 * h, 4 * h)) for l in range(c.dec_layers)]
@@ -98,6 +100,7 @@ class Seq2Seq(nn.Module):
             if l == 0:
                 gates = gates + gx0
             h, c = lstm_update(gates, state.c[..., l, :])
+            h, c = checkpoint_name(h, "dec_h"), checkpoint_name(c, "dec_c")
             hs.append(h)
             cs.append(c)
             out = h + x if l >= 2 else h  # residual from the third layer up
@@ -105,6 +108,7 @@ class Seq2Seq(nn.Module):
         query = x.astype(self.dtype)
         ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask)
         feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
+        feed = checkpoint_name(feed, "attn_hidden")
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
 
     def output_logits(self, hidden: jax.Array) -> jax.Array:
@@ -142,7 +146,7 @@ class Seq2Seq(nn.Module):
             state, hidden, probs = self._step(memory, state, g, d)
             return state, (hidden, probs) if return_attention else hidden
 
-        _, out = jax.lax.scan(body, self.init_state(memory), (gx0, drop))
+        _, out = jax.lax.scan(checkpointed(body, self.cfg.remat), self.init_state(memory), (gx0, drop))
         if return_attention:
             return out[0].transpose(1, 0, 2), out[1].transpose(1, 0, 2)
         return out.transpose(1, 0, 2)

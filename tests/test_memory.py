@@ -1,0 +1,68 @@
+import collections
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nmt.config import ConfigError, get_config
+from nmt.memory import saved_residuals
+from nmt.model import Seq2Seq
+from nmt.step import token_loss
+from tests.test_model import random_batch
+
+POLICIES = ["full", "dots", "dots_no_batch", "offload_dots_no_batch", "save:dec_h,attn_probs",
+            "offload:dec_h,lstm_c", "custom:dec_h=device,attn_context=offload,lstm_h=remat"]
+
+
+def loss_for(remat: str):
+    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", "model.enc_layers=2",
+                              "model.dec_layers=2", f"model.remat={remat}"]).model
+    model = Seq2Seq(cfg, 30)
+    src, tgt = random_batch(np.random.default_rng(0), 3, 7, 6)
+    tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(0)
+    params = model.init({"params": jax.random.key(0)}, src, tgt)["params"]
+    return (lambda p: token_loss(model.apply({"params": p}, src, tgt), tgt_out, 0.1)[0]), params
+
+
+@pytest.mark.parametrize("remat", POLICIES)
+def test_every_policy_gives_the_same_loss_and_gradients(remat):
+    ref_fn, params = loss_for("none")
+    fn, _ = loss_for(remat)
+    ref_loss, ref_grads = jax.jit(jax.value_and_grad(ref_fn))(params)
+    loss, grads = jax.jit(jax.value_and_grad(fn))(params)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def shapes(residuals, on_host):
+    return collections.Counter((r.shape, r.dtype) for r in residuals if r.on_host == on_host)
+
+
+def test_recomputing_everything_saves_less_than_no_policy():
+    none_fn, params = loss_for("none")
+    full_fn, _ = loss_for("full")
+    kept = lambda fn: sum(r.bytes for r in saved_residuals(fn, params))
+    assert kept(full_fn) < kept(none_fn)
+
+
+@pytest.mark.parametrize("names", ["dec_h", "attn_scores", "attn_probs,attn_context"])
+def test_offload_puts_exactly_the_named_residuals_on_host(names):
+    _, params = loss_for("none")
+    full = saved_residuals(loss_for("full")[0], params)
+    saved = saved_residuals(loss_for(f"save:{names}")[0], params)
+    offloaded = saved_residuals(loss_for(f"offload:{names}")[0], params)
+    named = shapes(saved, False) - shapes(full, False)
+    assert named, "the named tensors should add residuals"
+    assert shapes(offloaded, True) == named
+    assert shapes(offloaded, False) == shapes(full, False)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ConfigError, match="valid: none, full, dots"):
+        get_config("tiny", ["model.remat=everything"])
+    with pytest.raises(ConfigError, match="tagged tensors: lstm_h"):
+        get_config("tiny", ["model.remat=offload:keys"])
+    with pytest.raises(ConfigError, match="remat|device|offload"):
+        get_config("tiny", ["model.remat=custom:dec_h=gpu"])
