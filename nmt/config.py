@@ -54,6 +54,7 @@ class ModelConfig:
     enc_layers: int = 2  # the first is bidirectional; residual connections from the third up
     dec_layers: int = 2
     attention: str = "general"  # general | dot | bahdanau
+    attention_impl: str = "autodiff"  # autodiff | recompute (custom VJP: no stored scores, recomputed backward)
     dropout: float = 0.3
     tie_output: bool = True  # output projection shares the target embedding
     dtype: str = "float32"  # compute dtype; parameters stay float32
@@ -64,6 +65,8 @@ class ModelConfig:
         resolve(self.remat)
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
+        if self.attention_impl not in ("autodiff", "recompute"):
+            raise ConfigError(f"model.attention_impl: expected autodiff or recompute, got {self.attention_impl!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"model.dtype: expected one of {DTYPES}, got {self.dtype!r}")
         if min(self.emb, self.hidden, self.enc_layers, self.dec_layers) < 1:

@@ -39,8 +39,8 @@ def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
 
 
 def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array,
-           mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Padding-masked attention.
+           mask: jax.Array, recompute: bool = False) -> tuple[jax.Array, jax.Array]:
+    """Padding-masked attention; `recompute` selects the custom-VJP version that stores no scores.
 
     Args:
       query: [B, H] or [B, K, H]; keys: [B, S, H]; values: [B, S, D_enc]; mask: [B, S] bool, True for real tokens.
@@ -48,6 +48,10 @@ def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Ar
       (context [B, (K,) D_enc], probs [B, (K,) S]); padded positions get probability 0.
     """
     q = query.reshape(query.shape[0], -1, query.shape[-1])
+    if recompute:
+        from nmt.model.recompute_attention import attend_recompute
+        ctx, probs = attend_recompute(kind, dict(p), q, keys, values, mask)  # plain dict: the VJP builds one
+        return ctx.reshape(*query.shape[:-1], -1), probs.reshape(*query.shape[:-1], -1)
     s = checkpoint_name(jnp.where(mask[:, None, :], scores(p, kind, q, keys), NEG_INF), "attn_scores")
     probs = checkpoint_name(jax.nn.softmax(s, axis=-1), "attn_probs")
     ctx = checkpoint_name(jnp.einsum("bks,bsd->bkd", probs.astype(values.dtype), values), "attn_context")

@@ -106,7 +106,8 @@ class Seq2Seq(nn.Module):
             out = h + x if l >= 2 else h  # residual from the third layer up
             x = out if drop is None or l == self.cfg.dec_layers - 1 else out * drop[l]
         query = x.astype(self.dtype)
-        ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask)
+        ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask,
+                                      recompute=self.cfg.attention_impl == "recompute")
         feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
         feed = checkpoint_name(feed, "attn_hidden")
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
