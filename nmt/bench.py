@@ -34,15 +34,25 @@ def main(argv=None):
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3)
+    memory = sub.add_parser("memory", help="recomputing attention against autodiff (temp memory, step time)")
+    memory.add_argument("--batch", type=int, default=64)
+    memory.add_argument("--length", type=int, default=128, help="T = S (default: 128)")
+    memory.add_argument("--hidden", type=int, default=512)
+    memory.add_argument("--attention", default="bahdanau", choices=("bahdanau", "general", "dot"))
+    memory.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
     def go():
-        config = cli.config_from_args(args)
+        config = cli.config_from_args(args) if args.what != "memory" else None
         if args.what == "train":
             from nmt.bench_train import bench_train
             print_report(f"train step, preset {args.preset}", bench_train(config, args.steps, args.warmup))
         elif args.what == "decode":
             print_report(f"beam search, beam {args.beam}", run_decode_bench(config, args))
+        else:
+            from nmt.bench_memory import bench_attention
+            res = bench_attention(args.attention, args.batch, args.length, args.length, args.hidden, args.repeats)
+            print_report("memory: recomputing attention vs autodiff", res)
 
     cli.main_guard(go, "nmt.bench")
 

@@ -66,3 +66,31 @@ def test_unknown_names_list_the_valid_ones():
         get_config("tiny", ["model.remat=offload:keys"])
     with pytest.raises(ConfigError, match="remat|device|offload"):
         get_config("tiny", ["model.remat=custom:dec_h=gpu"])
+
+
+def test_memory_report_reads_the_compiled_program():
+    from nmt import step as step_lib
+    from nmt.memory.report import memory_report
+    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.remat=offload:dec_h,attn_probs"])
+    rep = memory_report(cfg, 40, rows=4, length=9)
+    model, opt = step_lib.make_model(cfg, 40), step_lib.make_optimizer(cfg.train)
+    state = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
+    batch = {k: jax.ShapeDtypeStruct((4, 9), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
+    train_fn, _ = step_lib.compile_steps(cfg, model, opt)
+    stats = train_fn.lower(state, batch, jax.random.key(1)).compile().memory_analysis()
+    assert rep["temp_bytes"] == stats.temp_size_in_bytes and rep["argument_bytes"] == stats.argument_size_in_bytes
+    assert rep["residual_bytes_host"] > 0 and any(r["placement"] == "host" for r in rep["residuals"])
+    none = memory_report(get_config("tiny", ["model.emb=8", "model.hidden=12"]), 40, rows=4, length=9)
+    assert none["residual_bytes_host"] == 0
+
+
+def test_recomputing_attention_needs_less_temp_memory():
+    from nmt.memory.report import compiled_stats
+    from nmt.bench_memory import attention_scan_loss
+    b, t, s, h = 4, 16, 24, 32
+    keys = jax.random.normal(jax.random.key(0), (b, s, h))
+    p = {"w_k": jnp.ones((h, h)), "w_q": jnp.eye(h), "v": jnp.ones(h)}
+    args = (p, jnp.eye(h), keys, keys, jnp.ones((b, s), bool), jnp.ones((t, b, h)))
+    temp = {r: compiled_stats(jax.jit(jax.grad(attention_scan_loss("bahdanau", r))).lower(*args).compile())
+            ["temp_bytes"] for r in (False, True)}
+    assert temp[True] * 3 < temp[False]

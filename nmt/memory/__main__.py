@@ -1,0 +1,3 @@
+from nmt.memory.report import main
+
+main()
