@@ -58,11 +58,16 @@ class ModelConfig:
     dropout: float = 0.3
     tie_output: bool = True  # output projection shares the target embedding
     dtype: str = "float32"  # compute dtype; parameters stay float32
-    remat: str = "none"  # memory policy per scan step: none | full | dots | save:<names> | offload:<names> | ...
+    remat: str = "none"  # memory policy per scan step: none | full | dots | save:<names> | offload:<names> | auto
+    memory_budget: str = ""  # with remat=auto: e.g. 16GiB
 
     def validate(self):
         from nmt.memory.policies import resolve
-        resolve(self.remat)
+        if self.remat == "auto":
+            from nmt.memory.autofit import parse_bytes
+            parse_bytes(self.memory_budget)
+        else:
+            resolve(self.remat)
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
         if self.attention_impl not in ("autodiff", "recompute"):

@@ -37,6 +37,7 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
             config = from_dict(json.load(f))
     except Exception as e:  # noqa: BLE001 - any unreadable config is one user-facing error
         raise ConfigError(f"{cfg_path}: unreadable configuration ({str(e).splitlines()[0]})") from None
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, remat="none"))  # no gradients here
     sp = vocab.load_vocab(vocab_path)
     model = step_lib.make_model(config, sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)

@@ -103,6 +103,9 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(to_dict(config), f, indent=1)
 
+    if config.model.remat == "auto":
+        from nmt.memory.autofit import autofit
+        config = autofit(config, data.sp.vocab_size(), log=log)[0]
     model = step_lib.make_model(config, data.sp.vocab_size())
     optimizer = step_lib.make_optimizer(config.train)
     root = jax.random.key(config.train.seed)

@@ -94,3 +94,20 @@ def test_recomputing_attention_needs_less_temp_memory():
     temp = {r: compiled_stats(jax.jit(jax.grad(attention_scan_loss("bahdanau", r))).lower(*args).compile())
             ["temp_bytes"] for r in (False, True)}
     assert temp[True] * 3 < temp[False]
+
+
+def test_autofit_keeps_the_least_recomputing_policy_that_fits():
+    from nmt.memory.autofit import CANDIDATES, autofit
+    base = ["model.emb=8", "model.hidden=16", "model.enc_layers=2", "model.dec_layers=2", "data.buckets=[8,16]",
+            "data.max_len=16", "data.batch_tokens=64", "model.remat=auto"]
+    chosen, table = autofit(get_config("tiny", base + ["model.memory_budget=1GiB"]), 40, log=lambda s: None)
+    assert chosen.model.remat == "none" and [r["remat"] for r in table] == list(CANDIDATES)
+    need = {r["remat"]: r["bytes"] for r in table}
+    assert need["full"] < need["none"]
+    budget = (need["full"] + need["none"]) // 2
+    chosen, _ = autofit(get_config("tiny", base + [f"model.memory_budget={budget}B"]), 40, log=lambda s: None)
+    assert chosen.model.remat != "none" and need[chosen.model.remat] <= budget
+    with pytest.raises(ConfigError, match="no policy fits"):
+        autofit(get_config("tiny", base + ["model.memory_budget=1KiB"]), 40, log=lambda s: None)
+    with pytest.raises(ConfigError, match="memory_budget"):
+        get_config("tiny", ["model.remat=auto"])

@@ -27,7 +27,8 @@ TENSOR_NAMES = (
     "attn_scores", "attn_probs", "attn_context", "attn_hidden",  # attention per decoder step
 )
 SIMPLE = ("none", "full", "dots", "dots_no_batch", "offload_dots_no_batch")
-VALID = SIMPLE + ("save:<names>", "offload:<names>", "custom:<name>=remat|device|offload,...")
+VALID = SIMPLE + ("save:<names>", "offload:<names>", "custom:<name>=remat|device|offload,...",
+                  "auto (with model.memory_budget)")
 
 _cp = jax.checkpoint_policies
 
@@ -55,6 +56,8 @@ def resolve(spec: str):
     """
     if spec == "none":
         return None
+    if spec == "auto":
+        raise ConfigError("model.remat=auto must be resolved first (nmt.memory.autofit.autofit)")
     simple = {"full": _cp.nothing_saveable, "dots": _cp.dots_saveable,
               "dots_no_batch": _cp.dots_with_no_batch_dims_saveable}
     if spec in simple:
