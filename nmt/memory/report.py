@@ -27,12 +27,14 @@ def compiled_stats(compiled) -> dict:
             "host_temp_bytes": int(getattr(m, "host_temp_size_in_bytes", 0))}
 
 
-def memory_report(config: Config, vocab: int, rows: int, length: int) -> dict:
-    """Compiles the train step for a `[rows, length]` batch; returns compiled stats and grouped residuals."""
+def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None) -> dict:
+    """Compiles the train step for targets `[rows, length]` and sources `[rows, src_len or length]`; returns
+    compiled stats and grouped residuals."""
     model = step_lib.make_model(config, vocab)
     opt = step_lib.make_optimizer(config.train)
     state = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
-    batch = {k: jax.ShapeDtypeStruct((rows, length), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
+    batch = {k: jax.ShapeDtypeStruct((rows, length), jnp.int32) for k in ("tgt_in", "tgt_out")}
+    batch["src"] = jax.ShapeDtypeStruct((rows, src_len or length), jnp.int32)
     train_fn, _ = step_lib.compile_steps(config, model, opt)
     compiled = train_fn.lower(state, batch, jax.ShapeDtypeStruct((), jax.random.key(0).dtype)).compile()
     concrete = {k: jnp.ones(v.shape, v.dtype) for k, v in batch.items()}
