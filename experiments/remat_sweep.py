@@ -105,7 +105,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.tiny:
         preset, policies, lengths, depths, rows, src, vocab = \
-            "tiny", ("none", "full", "offload:dec_h,attn_context"), (8, 32), (1, 2), 4, 8, 50
+            "tiny", ("none", "full", "offload:dec_h,attn_context"), (8, 32), (2,), 4, 8, 50
     else:
         preset, policies, lengths, depths, rows, src, vocab = \
             "reference", POLICIES, (32, 64, 128, 256, 512, 1024), (2, 4, 8), args.rows, args.src_len, 8000

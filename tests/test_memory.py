@@ -123,7 +123,7 @@ def test_remat_sweep_runs_on_tiny_settings(tmp_path):
                        cwd=root, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=root))
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.load(open(tmp_path / "remat_sweep.json"))
-    assert len(rows) == 3 * 2 * 2 and all(r["temp_bytes"] > 0 and r["step_s"] > 0 for r in rows)
+    assert len(rows) == 3 * 2 and all(r["temp_bytes"] > 0 and r["step_s"] > 0 for r in rows)
     by = {(r["policy"], r["enc_layers"], r["tgt_len"]): r for r in rows}
     assert by[("full", 2, 32)]["temp_bytes"] < by[("none", 2, 32)]["temp_bytes"]
     assert by[("offload:dec_h,attn_context", 2, 32)]["residual_bytes_host"] > 0
