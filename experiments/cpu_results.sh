@@ -11,4 +11,3 @@ python -m nmt.bench train --steps 20 | keep bench_train_reference
 python -m nmt.bench memory | keep bench_memory_attention
 python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --beam 5 --alpha 0.6 | keep eval_default_test
 python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 | keep bench_decode_default
-python -m nmt.bench decode --sentences 256 --batch1-sentences 30 --repeats 2 | keep bench_decode_reference_untrained
