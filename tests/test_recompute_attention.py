@@ -7,7 +7,7 @@ from jax.test_util import check_grads
 from nmt.memory import saved_residuals
 from nmt.model import attention
 from nmt.model.recompute_attention import attend_recompute
-from tests.test_memory import loss_for
+from tests.test_memory import assert_same_loss_and_grads, loss_for
 
 KINDS = ["dot", "general", "bahdanau"]
 
@@ -80,24 +80,6 @@ def test_residuals_hold_no_decoder_by_encoder_array(kind):
 
 @pytest.mark.parametrize("kind", ["general", "bahdanau"])
 def test_model_with_recomputing_attention_matches_autodiff(kind):
-    ref_fn, params = loss_for_kind(kind, "autodiff")
-    fn, _ = loss_for_kind(kind, "recompute")
-    ref_loss, ref_grads = jax.jit(jax.value_and_grad(ref_fn))(params)
-    loss, grads = jax.jit(jax.value_and_grad(fn))(params)
-    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
-    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
-def loss_for_kind(kind, impl):
-    from nmt.config import get_config
-    from nmt.model import Seq2Seq
-    from nmt.step import token_loss
-    from tests.test_model import random_batch
-    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", f"model.attention={kind}",
-                              f"model.attention_impl={impl}"]).model
-    model = Seq2Seq(cfg, 30)
-    src, tgt = random_batch(np.random.default_rng(0), 3, 7, 6)
-    tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(0)
-    params = model.init({"params": jax.random.key(0)}, src, tgt)["params"]
-    return (lambda p: token_loss(model.apply({"params": p}, src, tgt), tgt_out, 0.1)[0]), params
+    ref_fn, params = loss_for("none", f"model.attention={kind}", "model.attention_impl=autodiff")
+    fn, _ = loss_for("none", f"model.attention={kind}", "model.attention_impl=recompute")
+    assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-4, atol=1e-6)
