@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from nmt.bench_train import compiled_bytes
-from nmt.data import Examples, eval_batches
+from nmt.data import Examples
 from nmt.data.batching import group_by_bucket, make_batch
 from nmt.decode import BeamConfig, beam_decode
 from nmt.decode.beam import make_search
@@ -74,15 +74,18 @@ def _time(fn, batches, repeats: int) -> list[float]:
     return out
 
 
+def _batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict]:
+    """Batches of exactly `rows` sentences of one length bucket (the last of a bucket padded with empty rows)."""
+    ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
+    return [make_batch(ex, idx[k:k + rows], bucket, rows)
+            for bucket, idx in group_by_bucket(ex, buckets).items() for k in range(0, len(idx), rows)]
+
+
 def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: BeamConfig,
                  batch1_sentences: int = 50, repeats: int = 3, log=print) -> dict:
     ids = [x[:max(buckets) - 1] for x in sp.encode(sources)]
-    ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
-    big = [make_batch(ex, idx[k:k + 64], bucket, 64)  # 64 sentences of one length bucket per batch
-           for bucket, idx in group_by_bucket(ex, buckets).items() for k in range(0, len(idx), 64)]
-    one = [eval_batches(Examples([x], [[]], np.zeros(1, np.int64)), buckets, max(buckets))[0]
-           for x in ids[:batch1_sentences]]
-    one = [dict(b, src=b["src"][:1], index=b["index"][:1]) for b in one]
+    big = _batches(ids, buckets, 64)
+    one = _batches(ids[:batch1_sentences], buckets, 1)
 
     def runner(search):
         return lambda b: search(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg))

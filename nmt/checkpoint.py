@@ -41,13 +41,6 @@ class Checkpoints:
                                                         meta=ocp.args.JsonRestore()))
         return out.state, out.meta
 
-    @staticmethod
-    def read_meta(mgr) -> dict | None:
-        step = mgr.latest_step()
-        if step is None:
-            return None
-        return mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
-
     def close(self) -> None:
         self.latest.close()
         self.best.close()
