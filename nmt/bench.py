@@ -1,4 +1,4 @@
-"""`python -m nmt.bench train [--preset reference] [--steps N] [section.field=value ...]`
+"""`python -m nmt.bench train|decode|memory [--preset reference] [section.field=value ...]`
 
 Benchmarks print a human-readable table, then one JSON object as the last line.
 """
@@ -34,27 +34,51 @@ def main(argv=None):
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3)
-    memory = sub.add_parser("memory", help="recomputing attention against autodiff (temp memory, step time)")
+    memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
+    cli.add_config_args(memory)
+    memory.set_defaults(preset="reference")
     memory.add_argument("--batch", type=int, default=64)
-    memory.add_argument("--length", type=int, default=128, help="T = S (default: 128)")
+    memory.add_argument("--length", type=int, default=128, help="attention T = S (default: 128)")
+    memory.add_argument("--lengths", default="64,128,256,512,1024", help="sqrt_t target lengths (source length 50)")
+    memory.add_argument("--time-len", type=int, default=64, help="target length of the sqrt_t step timing")
+    memory.add_argument("--depth-len", type=int, default=100, help="T = S of the depth check (default: 100)")
+    memory.add_argument("--vocab", type=int, default=0, help="vocabulary size (default: data.vocab_size)")
+    memory.add_argument("--only", choices=("attention", "sqrt_t", "depth"), help="run one part")
     memory.add_argument("--hidden", type=int, default=512)
     memory.add_argument("--attention", default="bahdanau", choices=("bahdanau", "general", "dot"))
     memory.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
     def go():
-        config = cli.config_from_args(args) if args.what != "memory" else None
+        config = cli.config_from_args(args)
         if args.what == "train":
             from nmt.bench_train import bench_train
             print_report(f"train step, preset {args.preset}", bench_train(config, args.steps, args.warmup))
         elif args.what == "decode":
             print_report(f"beam search, beam {args.beam}", run_decode_bench(config, args))
         else:
-            from nmt.bench_memory import bench_attention
-            res = bench_attention(args.attention, args.batch, args.length, args.length, args.hidden, args.repeats)
-            print_report("memory: recomputing attention vs autodiff", res)
+            print_report("memory: recomputing attention, sqrt_t, depth", run_memory_bench(config, args))
 
     cli.main_guard(go, "nmt.bench")
+
+
+def run_memory_bench(config, args) -> dict:
+    from nmt import bench_memory as bm
+    vocab = args.vocab or config.data.vocab_size
+    res = {}
+    if args.only in (None, "attention"):
+        print("recomputing attention vs autodiff")
+        res.update(bm.bench_attention(args.attention, args.batch, args.length, args.length, args.hidden,
+                                      args.repeats))
+    if args.only in (None, "sqrt_t"):
+        print("sqrt_t vs none, whole train step")
+        lengths = tuple(int(x) for x in args.lengths.split(","))
+        res.update(bm.bench_sqrt_t(config, vocab, args.batch, 50, lengths, max(lengths), args.time_len,
+                                   min(args.repeats, 3)))
+    if args.only in (None, "depth"):
+        print("depth under the budget of none with 2+2 layers")
+        res.update(bm.bench_depth(config, vocab, args.batch, args.depth_len))
+    return res
 
 
 def run_decode_bench(config, args) -> dict:

@@ -1,13 +1,19 @@
-"""Memory benchmarks: the recomputing attention against autodiff of the same attention in a decoder-like scan."""
+"""Memory benchmarks: the recomputing attention against autodiff; `sqrt_t` against `none` over target length;
+the deepest model each policy fits under one budget. Compile-only except the step timings."""
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from nmt.memory.report import compiled_stats
+from nmt import step as step_lib
+from nmt.config import Config
+from nmt.memory.report import compile_train_step, compiled_stats, footprint
 from nmt.model import attention
 
 
@@ -52,3 +58,91 @@ def bench_attention(kind: str = "bahdanau", batch: int = 64, t: int = 128, s: in
             "attention_temp_bytes_autodiff": a["temp_bytes"], "attention_temp_bytes_recompute": r["temp_bytes"],
             "attention_step_s_autodiff": a["step_s"], "attention_step_s_recompute": r["step_s"],
             "attention_shape": {"kind": kind, "batch": batch, "T": t, "S": s, "hidden": hidden}}
+
+
+def _with(config: Config, **model) -> Config:
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, **model))
+
+
+def time_train_step(config: Config, vocab: int, rows: int, src_len: int, tgt_len: int, repeats: int) -> float:
+    """Median seconds of a real train step (after one warm-up step) on random tokens."""
+    model, opt = step_lib.make_model(config, vocab), step_lib.make_optimizer(config.train)
+    state = step_lib.init_state(model, opt, jax.random.key(0))
+    ids = lambda n, k: jax.random.randint(jax.random.key(k), (rows, n), 4, vocab, jnp.int32)
+    batch = {"src": ids(src_len, 1), "tgt_in": ids(tgt_len, 2), "tgt_out": ids(tgt_len, 3)}
+    train_fn, _ = step_lib.compile_steps(config, model, opt)
+    state, m = train_fn(state, batch, jax.random.key(1))
+    jax.block_until_ready(m)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        state, m = train_fn(state, batch, jax.random.key(1))
+        jax.block_until_ready(m)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_sqrt_t(config: Config, vocab: int, rows: int = 64, src_len: int = 50,
+                 lengths=(64, 128, 256, 512, 1024), long: int = 1024, time_len: int = 64, repeats: int = 3,
+                 log=print) -> dict:
+    """Temp memory of the whole train step under `sqrt_t` and `none` against target length (source fixed), the
+    log-log slope of `sqrt_t`, the ratio at T = S = `long`, and the step-time ratio at T = `time_len`."""
+    temps = {}
+    for t in lengths:
+        for policy in ("none", "sqrt_t"):
+            temps[(policy, t)] = compiled_stats(compile_train_step(_with(config, remat=policy), vocab, rows, t,
+                                                                   src_len)[0])["temp_bytes"]
+        log(f"  T={t:5d} S={src_len}: temp none {temps[('none', t)] / 2**20:9.1f} MiB   "
+            f"sqrt_t {temps[('sqrt_t', t)] / 2**20:9.1f} MiB")
+    slope = float(np.polyfit(np.log(lengths), np.log([temps[("sqrt_t", t)] for t in lengths]), 1)[0])
+    slope_none = float(np.polyfit(np.log(lengths), np.log([temps[("none", t)] for t in lengths]), 1)[0])
+    at_long = {p: compiled_stats(compile_train_step(_with(config, remat=p), vocab, rows, long, long)[0])["temp_bytes"]
+               for p in ("none", "sqrt_t")}
+    log(f"  T=S={long}: temp none {at_long['none'] / 2**20:.1f} MiB, sqrt_t {at_long['sqrt_t'] / 2**20:.1f} MiB")
+    step_s = {p: time_train_step(_with(config, remat=p), vocab, rows, src_len, time_len, repeats)
+              for p in ("none", "sqrt_t")}
+    log(f"  step at [{rows}, {time_len}], S={src_len}: none {step_s['none']:.3f} s, sqrt_t {step_s['sqrt_t']:.3f} s")
+    return {"sqrt_t_slope": slope, "none_slope": slope_none,
+            "sqrt_t_mem_ratio": at_long["none"] / at_long["sqrt_t"],
+            "sqrt_t_time_ratio": step_s["sqrt_t"] / step_s["none"],
+            "sqrt_t_temp_bytes": {str(t): temps[("sqrt_t", t)] for t in lengths},
+            "none_temp_bytes": {str(t): temps[("none", t)] for t in lengths},
+            "sqrt_t_temp_bytes_long": at_long["sqrt_t"], "none_temp_bytes_long": at_long["none"],
+            "sqrt_t_step_s": step_s["sqrt_t"], "none_step_s": step_s["none"],
+            "sqrt_t_shape": {"rows": rows, "src_len": src_len, "lengths": list(lengths), "long": long,
+                             "time_len": time_len}}
+
+
+DEPTH_POLICIES = ("sqrt_t", "full", "dots_no_batch")
+
+
+def bench_depth(config: Config, vocab: int, rows: int = 64, length: int = 100, depths=(2, 3, 4, 6, 8),
+                log=print) -> dict:
+    """The budget is the compiled footprint of `none` with 2+2 layers at [rows, length]; returns the most
+    encoder+decoder layers `none` fits under it and the most any policy in DEPTH_POLICIES fits (compile only)."""
+    need = lambda policy, depth: footprint(compiled_stats(compile_train_step(
+        _with(config, remat=policy, enc_layers=depth, dec_layers=depth), vocab, rows, length)[0]))
+    budget = need("none", 2)
+    log(f"  depth budget: none with 2+2 layers at [{rows}, {length}] needs {budget / 2**30:.3f} GiB")
+    max_none = 2
+    for depth in depths[1:]:
+        b = need("none", depth)
+        log(f"  none   {depth}+{depth}: {b / 2**30:.3f} GiB {'fits' if b <= budget else 'too big'}")
+        if b > budget:
+            break
+        max_none = depth
+    best, best_policy, table = max_none, "none", {}
+    for depth in sorted(depths, reverse=True):
+        if depth <= max_none:
+            break
+        for policy in DEPTH_POLICIES:
+            b = table[f"{policy}@{depth}"] = need(policy, depth)
+            log(f"  {policy:<6} {depth}+{depth}: {b / 2**30:.3f} GiB {'fits' if b <= budget else 'too big'}")
+            if b <= budget:
+                best, best_policy = depth, policy
+                break
+        if best_policy != "none":
+            break
+    return {"max_layers_none": max_none, "max_layers_best": best, "max_layers_best_policy": best_policy,
+            "depth_budget_bytes": budget, "depth_shape": {"rows": rows, "length": length},
+            "depth_bytes": table}

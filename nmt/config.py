@@ -88,7 +88,8 @@ class TrainConfig:
     lr: float = 1e-3
     warmup_steps: int = 500
     decay: str = "rsqrt"  # rsqrt | cosine | constant (after warm-up)
-    clip_norm: float = 5.0
+    optimizer: str = "adam"  # adam | sgd
+    clip_norm: float = 5.0  # global-norm clipping; 0 = none
     label_smoothing: float = 0.1
     eval_every: int = 1000
     eval_bleu_max: int = 0  # val sentences decoded for BLEU during training; 0 = all
@@ -97,6 +98,8 @@ class TrainConfig:
     patience: int = 0  # stop after this many evaluations without a better val BLEU; 0 = never
 
     def validate(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError(f"train.optimizer: expected adam or sgd, got {self.optimizer!r}")
         if self.decay not in ("rsqrt", "cosine", "constant"):
             raise ConfigError(f"train.decay: expected rsqrt, cosine or constant, got {self.decay!r}")
         if self.steps < 1 or self.eval_every < 1 or self.log_every < 1:
@@ -106,15 +109,42 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ParallelConfig:
+    """Several workers (devices, on one or many hosts); defaults of the BMUF options follow fairseq's."""
+    method: str = "none"  # none | sync (gradients averaged every step) | average (models every τ steps) | bmuf
+    workers: int = 0  # 0 = every device of every process
+    sync_every: int = 50  # τ: local steps per block (average, bmuf); fairseq's global_sync_iter
+    block_lr: float = 1.0
+    block_momentum: float = 0.875
+    nesterov: bool = False  # workers start each block from the look-ahead point (fairseq's use_nbm)
+    warmup_steps: int = 500  # every-step gradient averaging before the first block (fairseq's warmup_iterations)
+    average_opt_state: bool = False  # also average Adam's moments at each block (fairseq's average_sync)
+    lr_rule: str = "sqrt"  # local lr × sqrt(K) | linear (× K) | none; see nmt/parallel/algorithms.py
+    plateau_decay: float = 0.5  # lr × this when the val loss does not improve at an evaluation (1 = never)
+
+    def validate(self):
+        if self.method not in ("none", "sync", "average", "bmuf"):
+            raise ConfigError(f"parallel.method: expected none, sync, average or bmuf, got {self.method!r}")
+        if self.lr_rule not in ("sqrt", "linear", "none"):
+            raise ConfigError(f"parallel.lr_rule: expected sqrt, linear or none, got {self.lr_rule!r}")
+        if self.sync_every < 1 or self.workers < 0 or self.warmup_steps < 0:
+            raise ConfigError("parallel.sync_every must be >= 1; parallel.workers and warmup_steps >= 0")
+        if not 0.0 <= self.block_momentum < 1.0 or not 0.0 < self.plateau_decay <= 1.0:
+            raise ConfigError("parallel.block_momentum must be in [0, 1) and parallel.plateau_decay in (0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    parallel: ParallelConfig = ParallelConfig()
 
     def validate(self) -> "Config":
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        self.parallel.validate()
         return self
 
 

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import optax
 
 from nmt.config import Config, TrainConfig
-from nmt.data.vocab import PAD
 from nmt.model import Seq2Seq
+from nmt.model.loss import token_loss  # noqa: F401  (part of this module's interface)
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -31,7 +31,8 @@ def learning_rate(cfg: TrainConfig) -> optax.Schedule:
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(learning_rate(cfg)))
+    opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else optax.sgd(learning_rate(cfg))
+    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
 
 
 def make_model(config: Config, vocab_size: int) -> Seq2Seq:
@@ -45,27 +46,10 @@ def init_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax
     return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
 
 
-def token_loss(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Label-smoothed cross-entropy over non-padding tokens.
-
-    Args:
-      logits: [B, T, V] float32; targets: [B, T] (0 = padding).
-    Returns:
-      (loss sum, nll sum, number of target tokens): sums, so callers normalise after any cross-device sum.
-    """
-    logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)), axis=-1)
-    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
-    smooth = -jnp.mean(logp, axis=-1)
-    weight = (targets != PAD).astype(logp.dtype)
-    loss = (1.0 - smoothing) * nll + smoothing * smooth
-    return jnp.sum(loss * weight), jnp.sum(nll * weight), jnp.sum(weight)
-
-
 def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothing: float):
     train = rng is not None
-    logits = model.apply({"params": params}, batch["src"], batch["tgt_in"], train=train,
-                         rngs={"dropout": rng} if train else None)
-    loss, nll, n = token_loss(logits, batch["tgt_out"], smoothing)
+    loss, nll, n = model.apply({"params": params}, batch["src"], batch["tgt_in"], batch["tgt_out"], train=train,
+                               smoothing=smoothing, rngs={"dropout": rng} if train else None, method=Seq2Seq.loss)
     return loss / jnp.maximum(n, 1.0), (nll, n)
 
 

@@ -68,3 +68,9 @@ def test_beam_search_notebook_executes(tiny_run):
     text, images = execute_notebook("03_beam_search.ipynb", {"NMT_NOTEBOOK_RUN": tiny_run,
                                                              "NMT_NOTEBOOK_SENTENCES": "12"})
     assert "alpha 1.0 beam 10" in text and "SRC" in text and images == 3
+
+
+def test_remat_ablation_notebook_executes(tmp_path):
+    text, images = execute_notebook("02_remat_ablation.ipynb", {"NMT_NOTEBOOK_TINY": "1",
+                                                               "NMT_NOTEBOOK_RESULTS": str(tmp_path)})
+    assert "no stored sweep" in text and "sqrt_t" in text and "host" in text and images == 2

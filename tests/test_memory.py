@@ -11,19 +11,21 @@ from nmt.model import Seq2Seq
 from nmt.step import token_loss
 from tests.test_model import random_batch
 
-POLICIES = ["full", "dots", "dots_no_batch", "offload_dots_no_batch", "save:dec_h,attn_probs",
+POLICIES = ["full", "dots", "dots_no_batch", "offload_dots_no_batch", "sqrt_t", "save:dec_h,attn_probs",
             "offload:dec_h,lstm_c", "custom:dec_h=device,attn_context=offload,lstm_h=remat"]
 
 
-def loss_for(remat: str, *overrides):
-    """A tiny model's loss as a function of its parameters, and the parameters."""
-    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", "model.enc_layers=2",
+def loss_for(remat: str, *overrides, dropout: float = 0.0, tgt_len: int = 6):
+    """A tiny model's training loss (through `Seq2Seq.loss`) as a function of its parameters, and the parameters."""
+    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", f"model.dropout={dropout}", "model.enc_layers=2",
                               "model.dec_layers=2", f"model.remat={remat}", *overrides]).model
     model = Seq2Seq(cfg, 30)
-    src, tgt = random_batch(np.random.default_rng(0), 3, 7, 6)
+    src, tgt = random_batch(np.random.default_rng(0), 3, 7, tgt_len)
     tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(0)
     params = model.init({"params": jax.random.key(0)}, src, tgt)["params"]
-    return (lambda p: token_loss(model.apply({"params": p}, src, tgt), tgt_out, 0.1)[0]), params
+    train = dropout > 0
+    return (lambda p: model.apply({"params": p}, src, tgt, tgt_out, train=train, smoothing=0.1, method=Seq2Seq.loss,
+                                  rngs={"dropout": jax.random.key(1)} if train else None)[0]), params
 
 
 def assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-5, atol=1e-7):
@@ -38,6 +40,35 @@ def assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-5, atol=1e-7):
 def test_every_policy_gives_the_same_loss_and_gradients(remat):
     ref_fn, params = loss_for("none")
     assert_same_loss_and_grads(loss_for(remat)[0], ref_fn, params)
+
+
+@pytest.mark.parametrize("remat", ["sqrt_t", "full"])
+def test_policies_draw_the_same_dropout_as_none(remat):
+    ref_fn, params = loss_for("none", "model.enc_layers=3", "model.dec_layers=3", dropout=0.3, tgt_len=11)
+    fn, _ = loss_for(remat, "model.enc_layers=3", "model.dec_layers=3", dropout=0.3, tgt_len=11)
+    assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-4, atol=1e-6)
+
+
+def test_the_chunked_loss_equals_the_loss_of_the_full_logits():
+    fn, params = loss_for("sqrt_t", tgt_len=11)
+    model = Seq2Seq(get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", "model.enc_layers=2",
+                                        "model.dec_layers=2"]).model, 30)
+    src, tgt = random_batch(np.random.default_rng(0), 3, 7, 11)
+    tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(0)
+    np.testing.assert_allclose(fn(params), token_loss(model.apply({"params": params}, src, tgt), tgt_out, 0.1)[0],
+                               rtol=1e-6)
+
+
+def test_sqrt_t_keeps_no_logits_and_grows_slower_than_none():
+    """Residuals of the chunked loss: none of them is [T, B, V]-sized, and they grow sublinearly in T."""
+    def kept(remat, t):
+        fn, params = loss_for(remat, tgt_len=t)
+        return saved_residuals(fn, params)
+    vocab_sized = [r for r in kept("sqrt_t", 64) if 30 in r.shape and 64 in r.shape]
+    assert not vocab_sized, vocab_sized
+    total = {(p, t): sum(r.bytes for r in kept(p, t)) for p in ("none", "sqrt_t") for t in (16, 256)}
+    assert total[("none", 256)] / total[("none", 16)] > 8
+    assert total[("sqrt_t", 256)] / total[("sqrt_t", 16)] < 5
 
 
 def shapes(residuals, on_host):
@@ -127,7 +158,7 @@ def test_remat_sweep_runs_on_tiny_settings(tmp_path):
                        cwd=root, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=root))
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.load(open(tmp_path / "remat_sweep.json"))
-    assert len(rows) == 3 * 2 and all(r["temp_bytes"] > 0 and r["step_s"] > 0 for r in rows)
+    assert len(rows) == 4 * 2 and all(r["temp_bytes"] > 0 and r["step_s"] > 0 for r in rows)
     by = {(r["policy"], r["enc_layers"], r["tgt_len"]): r for r in rows}
     assert by[("full", 2, 32)]["temp_bytes"] < by[("none", 2, 32)]["temp_bytes"]
     assert by[("offload:dec_h,attn_context", 2, 32)]["residual_bytes_host"] > 0

@@ -6,7 +6,6 @@ from jax.test_util import check_grads
 
 from nmt.memory import saved_residuals
 from nmt.model import attention
-from nmt.model.recompute_attention import attend_recompute
 from tests.test_memory import assert_same_loss_and_grads, loss_for
 
 KINDS = ["dot", "general", "bahdanau"]
@@ -28,7 +27,7 @@ def objective(fn, kind, mask, r_ctx, r_probs):
 
 
 def custom(p, kind, q, keys, values, mask):
-    return attend_recompute(kind, p, q, keys, values, mask)
+    return attention.attend(p, kind, q, keys, values, mask, recompute=True)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """`model.remat=auto`: compile candidate policies ahead of time and keep the fastest that fits a memory budget.
 
 Speed is ranked by a stated proxy, not measured: candidates are ordered from least to most recomputation
-(none < dots < dots_no_batch < save:<decoder state> < full), and the first that fits wins. The compiled footprint
+(none < dots < dots_no_batch < save:<decoder state> < full < sqrt_t, which also recomputes the
+output layer), and the first that fits wins. The compiled footprint
 is temp + arguments + outputs − aliased bytes of the train step for the longest bucket's batch shape, where
 activations are largest.
 """
@@ -13,7 +14,7 @@ import re
 from nmt.config import Config, ConfigError
 from nmt.data.batching import rows_for
 
-CANDIDATES = ("none", "dots", "dots_no_batch", "save:dec_h,dec_c,attn_context,attn_hidden", "full")
+CANDIDATES = ("none", "dots", "dots_no_batch", "save:dec_h,dec_c,attn_context,attn_hidden", "full", "sqrt_t")
 _UNITS = {"": 1, "B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 
 
@@ -26,7 +27,7 @@ def parse_bytes(text: str) -> int:
 
 def autofit(config: Config, vocab: int, log=print) -> tuple[Config, list[dict]]:
     """Resolves `model.remat=auto` against `model.memory_budget`; returns the chosen config and the table."""
-    from nmt.memory.report import memory_report
+    from nmt.memory.report import footprint, memory_report
     budget = parse_bytes(config.model.memory_budget)
     length = max(config.data.buckets)
     rows = rows_for(length, config.data.batch_tokens)
@@ -34,7 +35,7 @@ def autofit(config: Config, vocab: int, log=print) -> tuple[Config, list[dict]]:
     for spec in CANDIDATES:
         cfg = dataclasses.replace(config, model=dataclasses.replace(config.model, remat=spec))
         rep = memory_report(cfg, vocab, rows, length)
-        total = rep["temp_bytes"] + rep["argument_bytes"] + rep["output_bytes"] - rep["alias_bytes"]
+        total = footprint(rep)
         fits = total <= budget
         table.append({"remat": spec, "bytes": total, "temp_bytes": rep["temp_bytes"], "fits": fits})
         if fits and chosen is None:

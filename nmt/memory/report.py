@@ -27,9 +27,15 @@ def compiled_stats(compiled) -> dict:
             "host_temp_bytes": int(getattr(m, "host_temp_size_in_bytes", 0))}
 
 
-def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None) -> dict:
-    """Compiles the train step for targets `[rows, length]` and sources `[rows, src_len or length]`; returns
-    compiled stats and grouped residuals."""
+def footprint(stats: dict) -> int:
+    """Bytes the compiled step needs at once: temp + arguments + outputs − outputs aliased to donated arguments."""
+    return stats["temp_bytes"] + stats["argument_bytes"] + stats["output_bytes"] - stats["alias_bytes"]
+
+
+def compile_train_step(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None):
+    """The train step compiled for targets `[rows, length]` and sources `[rows, src_len or length]`, from shapes only.
+
+    Returns (compiled, model, abstract train state, abstract batch)."""
     model = step_lib.make_model(config, vocab)
     opt = step_lib.make_optimizer(config.train)
     state = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
@@ -37,6 +43,13 @@ def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: i
     batch["src"] = jax.ShapeDtypeStruct((rows, src_len or length), jnp.int32)
     train_fn, _ = step_lib.compile_steps(config, model, opt)
     compiled = train_fn.lower(state, batch, jax.ShapeDtypeStruct((), jax.random.key(0).dtype)).compile()
+    return compiled, model, state, batch
+
+
+def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None) -> dict:
+    """Compiles the train step for targets `[rows, length]` and sources `[rows, src_len or length]`; returns
+    compiled stats and grouped residuals."""
+    compiled, model, state, batch = compile_train_step(config, vocab, rows, length, src_len)
     concrete = {k: jnp.ones(v.shape, v.dtype) for k, v in batch.items()}
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), state.params)
     residuals = saved_residuals(lambda p: step_lib.loss_fn(p, model, concrete, None, 0.0)[0], params)

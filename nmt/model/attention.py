@@ -23,8 +23,11 @@ def attention_param_shapes(kind: str, enc_dim: int, dec_dim: int) -> dict[str, t
 
 
 def project_keys(p: dict, kind: str, enc: jax.Array) -> jax.Array:
-    """enc: [B, S, D_enc] -> keys [B, S, H]: loop-invariant, computed once per batch."""
-    return enc if kind == "dot" else jnp.einsum("bsd,dh->bsh", enc, p["w_k"].astype(enc.dtype))
+    """enc: [B, S, D_enc] -> keys [B, S, H]: loop-invariant, computed once per batch.
+
+    Luong "general" scores q·(W h_s) as (Wᵀq)·h_s instead: the keys are the encoder states themselves, so no
+    [B, S, H] key array (nor its gradient) exists, and projecting one query a step costs no more."""
+    return jnp.einsum("bsd,dh->bsh", enc, p["w_k"].astype(enc.dtype)) if kind == "bahdanau" else enc
 
 
 def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
@@ -48,6 +51,8 @@ def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Ar
       (context [B, (K,) D_enc], probs [B, (K,) S]); padded positions get probability 0.
     """
     q = query.reshape(query.shape[0], -1, query.shape[-1])
+    if kind == "general":
+        q, kind = q @ p["w_k"].T.astype(q.dtype), "dot"
     if recompute:
         from nmt.model.recompute_attention import attend_recompute
         ctx, probs = attend_recompute(kind, dict(p), q, keys, values, mask)  # plain dict: the VJP builds one

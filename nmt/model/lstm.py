@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
-from nmt.memory.policies import checkpointed
+from nmt.memory import policies
 
 Dtype = jnp.dtype
 
@@ -47,14 +47,21 @@ class LSTMLayer(nn.Module):
     remat: str = "none"
 
     @nn.compact
-    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
-        """x: [B, T, D], mask: [B, T] bool -> [B, T, H]."""
-        d, h = x.shape[-1], self.hidden
+    def __call__(self, x, mask: jax.Array) -> jax.Array:
+        """Time-major. x: [T, B, D] or a tuple of [T, B, D_i] read as their concatenation (without building it: the
+        bidirectional layer's two halves stay apart); mask: [T, B] bool -> [T, B, H]."""
+        x = x if isinstance(x, tuple) else (x,)
+        d, h = sum(xi.shape[-1] for xi in x), self.hidden
         w_x = self.param("w_x", uniform_init(), (d, 4 * h))
         w_h = self.param("w_h", uniform_init(), (h, 4 * h))
         b = self.param("b", lstm_bias_init, (4 * h,))
-        gx = jnp.einsum("btd,dg->tbg", x.astype(self.dtype), w_x.astype(self.dtype)) + b.astype(self.dtype)
         w_h = w_h.astype(self.dtype)
+        offsets = [sum(xi.shape[-1] for xi in x[:i]) for i in range(len(x) + 1)]
+
+        def project(parts):
+            w = w_x.astype(self.dtype)
+            return sum(jnp.einsum("tbd,dg->tbg", xi.astype(self.dtype), w[offsets[i]:offsets[i + 1]])
+                       for i, xi in enumerate(parts)) + b.astype(self.dtype)
 
         def step(carry, inputs):
             h_prev, c_prev = carry
@@ -65,9 +72,15 @@ class LSTMLayer(nn.Module):
             h_new, c_new = jnp.where(m, h_new, h_prev), jnp.where(m, c_new, c_prev)
             return (h_new, c_new), jnp.where(m, h_new, 0.0)
 
-        zeros = jnp.zeros((x.shape[0], h), state_dtype(self.dtype))
-        _, out = jax.lax.scan(checkpointed(step, self.remat), (zeros, zeros), (gx, mask.T), reverse=self.reverse)
-        return out.transpose(1, 0, 2)
+        zeros = jnp.zeros((mask.shape[1], h), state_dtype(self.dtype))
+        xs = (x, mask)
+        if self.remat == "sqrt_t":
+            # The input projection of all steps at once would be a [T, B, 4H] residual: project chunk by chunk.
+            chunk = lambda carry, xm: jax.lax.scan(step, carry, (project(xm[0]), xm[1]), reverse=self.reverse)
+            _, out = policies.chunked_scan(chunk, (zeros, zeros), xs, reverse=self.reverse)
+        else:
+            _, out = policies.scan(step, (zeros, zeros), (project(x), mask), self.remat, reverse=self.reverse)
+        return out
 
 
 class Encoder(nn.Module):
@@ -82,11 +95,12 @@ class Encoder(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array, train: bool) -> jax.Array:
         """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, H] (2H when layers == 1)."""
+        x, mask = x.transpose(1, 0, 2), mask.T
         fwd = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name="l0_fwd")(x, mask)
         bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, remat=self.remat, name="l0_bwd")(x, mask)
-        out = jnp.concatenate([fwd, bwd], axis=-1)
+        out = (fwd, bwd)
         for layer in range(1, self.layers):
-            inp = nn.Dropout(self.dropout, deterministic=not train)(out)
+            inp = tuple(nn.Dropout(self.dropout, deterministic=not train)(o) for o in out)
             new = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name=f"l{layer}")(inp, mask)
-            out = new + out if layer >= 2 else new
-        return out
+            out = (new + out[0] if layer >= 2 else new,)
+        return jnp.concatenate(out, axis=-1).transpose(1, 0, 2)

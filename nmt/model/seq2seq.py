@@ -14,7 +14,8 @@ from jax.ad_checkpoint import checkpoint_name
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
 from nmt.model import attention
-from nmt.memory.policies import checkpointed
+from nmt.memory import policies
+from nmt.model.loss import token_loss
 from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, state_dtype, uniform_init
 
 
@@ -128,32 +129,92 @@ class Seq2Seq(nn.Module):
         state, hidden, probs = self._step(memory, state, gx0, None)
         return state, self.output_logits(hidden), probs
 
-    def decode_teacher(self, memory: Memory, tgt_in: jax.Array, train: bool = False,
-                       return_attention: bool = False):
-        """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H]
-        (and attention probabilities [B, T, S] when return_attention)."""
-        b, t = tgt_in.shape
-        emb = self._dropout(self.tgt_embed(tgt_in), train)
-        gx0 = jnp.einsum("bte,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
-        l, h = self.cfg.dec_layers, self.cfg.hidden
-        if train and self.cfg.dropout > 0 and l > 1:
-            keep = 1.0 - self.cfg.dropout
-            drop = jax.random.bernoulli(self.make_rng("dropout"), keep, (t, l - 1, b, h)) / keep
-        else:
-            drop = None
+    def _dropout_scales(self, key: jax.Array, steps: jax.Array, batch: int):
+        """Dropout scales (0 or 1/keep) of the decoder's embedding, inner layers and output at the given steps.
+
+        Drawn from fold_in(key, step), so a chunked scan draws exactly what a whole-sequence pass draws.
+        steps: [n] -> ([n, B, E], [n, L-1, B, H], [n, B, H]).
+        """
+        c, keep = self.cfg, 1.0 - self.cfg.dropout
+
+        def one(step):
+            k_emb, k_layers, k_out = jax.random.split(jax.random.fold_in(key, step), 3)
+            scale = lambda k, shape: jax.random.bernoulli(k, keep, shape).astype(self.dtype) / keep
+            return (scale(k_emb, (batch, c.emb)), scale(k_layers, (c.dec_layers - 1, batch, c.hidden)),
+                    scale(k_out, (batch, c.hidden)))
+        return jax.vmap(one)(steps)
+
+    def _teacher_steps(self, memory: Memory, state: DecState, tokens: jax.Array, steps: jax.Array,
+                       key: jax.Array | None, remat: str, return_attention: bool = False):
+        """Teacher-forced decoder over n consecutive steps.
+
+        Args:
+          tokens: [n, B] decoder inputs, step-major; steps: [n] their positions (for the dropout stream);
+          key: dropout key, None without dropout; remat: the policy for this scan over steps.
+        Returns:
+          (state, attentional states [n, B, H] with output dropout applied, attention probs [n, B, S] or None).
+        """
+        emb = jnp.take(self.tgt_embed.embedding, tokens, axis=0)
+        drop = out_drop = None
+        if key is not None:
+            emb_drop, drop, out_drop = self._dropout_scales(key, steps, tokens.shape[1])
+            emb = emb * emb_drop
+        gx0 = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
 
         def body(state, inputs):
             g, d = inputs
             state, hidden, probs = self._step(memory, state, g, d)
-            return state, (hidden, probs) if return_attention else hidden
+            return state, (hidden, probs if return_attention else None)
 
-        _, out = jax.lax.scan(checkpointed(body, self.cfg.remat), self.init_state(memory), (gx0, drop))
+        state, (hidden, probs) = policies.scan(body, state, (gx0, drop), remat)
+        if out_drop is not None:
+            hidden = hidden * out_drop
+        return state, hidden, probs
+
+    def _dropout_key(self, train: bool) -> jax.Array | None:
+        return self.make_rng("dropout") if train and self.cfg.dropout > 0 else None
+
+    def decode_teacher(self, memory: Memory, tgt_in: jax.Array, train: bool = False,
+                       return_attention: bool = False):
+        """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H], output dropout
+        applied when training (and attention probabilities [B, T, S] when return_attention)."""
+        steps = jnp.arange(tgt_in.shape[1])
+        _, hidden, probs = self._teacher_steps(memory, self.init_state(memory), tgt_in.T, steps,
+                                               self._dropout_key(train), self.cfg.remat, return_attention)
         if return_attention:
-            return out[0].transpose(1, 0, 2), out[1].transpose(1, 0, 2)
-        return out.transpose(1, 0, 2)
+            return hidden.transpose(1, 0, 2), probs.transpose(1, 0, 2)
+        return hidden.transpose(1, 0, 2)
 
     def __call__(self, src: jax.Array, tgt_in: jax.Array, train: bool = False) -> jax.Array:
         """src: [B, S], tgt_in: [B, T] -> logits [B, T, V] (float32)."""
+        return self.output_logits(self.decode_teacher(self.encode(src, train), tgt_in, train))
+
+    def loss(self, src: jax.Array, tgt_in: jax.Array, tgt_out: jax.Array, train: bool = False,
+             smoothing: float = 0.0) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Training loss without materialising more logits than needed.
+
+        Under `remat=sqrt_t` the decoder, the output layer and the loss run chunk by chunk inside one checkpointed
+        scan, so `[T, B, V]` logits never exist at once (forward or backward); otherwise in one piece.
+
+        Args:
+          src: [B, S]; tgt_in, tgt_out: [B, T] (0 = padding).
+        Returns:
+          (label-smoothed loss sum, nll sum, target tokens), as `token_loss`.
+        """
         memory = self.encode(src, train)
-        hidden = self.decode_teacher(memory, tgt_in, train)
-        return self.output_logits(self._dropout(hidden, train))
+        key = self._dropout_key(train)
+        chunked = self.cfg.remat == "sqrt_t"
+
+        def chunk(carry, xs):
+            state, sums = carry
+            tokens, targets, steps = xs
+            state, hidden, _ = self._teacher_steps(memory, state, tokens, steps, key,
+                                                   "none" if chunked else self.cfg.remat)
+            part = token_loss(self.output_logits(hidden), targets, smoothing)
+            return (state, tuple(a + b for a, b in zip(sums, part))), None
+
+        zero = jnp.zeros((), self.state_dtype)
+        carry = (self.init_state(memory), (zero, zero, zero))
+        xs = (tgt_in.T, tgt_out.T, jnp.arange(tgt_in.shape[1]))
+        (_, sums), _ = policies.chunked_scan(chunk, carry, xs) if chunked else chunk(carry, xs)
+        return sums

@@ -1,0 +1,185 @@
+"""Synchronous data parallelism, model averaging and BMUF as jitted functions over a 1-D device mesh.
+
+`sync` keeps one replicated model and splits every batch over the workers: XLA (GSPMD) all-reduces the gradients.
+`average` and `bmuf` keep one model per worker, stacked on a leading axis that is split over the mesh, so a local
+step runs each worker on its own device with no communication; every `sync_every` (τ) steps one block update
+all-reduces the models:
+  average:  W ← mean_k W_k
+  bmuf:     G = mean_k W_k − W_start;  Δ ← η·Δ + ζ·G;  W_g ← W_g + Δ;
+            workers restart from W_start = W_g + η·Δ (Nesterov) or W_g          (Chen & Huo 2016)
+with η = block_momentum, ζ = block_lr. The first `warmup_steps` steps average gradients every step (as `sync`).
+
+Learning-rate rule: K workers that average their models every τ steps progress per step like one worker with a K
+times larger batch, so the local rate is scaled with K. For Adam the square-root rule (lr·√K, Malladi et al. 2022,
+"On the SDEs and scaling rules for adaptive gradient algorithms") keeps the update noise of the small-batch run;
+`linear` (lr·K, Goyal et al. 2017) is the rule for SGD. On a validation plateau (no better val loss at an
+evaluation) the rate is multiplied by `plateau_decay`, as fairseq's and OpenNMT's reduce-on-plateau schedulers do.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from nmt import step as step_lib
+from nmt.config import Config, ParallelConfig
+from nmt.parallel.mesh import replicated, sharded
+
+
+class ParallelState(flax.struct.PyTreeNode):
+    step: jax.Array  # []  steps each worker has taken
+    params: Any  # sync: the model; average/bmuf: [K, ...] one model per worker
+    opt_state: Any  # as params
+    global_params: Any  # the model after the last block update (average/bmuf; sync: unused, same as params)
+    momentum: Any  # BMUF block momentum Δ, like global_params
+    lr_scale: jax.Array  # []  product of the plateau decays so far
+
+
+def lr_multiplier(rule: str, workers: int) -> float:
+    return {"sqrt": math.sqrt(workers), "linear": float(workers), "none": 1.0}[rule]
+
+
+def comm_bytes_per_step(pc: ParallelConfig, workers: int, param_bytes: int, opt_bytes: int, steps: int) -> float:
+    """Bytes each worker sends per step, averaged over `steps` steps, for a ring all-reduce (2(K−1)/K × size):
+    gradients every step for sync and during warm-up; the models (and Adam's moments when averaged) once a block."""
+    if workers == 1:
+        return 0.0
+    ring = 2 * (workers - 1) / workers
+    warm = steps if pc.method == "sync" else min(pc.warmup_steps, steps)
+    blocks = 0 if pc.method == "sync" else (steps - warm) // pc.sync_every
+    block_bytes = param_bytes + (opt_bytes if pc.average_opt_state else 0)
+    return ring * (warm * param_bytes + blocks * block_bytes) / max(steps, 1)
+
+
+class Workers:
+    """The jitted steps of one parallel method for a model, an optimizer and a mesh.
+
+    Batches come as host arrays `[K, rows, len]` (one slice per worker; sync concatenates them).
+    """
+
+    def __init__(self, config: Config, model, mesh):
+        self.config, self.pc, self.model, self.mesh = config, config.parallel, model, mesh
+        self.k = mesh.size
+        tc = dataclasses.replace(config.train, lr=config.train.lr * lr_multiplier(self.pc.lr_rule, self.k))
+        self.optimizer = step_lib.make_optimizer(tc)
+        self.smoothing = config.train.label_smoothing
+        stacked = self.pc.method != "sync"
+        self._shardings = ParallelState(replicated(mesh), sharded(mesh) if stacked else replicated(mesh),
+                                        sharded(mesh) if stacked else replicated(mesh), replicated(mesh),
+                                        replicated(mesh), replicated(mesh))
+        donate = dict(donate_argnums=0, out_shardings=(self._shardings, None))
+        if stacked:
+            self._warm = jax.jit(functools.partial(self._local_step, average_grads=True), **donate)
+            self._local = jax.jit(functools.partial(self._local_step, average_grads=False), **donate)
+            self._block = jax.jit(self._block_update, donate_argnums=0, out_shardings=self._shardings)
+            self._begin = jax.jit(self._start_blocks, donate_argnums=0, out_shardings=self._shardings)
+        else:
+            self._sync = jax.jit(self._sync_step, **donate)
+
+    def _expand(self, tree):
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k,) + x.shape), tree)
+
+    def init(self, rng: jax.Array) -> ParallelState:
+        base = step_lib.init_state(self.model, self.optimizer, rng)
+        stacked = self.pc.method != "sync"
+        state = ParallelState(jnp.zeros((), jnp.int32),
+                              self._expand(base.params) if stacked else base.params,
+                              self._expand(base.opt_state) if stacked else base.opt_state,
+                              jax.tree.map(jnp.copy, base.params),  # its own buffers: the steps donate the state
+                              jax.tree.map(jnp.zeros_like, base.params), jnp.ones((), jnp.float32))
+        return jax.device_put(state, self._shardings)
+
+    # -- steps -------------------------------------------------------------------------------------------------
+    def _sync_step(self, state: ParallelState, batch: dict, rng: jax.Array):
+        flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items()}
+        flat = jax.lax.with_sharding_constraint(flat, sharded(self.mesh))
+        step_rng = jax.random.fold_in(rng, state.step)
+        grads, (nll, n) = jax.grad(step_lib.loss_fn, has_aux=True)(state.params, self.model, flat, step_rng,
+                                                                   self.smoothing)
+        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, jax.tree.map(lambda u: u * state.lr_scale, updates))
+        metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    def _local_step(self, state: ParallelState, batch: dict, rng: jax.Array, average_grads: bool):
+        step_rng = jax.random.fold_in(rng, state.step)
+        rngs = jax.vmap(lambda i: jax.random.fold_in(step_rng, i))(jnp.arange(self.k))
+        grad_fn = jax.grad(step_lib.loss_fn, has_aux=True)
+        grads, (nll, n) = jax.vmap(lambda p, b, r: grad_fn(p, self.model, b, r, self.smoothing))(
+            state.params, batch, rngs)
+        if average_grads:
+            grads = jax.tree.map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
+        updates, opt_state = jax.vmap(self.optimizer.update)(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, jax.tree.map(lambda u: u * state.lr_scale, updates))
+        metrics = {"nll_sum": nll.sum(), "tokens": n.sum(), "grad_norm": jax.vmap(optax.tree.norm)(grads).mean()}
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    def _block_update(self, state: ParallelState) -> ParallelState:
+        pc = self.pc
+        avg = jax.tree.map(lambda w: w.mean(0), state.params)
+        if pc.method == "average":
+            glob, momentum, start = avg, state.momentum, avg
+        else:
+            eta, zeta = pc.block_momentum, pc.block_lr
+            prev_start = jax.tree.map(lambda g, d: g + eta * d, state.global_params, state.momentum) \
+                if pc.nesterov else state.global_params
+            momentum = jax.tree.map(lambda d, a, s: eta * d + zeta * (a - s), state.momentum, avg, prev_start)
+            glob = jax.tree.map(jnp.add, state.global_params, momentum)
+            start = jax.tree.map(lambda g, d: g + eta * d, glob, momentum) if pc.nesterov else glob
+        opt_state = state.opt_state
+        if pc.average_opt_state:
+            opt_state = jax.tree.map(
+                lambda x: jnp.broadcast_to(x.mean(0), x.shape) if jnp.issubdtype(x.dtype, jnp.floating) else x,
+                opt_state)
+        return state.replace(params=self._expand(start), opt_state=opt_state, global_params=glob,
+                             momentum=momentum)
+
+    def _start_blocks(self, state: ParallelState) -> ParallelState:
+        """End of warm-up: the workers agree (they are identical), and that is the first global model."""
+        return state.replace(global_params=jax.tree.map(lambda w: w[0], state.params))
+
+    def step(self, state: ParallelState, batch: dict, rng: jax.Array, host_step: int):
+        """One step of every worker; then, at the end of warm-up or of a block, the synchronisation.
+
+        Args:
+          batch: {"src", "tgt_in", "tgt_out"}: [K, rows, len] host or global arrays; host_step: state.step, known on
+            the host so the loop never reads it back from the devices.
+        Returns:
+          (state, metrics summed over the workers).
+        """
+        batch = {k: _global(self.mesh, v) for k, v in batch.items()}
+        if self.pc.method == "sync":
+            return self._sync(state, batch, rng)
+        warm = host_step < self.pc.warmup_steps
+        state, metrics = (self._warm if warm else self._local)(state, batch, rng)
+        done = host_step + 1
+        if done == self.pc.warmup_steps:
+            state = self._begin(state)
+        elif not warm and (done - self.pc.warmup_steps) % self.pc.sync_every == 0:
+            state = self._block(state)
+        return state, metrics
+
+    def model_params(self, state: ParallelState, host_step: int):
+        """The model to evaluate: the replicated one (sync), the workers' common one during warm-up, else the
+        global model of the last block update."""
+        if self.pc.method == "sync":
+            return state.params
+        if host_step < self.pc.warmup_steps:
+            return jax.tree.map(lambda w: w[0], state.params)
+        return state.global_params
+
+    def decay_lr(self, state: ParallelState) -> ParallelState:
+        return state.replace(lr_scale=state.lr_scale * self.pc.plateau_decay)
+
+
+def _global(mesh, x):
+    if isinstance(x, jax.Array) and len(x.sharding.device_set) == mesh.size:
+        return x
+    from nmt.parallel.mesh import global_array
+    return global_array(mesh, x)

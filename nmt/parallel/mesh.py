@@ -1,0 +1,53 @@
+"""The device mesh of the workers, global batches built from each process's shard, and multi-host start-up."""
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+AXIS = "workers"
+
+
+def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+    """Starts JAX's distributed runtime when several processes are asked for.
+
+    Arguments fall back to NMT_COORDINATOR (host:port), NMT_NUM_PROCESSES and NMT_PROCESS_ID; with one process
+    (the default) nothing happens. On CPU the cross-process collectives go through gloo.
+    """
+    coordinator = coordinator or os.environ.get("NMT_COORDINATOR")
+    num_processes = int(num_processes or os.environ.get("NMT_NUM_PROCESSES", "1"))
+    if num_processes <= 1:
+        return
+    process_id = int(process_id if process_id is not None else os.environ["NMT_PROCESS_ID"])
+    if jax.config.jax_platforms in (None, "", "cpu"):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator, num_processes, process_id)
+
+
+def make_mesh(workers: int = 0) -> Mesh:
+    """A 1-D mesh over the first `workers` devices of all processes (0 = all)."""
+    devices = jax.devices()
+    workers = workers or len(devices)
+    if workers > len(devices):
+        raise ValueError(f"parallel.workers={workers} but only {len(devices)} devices are visible; on CPU set "
+                         f"XLA_FLAGS=--xla_force_host_platform_device_count={workers} before starting")
+    return Mesh(np.asarray(devices[:workers]), (AXIS,))
+
+
+def sharded(mesh: Mesh) -> NamedSharding:
+    """Leading axis split over the workers."""
+    return NamedSharding(mesh, P(AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def global_array(mesh: Mesh, host_array: np.ndarray) -> jax.Array:
+    """A global array whose leading axis is split over the workers. Every process passes the same host array (the
+    data pipeline is deterministic from the seed) and places only the shards of its own devices."""
+    sharding = sharded(mesh)
+    return jax.make_array_from_callback(host_array.shape, sharding, lambda idx: host_array[idx])

@@ -1,0 +1,103 @@
+"""Parallel-training cases; `tests/test_parallel.py` runs this file in a process with 8 simulated CPU devices
+(XLA_FLAGS must be set before JAX starts, so not in the main test process)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nmt import step as step_lib
+from nmt.checkpoint import Checkpoints
+from nmt.config import get_config
+from nmt.parallel import Workers, make_mesh
+from nmt.parallel.mesh import sharded
+
+VOCAB = 30
+BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=2", "model.dec_layers=2", "model.dropout=0.0",
+        "parallel.warmup_steps=0", "parallel.lr_rule=none", "train.warmup_steps=2", "train.lr=0.01"]
+
+
+def config(*overrides):
+    return get_config("tiny", BASE + list(overrides))
+
+
+def batches(n, k, rows=3, length=6, seed=0, same=False):
+    """n batches of [k, rows, length] with no padding, so every worker's slice has the same number of tokens."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        shape = (1 if same else k, rows, length)
+        src, tgt = rng.integers(4, VOCAB, shape), rng.integers(4, VOCAB, shape)
+        b = {"src": src, "tgt_in": tgt, "tgt_out": np.roll(tgt, -1, -1)}
+        out.append({key: np.broadcast_to(v, (k, rows, length)).astype(np.int32) for key, v in b.items()})
+    return out
+
+
+def run(cfg, k, data, steps=None, state=None, start=0):
+    model = step_lib.make_model(cfg, VOCAB)
+    workers = Workers(cfg, model, make_mesh(k))
+    rng = jax.random.key(1)
+    state = workers.init(jax.random.key(0)) if state is None else state
+    for i, b in enumerate(data[start:steps]):
+        state, _ = workers.step(state, b, rng, start + i)
+    return workers, state
+
+
+def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+def test_eight_devices_are_visible():
+    assert jax.device_count() == 8
+
+
+def test_a_sharded_batch_gives_the_same_gradients_as_the_unsharded_one():
+    cfg = config()
+    model = step_lib.make_model(cfg, VOCAB)
+    params = step_lib.init_state(model, step_lib.make_optimizer(cfg.train), jax.random.key(0)).params
+    b = {k: jnp.asarray(v.reshape(-1, v.shape[-1])) for k, v in batches(1, 8, rows=2)[0].items()}
+    grad = jax.jit(jax.grad(lambda p, b: step_lib.loss_fn(p, model, b, None, 0.1)[0]))
+    spread = jax.device_put(b, sharded(make_mesh(8)))
+    assert len(spread["src"].sharding.device_set) == 8
+    assert_trees_close(grad(params, spread), grad(params, b))
+
+
+@pytest.mark.parametrize("method", ["average", "bmuf"])
+def test_workers_given_identical_data_match_a_single_worker(method):
+    extra = ["parallel.block_momentum=0.0", "parallel.block_lr=1.0"] if method == "bmuf" else []
+    cfg = config(f"parallel.method={method}", "parallel.sync_every=2", *extra)
+    data = batches(6, 4, same=True)
+    workers, state = run(cfg, 4, data)
+    single = config()
+    model = step_lib.make_model(single, VOCAB)
+    opt = step_lib.make_optimizer(single.train)
+    ref = step_lib.init_state(model, opt, jax.random.key(0))
+    for b in data:
+        one = {k: jnp.asarray(v[0]) for k, v in b.items()}
+        ref, _ = step_lib.train_step(ref, one, jax.random.key(1), model=model, optimizer=opt, smoothing=0.1)
+    assert_trees_close(workers.model_params(state, 6), ref.params)
+
+
+def test_average_with_one_step_blocks_and_sgd_equals_sync():
+    common = ["train.optimizer=sgd", "train.clip_norm=0", "train.lr=0.5"]
+    data = batches(4, 4)
+    sync_workers, sync = run(config("parallel.method=sync", *common), 4, data)
+    avg_workers, avg = run(config("parallel.method=average", "parallel.sync_every=1", *common), 4, data)
+    assert_trees_close(avg_workers.model_params(avg, 4), sync_workers.model_params(sync, 4))
+
+
+def test_bmuf_state_survives_checkpoint_and_resume(tmp_path):
+    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true",
+                 "parallel.warmup_steps=2")
+    data = batches(9, 4)
+    _, whole = run(cfg, 4, data)
+    workers, half = run(cfg, 4, data, steps=5)
+    ckpt = Checkpoints(str(tmp_path))
+    ckpt.save_latest(5, half, {"step": 5})
+    restored, meta = Checkpoints.restore(ckpt.latest, workers.init(jax.random.key(7)))
+    ckpt.close()
+    assert meta["step"] == 5 and int(restored.step) == 5
+    assert float(jnp.abs(jax.tree.leaves(restored.momentum)[0]).sum()) > 0
+    _, resumed = run(cfg, 4, data, state=restored, start=5)
+    assert_trees_close(resumed.global_params, whole.global_params, rtol=1e-6, atol=1e-7)
+    assert_trees_close(resumed.params, whole.params, rtol=1e-6, atol=1e-7)
