@@ -7,7 +7,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_parallel_cases_on_eight_simulated_devices():
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/parallel_cases.py"],
+    r = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "tests/parallel_cases.py"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert " passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-1000:]
+    assert r.stdout.count(" PASSED") == 6 and "SKIPPED" not in r.stdout, r.stdout[-2000:]
+
+
+def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
+    import json
+    r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
+                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--out", str(tmp_path)],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.load(open(tmp_path / "bmuf_convergence.json"))
+    assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())
+    assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
+    assert (tmp_path / "bmuf_convergence.png").exists()

@@ -1,0 +1,165 @@
+"""Convergence study: per-worker steps to a fixed validation loss for K = 1, 2, 4, 8, 16 workers with `sync`,
+`average` and `bmuf`, on simulated CPU devices.
+
+    NMT_DATA_DIR=../shared/data/multi30k python experiments/bmuf_convergence.py            # the study
+    python experiments/bmuf_convergence.py --quick --data-dir DIR --out DIR                # seconds (tests)
+
+Simulated devices run one after another on a CPU, so the speed-up is counted in per-worker steps (what K real
+parallel workers would see in wall time), not in seconds here. K = 1 is plain single-worker training with the same
+per-worker batch; its validation loss after --steps steps is the target every K must reach. BMUF uses Chen & Huo's
+block momentum 1 − 1/K and block lr 1 (fairseq's default 0.875 is the K = 8 value). Writes bmuf_convergence.json
+({method: {K: {"steps", "speedup", "bytes_per_step"}}}), .csv and .png under experiments/results (or --out).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=16")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from nmt import step as step_lib  # noqa: E402
+from nmt.config import get_config  # noqa: E402
+from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
+from nmt.parallel import Workers, comm_bytes_per_step, make_mesh  # noqa: E402
+
+MODEL = ["model.emb=64", "model.hidden=128", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.1",
+         "data.vocab_size=2000", "train.lr=3e-3", "train.warmup_steps=50", "train.decay=constant"]
+LR_RULE = {"sync": "sqrt", "average": "sqrt", "bmuf": "none"}
+
+
+def worker_batches(iterator: BatchIterator, k: int):
+    """Global batches of about k × batch_tokens target tokens, as [k, rows, len] (rows padded to a multiple of k
+    with empty rows, which carry no loss)."""
+    for b in iterator:
+        rows = -(-b["src"].shape[0] // k) * k
+        yield {key: np.pad(b[key], ((0, rows - b[key].shape[0]), (0, 0))).reshape(k, rows // k, -1)
+               for key in ("src", "tgt_in", "tgt_out")}
+
+
+def val_loss(model, params, evals, eval_fn) -> float:
+    nll = tokens = 0.0
+    for b in evals:
+        m = eval_fn(params, step_lib.model_batch(b))
+        nll, tokens = nll + float(m["nll_sum"]), tokens + float(m["tokens"])
+    return nll / tokens
+
+
+def train_until(config, data, k: int, max_steps: int, eval_every: int, target: float | None, log,
+                val_sentences: int = 0):
+    """Per-worker steps until the val loss is <= target (None: run max_steps); returns (steps, curve, workers)."""
+    model = step_lib.make_model(config, data.sp.vocab_size())
+    workers = Workers(config, model, make_mesh(k))
+    state = workers.init(jax.random.key(config.train.seed))
+    rng = jax.random.key(config.train.seed + 1)
+    tokens = config.data.batch_tokens * k
+    it = BatchIterator(data.train.examples, config.data.buckets, tokens, config.train.seed)
+    val = data.val.examples
+    if val_sentences:
+        val = type(val)(val.src[:val_sentences], val.tgt[:val_sentences], val.index[:val_sentences])
+    evals = eval_batches(val, config.data.buckets, max(config.data.batch_tokens, 2048))
+    eval_fn = jax.jit(lambda p, b: step_lib.eval_step(p, b, model=model))
+    curve, best = [], float("inf")
+    for step, batch in zip(range(max_steps), worker_batches(it, k)):
+        state, _ = workers.step(state, batch, rng, step)
+        if (step + 1) % eval_every == 0:
+            loss = val_loss(model, workers.model_params(state, step + 1), evals, eval_fn)
+            curve.append((step + 1, loss))
+            if loss < best:
+                best = loss
+            elif config.parallel.plateau_decay < 1:
+                state = workers.decay_lr(state)
+            if target is not None and loss <= target:
+                log(f"  K={k:2d} {config.parallel.method:<7} reached {loss:.4f} <= {target:.4f} at step {step + 1}")
+                return step + 1, curve, workers, state
+    log(f"  K={k:2d} {config.parallel.method:<7} did not reach the target in {max_steps} steps "
+        f"(best {best:.4f})")
+    return None, curve, workers, state
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=1000, help="K = 1 steps that set the target loss")
+    p.add_argument("--tau", type=int, default=8, help="local steps per block (average, bmuf)")
+    p.add_argument("--workers", default="1,2,4,8,16")
+    p.add_argument("--batch-tokens", type=int, default=256, help="target tokens per worker and step")
+    p.add_argument("--eval-every", type=int, default=8)
+    p.add_argument("--val-sentences", type=int, default=300, help="validation sentences for the loss (0 = all)")
+    p.add_argument("--warmup", type=int, default=16, help="every-step synchronised steps before the first block")
+    p.add_argument("--data-dir", help="corpus directory (default: $NMT_DATA_DIR or the cache)")
+    p.add_argument("--quick", action="store_true", help="8 steps of K = 1, 2 on the tests' toy corpus")
+    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = p.parse_args(argv)
+    ks = [1, 2] if args.quick else [int(x) for x in args.workers.split(",")]
+    steps = 8 if args.quick else args.steps
+    base = MODEL + [f"data.batch_tokens={args.batch_tokens}", "data.max_len=48",
+                    "data.buckets=[8,12,16,24,32,48]"] + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
+    if args.quick:  # the toy corpus of the tests: <dir>/{train,val,test}.{src,tgt}
+        base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
+                 "data.vocab_size=80", "data.buckets=[8,16,24]", "data.max_len=24"]
+    single = get_config("tiny", base)
+    data = load_data(single.data)
+    log = lambda s: print(s, flush=True)
+    _, curve1, workers1, state1 = train_until(single, data, 1, steps, args.eval_every, None, log,
+                                               args.val_sentences)
+    target = curve1[-1][1]
+    log(f"target val loss {target:.4f} (K=1 after {steps} steps)")
+    params = workers1.model_params(state1, steps)
+    param_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
+    results, curves = {}, {"1": curve1}
+    for method in ("sync", "average", "bmuf"):
+        results[method] = {"1": {"steps": steps, "speedup": 1.0, "bytes_per_step": 0.0}}
+        for k in ks[1:]:
+            cfg = get_config("tiny", base + [f"parallel.method={method}", f"parallel.sync_every={args.tau}",
+                                             f"parallel.warmup_steps={args.warmup}", f"parallel.lr_rule={LR_RULE[method]}",
+                                             f"parallel.block_momentum={1 - 1 / k}", "parallel.plateau_decay=1.0"])
+            n, curve, _, _ = train_until(cfg, data, k, steps, args.eval_every, target, log, args.val_sentences)
+            used = n or steps
+            results[method][str(k)] = {
+                "steps": n, "speedup": steps / n if n else None,
+                "bytes_per_step": comm_bytes_per_step(cfg.parallel, k, param_bytes, 2 * param_bytes, used)}
+            curves[f"{method}/{k}"] = curve
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bmuf_convergence.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(args.out, "bmuf_convergence.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "workers", "steps", "speedup", "bytes_per_step"])
+        for method, by_k in results.items():
+            for k, r in by_k.items():
+                w.writerow([method, k, r["steps"], r["speedup"], r["bytes_per_step"]])
+    plot(results, curves, target, args.out)
+    print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau, **results}))
+
+
+def plot(results, curves, target, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for method, by_k in results.items():
+        ks = [int(k) for k, r in by_k.items() if r["speedup"]]
+        a.plot(ks, [by_k[str(k)]["speedup"] for k in ks], "o-", label=method)
+    a.plot([1, 16], [1, 16], "k:", label="linear")
+    a.set(xscale="log", yscale="log", xlabel="workers K", ylabel="speed-up in per-worker steps",
+          title="steps to the K=1 validation loss")
+    a.legend()
+    for name, curve in curves.items():
+        if name == "1" or name.startswith("bmuf/"):
+            b.plot([s for s, _ in curve], [l for _, l in curve], label=f"K={name.split('/')[-1]}")
+    b.axhline(target, color="k", ls=":")
+    b.set(xlabel="per-worker steps", ylabel="val loss", title="bmuf: validation loss", xscale="log")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "bmuf_convergence.png"), dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
