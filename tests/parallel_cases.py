@@ -1,5 +1,7 @@
 """Parallel-training cases; `tests/test_parallel.py` runs this file in a process with 8 simulated CPU devices
 (XLA_FLAGS must be set before JAX starts, so not in the main test process)."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,9 +34,14 @@ def batches(n, k, rows=3, length=6, seed=0, same=False):
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def workers_for(cfg, k):
+    """One set of compiled steps per configuration, shared by the runs of a test."""
+    return Workers(cfg, step_lib.make_model(cfg, VOCAB), make_mesh(k))
+
+
 def run(cfg, k, data, steps=None, state=None, start=0):
-    model = step_lib.make_model(cfg, VOCAB)
-    workers = Workers(cfg, model, make_mesh(k))
+    workers = workers_for(cfg, k)
     rng = jax.random.key(1)
     state = workers.init(jax.random.key(0)) if state is None else state
     for i, b in enumerate(data[start:steps]):
