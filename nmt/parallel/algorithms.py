@@ -29,7 +29,7 @@ import optax
 
 from nmt import step as step_lib
 from nmt.config import Config, ParallelConfig
-from nmt.parallel.mesh import replicated, sharded
+from nmt.parallel.mesh import place, replicated, sharded
 
 
 class ParallelState(flax.struct.PyTreeNode):
@@ -93,7 +93,7 @@ class Workers:
                               self._expand(base.opt_state) if stacked else base.opt_state,
                               jax.tree.map(jnp.copy, base.params),  # its own buffers: the steps donate the state
                               jax.tree.map(jnp.zeros_like, base.params), jnp.ones((), jnp.float32))
-        return jax.device_put(state, self._shardings)
+        return place(state, self._shardings)
 
     # -- steps -------------------------------------------------------------------------------------------------
     def _sync_step(self, state: ParallelState, batch: dict, rng: jax.Array):

@@ -46,6 +46,18 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
+def place(tree, shardings):
+    """`jax.device_put` that also works across processes: there every process holds the same values (same seed)
+    and builds only its own devices' shards."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, shardings)
+
+    def one(x, sharding):
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+    return jax.tree.map(lambda sharding, sub: jax.tree.map(lambda x: one(x, sharding), sub), shardings, tree)
+
+
 def global_array(mesh: Mesh, host_array: np.ndarray) -> jax.Array:
     """A global array whose leading axis is split over the workers. Every process passes the same host array (the
     data pipeline is deterministic from the seed) and places only the shards of its own devices."""
