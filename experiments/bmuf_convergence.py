@@ -27,20 +27,11 @@ import numpy as np  # noqa: E402
 from nmt import step as step_lib  # noqa: E402
 from nmt.config import get_config  # noqa: E402
 from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
-from nmt.parallel import Workers, comm_bytes_per_step, make_mesh  # noqa: E402
+from nmt.parallel import Workers, comm_bytes_per_step, make_mesh, split_batch  # noqa: E402
 
 MODEL = ["model.emb=64", "model.hidden=128", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.1",
          "data.vocab_size=2000", "train.lr=3e-3", "train.warmup_steps=50", "train.decay=constant"]
 LR_RULE = {"sync": "sqrt", "average": "sqrt", "bmuf": "none"}
-
-
-def worker_batches(iterator: BatchIterator, k: int):
-    """Global batches of about k × batch_tokens target tokens, as [k, rows, len] (rows padded to a multiple of k
-    with empty rows, which carry no loss)."""
-    for b in iterator:
-        rows = -(-b["src"].shape[0] // k) * k
-        yield {key: np.pad(b[key], ((0, rows - b[key].shape[0]), (0, 0))).reshape(k, rows // k, -1)
-               for key in ("src", "tgt_in", "tgt_out")}
 
 
 def val_loss(model, params, evals, eval_fn) -> float:
@@ -66,7 +57,7 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
     evals = eval_batches(val, config.data.buckets, max(config.data.batch_tokens, 2048))
     eval_fn = jax.jit(lambda p, b: step_lib.eval_step(p, b, model=model))
     curve, best = [], float("inf")
-    for step, batch in zip(range(max_steps), worker_batches(it, k)):
+    for step, batch in zip(range(max_steps), (split_batch(b, k) for b in it)):
         state, _ = workers.step(state, batch, rng, step)
         if (step + 1) % eval_every == 0:
             loss = val_loss(model, workers.model_params(state, step + 1), evals, eval_fn)

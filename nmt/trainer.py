@@ -110,19 +110,34 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
     optimizer = step_lib.make_optimizer(config.train)
     root = jax.random.key(config.train.seed)
     init_rng, step_rng = jax.random.split(root)
-    state = step_lib.init_state(model, optimizer, init_rng)
-    n_params = sum(x.size for x in jax.tree.leaves(state.params))
-    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
+    train_fn, eval_fn = step_lib.compile_steps(config, model, optimizer)
+    if config.parallel.method == "none":
+        state = step_lib.init_state(model, optimizer, init_rng)
+        step_fn = lambda state, batch, step: train_fn(state, step_lib.model_batch(batch), step_rng)
+        params_of = lambda state, step: state.params
+        programs = lambda: compiled_programs(train_fn)
+        workers = 1
+    else:
+        from nmt import parallel
+        parallel.initialize_distributed()
+        team = parallel.Workers(config, model, parallel.make_mesh(config.parallel.workers))
+        state, workers = team.init(init_rng), team.k
+        step_fn = lambda state, batch, step: team.step(state, parallel.split_batch(batch, team.k), step_rng, step)
+        params_of = team.model_params
+        programs = team.programs
+    n_params = sum(x.size for x in jax.tree.leaves(params_of(state, 0)))
+    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers,
+                            config.train.seed)
     ckpt = Checkpoints(workdir)
-    meta = {"best_bleu": -1.0, "bad_evals": 0}
+    meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
     restored = Checkpoints.restore(ckpt.latest, state)
     if restored is not None:
         state, meta = restored
         batches.restore(meta["data"])
         log(f"resumed from step {int(state.step)} (epoch {batches.epoch}, batch {batches.pos})")
     log(f"model: {n_params / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
-        f"{len(batches.shapes())} shapes\n" + to_yaml(config).rstrip())
-    train_fn, eval_fn = step_lib.compile_steps(config, model, optimizer)
+        f"{len(batches.shapes())} shapes" + (f"; {workers} workers ({config.parallel.method})" if workers > 1 else "")
+        + "\n" + to_yaml(config).rstrip())
     lr_fn = step_lib.learning_rate(config.train)
     writer = MetricWriter(workdir)
     tc = config.train
@@ -137,23 +152,28 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
     try:
         with _Interrupt() as interrupt:
             while step < tc.steps and not stopped:
-                state, metrics = train_fn(state, step_lib.model_batch(next(batches)), step_rng)
+                state, metrics = step_fn(state, next(batches), step)
                 pending.append(metrics)
                 step += 1
                 bar.update(1)
                 if step % tc.log_every == 0 or step == tc.steps:
                     row = _train_row(jax.device_get(pending), time.time() - window_start, float(lr_fn(step - 1)),
-                                     batches.epoch, compiled_programs(train_fn))
+                                     batches.epoch, programs())
                     writer.write(step, "train", row)
                     bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}",
                                     tok_s=f"{row['tokens_per_s']:.0f}")
                     pending, window_start = [], time.time()
                 if step % tc.eval_every == 0 or step == tc.steps:
-                    ev = evaluate(model, state.params, data.val, data.sp, config, eval_fn, tc.eval_bleu_max)
+                    ev = evaluate(model, params_of(state, step), data.val, data.sp, config, eval_fn,
+                                  tc.eval_bleu_max)
                     del ev["hyps"]
                     writer.write(step, "val", ev)
                     bar.write(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} "
                               f"BLEU {ev['bleu']:.2f} (lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
+                    best_loss = meta.get("best_loss")
+                    if workers > 1 and best_loss is not None and ev["loss"] >= best_loss:
+                        state = team.decay_lr(state)  # the plateau rule of the parallel learning rate
+                    meta["best_loss"] = ev["loss"] if best_loss is None else min(ev["loss"], best_loss)
                     improved = ev["bleu"] > meta["best_bleu"]
                     meta.update(best_bleu=max(ev["bleu"], meta["best_bleu"]),
                                 bad_evals=0 if improved else meta["bad_evals"] + 1)
@@ -172,9 +192,10 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         if stopped:
             log(f"early stop at step {step}: {stopped}")
         best = Checkpoints.restore(ckpt.best, state)
-        results = {"step": step, "best_step": ckpt.best.latest_step(), "train_programs": compiled_programs(train_fn),
+        results = {"step": step, "best_step": ckpt.best.latest_step(), "train_programs": programs(),
                    "train_shapes": len(batches.shapes()), "parameters": int(n_params)}
-        results.update(_final_evaluation(model, best[0].params if best else state.params, data, config, eval_fn,
+        best_params = params_of(best[0], ckpt.best.latest_step()) if best else params_of(state, step)
+        results.update(_final_evaluation(model, best_params, data, config, eval_fn,
                                          workdir, log))
         writer.write(step, "final", {f"{s}_{k}": results[s][k] for s in ("val", "test")
                                      for k in ("bleu", "bleu_lc", "loss")})

@@ -1,5 +1,6 @@
 """Parallel-training cases; `tests/test_parallel.py` runs this file in a process with 8 simulated CPU devices
 (XLA_FLAGS must be set before JAX starts, so not in the main test process)."""
+import dataclasses
 import functools
 
 import jax
@@ -108,3 +109,16 @@ def test_bmuf_state_survives_checkpoint_and_resume(tmp_path):
     _, resumed = run(cfg, 4, data, state=restored, start=5)
     assert_trees_close(resumed.global_params, whole.global_params, rtol=1e-6, atol=1e-7)
     assert_trees_close(resumed.params, whole.params, rtol=1e-6, atol=1e-7)
+
+
+def test_the_trainer_runs_bmuf_and_resumes(corpus_dir, tmp_path):
+    from nmt import trainer
+    from tests.conftest import tiny_config
+    cfg = tiny_config(corpus_dir, "parallel.method=bmuf", "parallel.workers=4", "parallel.sync_every=2",
+                      "parallel.warmup_steps=2", "train.eval_every=4", "train.eval_bleu_max=8")
+    quiet = dict(progress=False, log=lambda s: None)
+    first = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), str(tmp_path), **quiet)
+    assert first["step"] == 4 and first["train_programs"] >= 1
+    second = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=8)), str(tmp_path),
+                         **quiet)
+    assert second["step"] == 8 and int(second["state"].step) == 8 and second["test"]["sentences"] > 0

@@ -11,7 +11,7 @@ def test_parallel_cases_on_eight_simulated_devices():
                         "tests/parallel_cases.py"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "6 passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
+    assert "7 passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
 
 
 def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):

@@ -25,6 +25,7 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nmt import step as step_lib
@@ -174,6 +175,11 @@ class Workers:
             return jax.tree.map(lambda w: w[0], state.params)
         return state.global_params
 
+    def programs(self) -> int:
+        """Compiled step programs so far (one per batch shape and step kind)."""
+        fns = (self._sync,) if self.pc.method == "sync" else (self._warm, self._local)
+        return sum(f._cache_size() for f in fns)
+
     def decay_lr(self, state: ParallelState) -> ParallelState:
         return state.replace(lr_scale=state.lr_scale * self.pc.plateau_decay)
 
@@ -183,3 +189,14 @@ def _global(mesh, x):
         return x
     from nmt.parallel.mesh import global_array
     return global_array(mesh, x)
+
+
+def split_batch(batch: dict, k: int) -> dict:
+    """A host batch `[rows, len]` as `[k, ceil(rows / k), len]`, one slice per worker; rows are padded with empty
+    rows (no tokens, so no loss) to a multiple of k."""
+    out = {}
+    for key in ("src", "tgt_in", "tgt_out"):
+        x = np.asarray(batch[key])
+        rows = -(-x.shape[0] // k) * k
+        out[key] = np.pad(x, ((0, rows - x.shape[0]), (0, 0))).reshape(k, rows // k, -1)
+    return out
