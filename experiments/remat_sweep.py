@@ -29,6 +29,9 @@ def main(argv=None):
     p.add_argument("--time", action="store_true", help="also time steps")
     p.add_argument("--rows", type=int, default=64)
     p.add_argument("--src-len", type=int, default=50)
+    p.add_argument("--lengths", default="32,64,128,256,512,1024", help="target lengths")
+    p.add_argument("--depths", default="2,4,8", help="encoder depths")
+    p.add_argument("--policies", default=";".join(POLICIES), help="policies, separated by ';'")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = p.parse_args(argv)
     if args.tiny:
@@ -36,7 +39,8 @@ def main(argv=None):
             "tiny", ("none", "full", "sqrt_t", "offload:dec_h,attn_context"), (8, 32), (2,), 4, 8, 50
     else:
         preset, policies, lengths, depths, rows, src, vocab = \
-            "reference", POLICIES, (32, 64, 128, 256, 512, 1024), (2, 4, 8), args.rows, args.src_len, 8000
+            "reference", args.policies.split(";"), [int(x) for x in args.lengths.split(",")], \
+            [int(x) for x in args.depths.split(",")], args.rows, args.src_len, 8000
     rows_out = sweep(preset, policies, lengths, depths, rows, src, vocab, args.time)
     write(rows_out, args.out)
     print(json.dumps({"rows": len(rows_out), "out": args.out}))

@@ -5,45 +5,14 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_parallel_cases_on_eight_simulated_devices():
+def test_parallel_cases_on_eight_simulated_devices(tmp_path):
+    import xml.etree.ElementTree as ET
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    report = tmp_path / "cases.xml"
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                        "tests/parallel_cases.py"],
+                        f"--junitxml={report}", "tests/parallel_cases.py"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "7 passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
-
-
-def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
-    import json
-    r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
-                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--out", str(tmp_path)],
-                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    res = json.load(open(tmp_path / "bmuf_convergence.json"))
-    assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())
-    assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
-    assert (tmp_path / "bmuf_convergence.png").exists()
-
-
-def test_two_processes_through_jax_distributed_match_one_process_with_two_devices(tmp_path):
-    import socket
-
-    import numpy as np
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = str(s.getsockname()[1])
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    env.pop("XLA_FLAGS", None)
-    script = os.path.join(ROOT, "tests", "distributed_case.py")
-    procs = [subprocess.Popen([sys.executable, script, str(tmp_path / "two.npz"), "2", str(i), port], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    outs = [p.communicate(timeout=600) for p in procs]
-    assert all(p.returncode == 0 for p in procs), "\n".join(o[1][-2000:] for o in outs)
-    one = subprocess.run([sys.executable, script, str(tmp_path / "one.npz"), "1", "0", port], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert one.returncode == 0, one.stderr[-2000:]
-    two, ref = np.load(tmp_path / "two.npz"), np.load(tmp_path / "one.npz")
-    assert len(two.files) == len(ref.files) > 0
-    for k in ref.files:
-        np.testing.assert_allclose(two[k], ref[k], rtol=1e-5, atol=1e-7)
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == \
+        ("7", "0", "0", "0"), r.stdout[-2000:]

@@ -1,0 +1,41 @@
+"""The convergence study script and the multi-process start-up, each in subprocesses of its own."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
+    import json
+    r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
+                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--out", str(tmp_path)],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.load(open(tmp_path / "bmuf_convergence.json"))
+    assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())
+    assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
+    assert (tmp_path / "bmuf_convergence.png").exists()
+
+
+def test_two_processes_through_jax_distributed_match_one_process_with_two_devices(tmp_path):
+    import socket
+
+    import numpy as np
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = str(s.getsockname()[1])
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("XLA_FLAGS", None)
+    script = os.path.join(ROOT, "tests", "distributed_case.py")
+    procs = [subprocess.Popen([sys.executable, script, str(tmp_path / "two.npz"), "2", str(i), port], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(o[1][-2000:] for o in outs)
+    one = subprocess.run([sys.executable, script, str(tmp_path / "one.npz"), "1", "0", port], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two, ref = np.load(tmp_path / "two.npz"), np.load(tmp_path / "one.npz")
+    assert len(two.files) == len(ref.files) > 0
+    for k in ref.files:
+        np.testing.assert_allclose(two[k], ref[k], rtol=1e-5, atol=1e-7)
