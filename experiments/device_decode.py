@@ -44,10 +44,7 @@ def main():
     print(text, end="")
     result = json.loads(text.strip().splitlines()[-1])
     result["platform"] = platform
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"decode_{platform}.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    print(json.dumps(result))
+    bench.write_result(args.out, f"decode_{platform}.json", result)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ def one(policy: str, length: int, rows: int, src_len: int, repeats: int) -> dict
     from nmt.config import get_config
     from nmt.memory.report import compile_train_step, compiled_stats
     cfg = get_config("reference", [f"model.remat={policy}"])
-    stats = compiled_stats(compile_train_step(cfg, 8000, rows, length, src_len)[0])
-    step_s = time_train_step(cfg, 8000, rows, src_len, length, repeats)
+    compiled = compile_train_step(cfg, 8000, rows, length, src_len)[0]
+    stats = compiled_stats(compiled)
+    step_s = time_train_step(cfg, 8000, rows, src_len, length, repeats, train_fn=compiled)
     live = jax.devices()[0].memory_stats() or {}
     return {"policy": policy, "tgt_len": length, "src_len": src_len, "rows": rows, **stats, "step_s": step_s,
             "peak_bytes_in_use": live.get("peak_bytes_in_use")}
@@ -65,11 +66,9 @@ def main():
                 {"policy": policy, "tgt_len": length, "error": r.stderr.strip().splitlines()[-1:]}
             print(json.dumps(row), flush=True)
             results.append(row)
-    out = {"platform": platform, "device": str(jax.devices()[0].device_kind), "rows": results}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"memory_{platform}.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    print(json.dumps(out))
+    from nmt.bench import write_result
+    write_result(args.out, f"memory_{platform}.json",
+                 {"platform": platform, "device": str(jax.devices()[0].device_kind), "rows": results})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Benchmarks print a human-readable table, then one JSON object as the last line.
 from __future__ import annotations
 
 import json
+import os
 
 from nmt import cli
 
@@ -13,6 +14,14 @@ def print_report(title: str, result: dict) -> None:
     print(f"\n{title}")
     for k, v in result.items():
         print(f"  {k:<22} {v:,.4g}" if isinstance(v, (int, float)) else f"  {k:<22} {v}")
+    print(json.dumps(result))
+
+
+def write_result(out_dir: str, name: str, result: dict) -> None:
+    """Writes `result` to `out_dir/name` (indented JSON) and prints it as the last line, as every benchmark does."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, name), "w") as f:
+        json.dump(result, f, indent=1)
     print(json.dumps(result))
 
 

@@ -3,7 +3,6 @@ the deepest model each policy fits under one budget. Compile-only except the ste
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 import time
 
@@ -64,13 +63,15 @@ def _with(config: Config, **model) -> Config:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, **model))
 
 
-def time_train_step(config: Config, vocab: int, rows: int, src_len: int, tgt_len: int, repeats: int) -> float:
-    """Median seconds of a real train step (after one warm-up step) on random tokens."""
+def time_train_step(config: Config, vocab: int, rows: int, src_len: int, tgt_len: int, repeats: int,
+                    train_fn=None) -> float:
+    """Median seconds of a real train step (after one warm-up step) on random tokens. `train_fn`: the step already
+    compiled for these shapes (`compile_train_step`), else it is jitted here."""
     model, opt = step_lib.make_model(config, vocab), step_lib.make_optimizer(config.train)
     state = step_lib.init_state(model, opt, jax.random.key(0))
     ids = lambda n, k: jax.random.randint(jax.random.key(k), (rows, n), 4, vocab, jnp.int32)
     batch = {"src": ids(src_len, 1), "tgt_in": ids(tgt_len, 2), "tgt_out": ids(tgt_len, 3)}
-    train_fn, _ = step_lib.compile_steps(config, model, opt)
+    train_fn = train_fn or step_lib.compile_steps(config, model, opt)[0]
     state, m = train_fn(state, batch, jax.random.key(1))
     jax.block_until_ready(m)
     times = []

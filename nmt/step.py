@@ -53,14 +53,25 @@ def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothin
     return loss / jnp.maximum(n, 1.0), (nll, n)
 
 
+def gradients(params, model: Seq2Seq, batch: dict, rng: jax.Array, smoothing: float):
+    """Gradients of the mean token loss, and the metrics {"nll_sum", "tokens", "grad_norm"}."""
+    grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(params, model, batch, rng, smoothing)
+    return grads, {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
+
+
+def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, params, scale=1.0):
+    """One optimizer update, its step scaled by `scale` (the parallel methods' plateau decay); (params, opt_state)."""
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    if not (isinstance(scale, float) and scale == 1.0):
+        updates = jax.tree.map(lambda u: u * scale, updates)
+    return optax.apply_updates(params, updates), opt_state
+
+
 def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,
                optimizer: optax.GradientTransformation, smoothing: float) -> tuple[TrainState, dict]:
     """One optimisation step; `rng` is the run's root key, folded with the step number here."""
-    step_rng = jax.random.fold_in(rng, state.step)
-    grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(state.params, model, batch, step_rng, smoothing)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
+    grads, metrics = gradients(state.params, model, batch, jax.random.fold_in(rng, state.step), smoothing)
+    params, opt_state = apply_gradients(optimizer, grads, state.opt_state, state.params)
     return TrainState(state.step + 1, params, opt_state), metrics
 
 

@@ -30,7 +30,7 @@ import optax
 
 from nmt import step as step_lib
 from nmt.config import Config, ParallelConfig
-from nmt.parallel.mesh import place, replicated, sharded
+from nmt.parallel.mesh import global_array, place, replicated, sharded
 
 
 class ParallelState(flax.struct.PyTreeNode):
@@ -100,25 +100,24 @@ class Workers:
     def _sync_step(self, state: ParallelState, batch: dict, rng: jax.Array):
         flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items()}
         flat = jax.lax.with_sharding_constraint(flat, sharded(self.mesh))
-        step_rng = jax.random.fold_in(rng, state.step)
-        grads, (nll, n) = jax.grad(step_lib.loss_fn, has_aux=True)(state.params, self.model, flat, step_rng,
-                                                                   self.smoothing)
-        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, jax.tree.map(lambda u: u * state.lr_scale, updates))
-        metrics = {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
+        grads, metrics = step_lib.gradients(state.params, self.model, flat, jax.random.fold_in(rng, state.step),
+                                            self.smoothing)
+        params, opt_state = step_lib.apply_gradients(self.optimizer, grads, state.opt_state, state.params,
+                                                     state.lr_scale)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _local_step(self, state: ParallelState, batch: dict, rng: jax.Array, average_grads: bool):
         step_rng = jax.random.fold_in(rng, state.step)
         rngs = jax.vmap(lambda i: jax.random.fold_in(step_rng, i))(jnp.arange(self.k))
-        grad_fn = jax.grad(step_lib.loss_fn, has_aux=True)
-        grads, (nll, n) = jax.vmap(lambda p, b, r: grad_fn(p, self.model, b, r, self.smoothing))(
+        grads, metrics = jax.vmap(lambda p, b, r: step_lib.gradients(p, self.model, b, r, self.smoothing))(
             state.params, batch, rngs)
         if average_grads:
             grads = jax.tree.map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
-        updates, opt_state = jax.vmap(self.optimizer.update)(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, jax.tree.map(lambda u: u * state.lr_scale, updates))
-        metrics = {"nll_sum": nll.sum(), "tokens": n.sum(), "grad_norm": jax.vmap(optax.tree.norm)(grads).mean()}
+        params, opt_state = jax.vmap(
+            lambda g, o, p: step_lib.apply_gradients(self.optimizer, g, o, p, state.lr_scale))(
+            grads, state.opt_state, state.params)
+        metrics = {"nll_sum": metrics["nll_sum"].sum(), "tokens": metrics["tokens"].sum(),
+                   "grad_norm": jax.vmap(optax.tree.norm)(grads).mean()}
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _block_update(self, state: ParallelState) -> ParallelState:
@@ -187,7 +186,6 @@ class Workers:
 def _global(mesh, x):
     if isinstance(x, jax.Array) and len(x.sharding.device_set) == mesh.size:
         return x
-    from nmt.parallel.mesh import global_array
     return global_array(mesh, x)
 
 
