@@ -1,7 +1,6 @@
 """The training loop as a library function: `run(config, workdir)` from a notebook or `python -m nmt.train`."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -19,7 +18,7 @@ from nmt.bleu import bleu
 from nmt.checkpoint import Checkpoints
 from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
 from nmt.data import BatchIterator, Examples, eval_batches, load_data
-from nmt.decode import translate_examples
+from nmt.decode import BeamConfig, translate_examples
 from nmt.metrics import MetricWriter
 
 RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max"}
@@ -107,11 +106,12 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         from nmt.memory.autofit import autofit
         config = autofit(config, data.sp.vocab_size(), log=log)[0]
     model = step_lib.make_model(config, data.sp.vocab_size())
-    optimizer = step_lib.make_optimizer(config.train)
     root = jax.random.key(config.train.seed)
     init_rng, step_rng = jax.random.split(root)
-    train_fn, eval_fn = step_lib.compile_steps(config, model, optimizer)
+    eval_fn = jax.jit(lambda p, b: step_lib.eval_step(p, b, model=model))
     if config.parallel.method == "none":
+        optimizer = step_lib.make_optimizer(config.train)
+        train_fn = step_lib.compile_steps(config, model, optimizer)[0]
         state = step_lib.init_state(model, optimizer, init_rng)
         step_fn = lambda state, batch, step: train_fn(state, step_lib.model_batch(batch), step_rng)
         params_of = lambda state, step: state.params
@@ -197,8 +197,10 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
         best_params = params_of(best[0], ckpt.best.latest_step()) if best else params_of(state, step)
         results.update(_final_evaluation(model, best_params, data, config, eval_fn,
                                          workdir, log))
-        writer.write(step, "final", {f"{s}_{k}": results[s][k] for s in ("val", "test")
-                                     for k in ("bleu", "bleu_lc", "loss")})
+        final = {f"{s}_{k}": results[s][k] for s in ("val", "test") for k in ("bleu", "bleu_lc", "loss")}
+        final.update({f"{s}_beam_{k}": results[s]["beam"][k] for s in ("val", "test") if "beam" in results[s]
+                      for k in ("bleu", "bleu_lc")})
+        writer.write(step, "final", final)
         with open(os.path.join(workdir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
         return dict(results, state=state, model=model, sp=data.sp)
@@ -217,14 +219,22 @@ def _train_row(window: list[dict], elapsed: float, lr: float, epoch: int, progra
 
 
 def _final_evaluation(model, params, data, config: Config, eval_fn, workdir: str, log) -> dict:
-    """Val and test scores of `params`; hypotheses written to `<split>.hyp`."""
+    """Val and test scores of `params`, greedy and (train.final_beam > 1) beam search; the hypotheses of the last
+    search are written to `<split>.hyp`."""
+    k = config.train.final_beam
     results = {}
     for name, split in (("val", data.val), ("test", data.test)):
         ev = evaluate(model, params, split, data.sp, config, eval_fn)
+        hyps = ev.pop("hyps")
+        line = f"greedy BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased"
+        if k > 1:
+            hyps = translate_examples(model, params, split.examples, data.sp, config.data.buckets,
+                                      config.data.batch_tokens, BeamConfig(beam=k))
+            ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
+            line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"
         with open(os.path.join(workdir, f"{name}.hyp"), "w") as f:
-            f.write("\n".join(ev.pop("hyps")) + "\n")
+            f.write("\n".join(hyps) + "\n")
         results[name] = ev
-        log(f"{name} ({split.name}): BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased; "
-            f"loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
+        log(f"{name} ({split.name}): {line}; loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
     log(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")
     return results

@@ -45,11 +45,12 @@ def test_one_epoch_compiles_at_most_one_program_per_bucket(corpus_dir, tmp_path)
     config = tiny_config(corpus_dir)
     data = load_data(config.data, log=lambda s: None)
     epoch = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0).steps_per_epoch()
-    res = trainer.run(tiny_config(corpus_dir, f"train.steps={epoch}"), str(tmp_path), progress=False,
-                      log=lambda s: None)
+    res = trainer.run(tiny_config(corpus_dir, f"train.steps={epoch}", "train.final_beam=3"), str(tmp_path),
+                      progress=False, log=lambda s: None)
     assert res["train_programs"] <= len(config.data.buckets) and res["train_programs"] == res["train_shapes"]
     saved = json.load(open(tmp_path / "results.json"))
     assert set(saved["test"]) >= {"bleu", "bleu_lc", "loss", "signature"} and saved["step"] == epoch
+    assert saved["test"]["beam"]["beam"] == 3 and 0 <= saved["test"]["beam"]["bleu_lc"] <= 100
     rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
     assert {r["kind"] for r in rows} == {"train", "val", "final"}
     assert os.listdir(tmp_path / "tb") and len(open(tmp_path / "test.hyp").read().splitlines()) == 30
