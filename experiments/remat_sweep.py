@@ -2,7 +2,7 @@
 
     python experiments/remat_sweep.py                      # reference dims, batch 64, compile only
     python experiments/remat_sweep.py --time               # also time real steps (slow on a CPU)
-    python experiments/remat_sweep.py --tiny --out DIR     # seconds: what the tests run
+    python experiments/remat_sweep.py --tiny --out DIR     # a minute: tiny model and lengths
 
 Writes remat_sweep.csv/.json and two plots under experiments/results/ (or --out): temp memory against target length
 on log-log axes per policy, and the memory-time Pareto front (with --time). Source length is fixed (--src-len).
@@ -31,7 +31,8 @@ def main(argv=None):
     p.add_argument("--src-len", type=int, default=50)
     p.add_argument("--lengths", default="32,64,128,256,512,1024", help="target lengths")
     p.add_argument("--depths", default="2,4,8", help="encoder depths")
-    p.add_argument("--policies", default=";".join(POLICIES), help="policies, separated by ';'")
+    p.add_argument("--policies", help="policies, separated by ';' (default: all; with --tiny: none, full, sqrt_t "
+                                      "and one offload)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = p.parse_args(argv)
     if args.tiny:
@@ -39,8 +40,9 @@ def main(argv=None):
             "tiny", ("none", "full", "sqrt_t", "offload:dec_h,attn_context"), (8, 32), (2,), 4, 8, 50
     else:
         preset, policies, lengths, depths, rows, src, vocab = \
-            "reference", args.policies.split(";"), [int(x) for x in args.lengths.split(",")], \
+            "reference", POLICIES, [int(x) for x in args.lengths.split(",")], \
             [int(x) for x in args.depths.split(",")], args.rows, args.src_len, 8000
+    policies = args.policies.split(";") if args.policies else policies
     rows_out = sweep(preset, policies, lengths, depths, rows, src, vocab, args.time)
     write(rows_out, args.out)
     print(json.dumps({"rows": len(rows_out), "out": args.out}))

@@ -4,9 +4,14 @@ from __future__ import annotations
 import os
 import random
 
-import pytest
+# The tests compile many small programs and run each a few times: compiling them without LLVM's optimisations
+# (XLA's own HLO passes, so the memory analysis, are unchanged) costs about 2.5x less CPU time.
+# Set before JAX is imported; subprocesses (notebooks, CLIs, the 8-device cases) inherit it.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
-from nmt.config import get_config
+import pytest  # noqa: E402
+
+from nmt.config import get_config  # noqa: E402
 
 WORDS = ["cat", "dog", "red", "big", "runs", "sees", "the", "a", "house", "tree", "small", "blue", "man",
          "woman", "eats", "apple", "green", "car", "drives", "fast"]
@@ -24,6 +29,15 @@ def make_corpus(root, n_train=400, n_eval=30, seed=0):
             with open(os.path.join(root, f"{split}.{lang}"), "w") as f:
                 f.write("\n".join(lines) + "\n")
     return str(root)
+
+
+# The slowest files start first, so that the two test processes finish together.
+SLOW_FIRST = ("test_parallel.py", "test_cli_notebook.py", "test_memory.py", "test_distributed.py", "test_train.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def tiny_overrides(data_dir):

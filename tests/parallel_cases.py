@@ -15,7 +15,7 @@ from nmt.parallel import Workers, make_mesh
 from nmt.parallel.mesh import sharded
 
 VOCAB = 30
-BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=2", "model.dec_layers=2", "model.dropout=0.0",
+BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.0",
         "parallel.warmup_steps=0", "parallel.lr_rule=none", "train.warmup_steps=2", "train.lr=0.01"]
 
 

@@ -9,6 +9,7 @@ activations are largest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from nmt.config import Config, ConfigError
@@ -25,21 +26,30 @@ def parse_bytes(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
+@functools.lru_cache(maxsize=8)
+def _candidate_footprints(config: Config, vocab: int, rows: int, length: int) -> tuple[tuple[str, int, int], ...]:
+    """(policy, footprint, temp bytes) of every candidate; cached, so trying several budgets compiles once."""
+    from nmt.memory.report import footprint, memory_report
+    out = []
+    for spec in CANDIDATES:
+        rep = memory_report(dataclasses.replace(config, model=dataclasses.replace(config.model, remat=spec)),
+                            vocab, rows, length)
+        out.append((spec, footprint(rep), rep["temp_bytes"]))
+    return tuple(out)
+
+
 def autofit(config: Config, vocab: int, log=print) -> tuple[Config, list[dict]]:
     """Resolves `model.remat=auto` against `model.memory_budget`; returns the chosen config and the table."""
-    from nmt.memory.report import footprint, memory_report
     budget = parse_bytes(config.model.memory_budget)
     length = max(config.data.buckets)
     rows = rows_for(length, config.data.batch_tokens)
+    unbudgeted = dataclasses.replace(config, model=dataclasses.replace(config.model, memory_budget=""))
     table, chosen = [], None
-    for spec in CANDIDATES:
-        cfg = dataclasses.replace(config, model=dataclasses.replace(config.model, remat=spec))
-        rep = memory_report(cfg, vocab, rows, length)
-        total = footprint(rep)
+    for spec, total, temp in _candidate_footprints(unbudgeted, vocab, rows, length):
         fits = total <= budget
-        table.append({"remat": spec, "bytes": total, "temp_bytes": rep["temp_bytes"], "fits": fits})
+        table.append({"remat": spec, "bytes": total, "temp_bytes": temp, "fits": fits})
         if fits and chosen is None:
-            chosen = cfg
+            chosen = dataclasses.replace(config, model=dataclasses.replace(config.model, remat=spec))
     log(f"remat auto: budget {budget / 2**30:.2f} GiB, batch [{rows}, {length}]")
     for row in table:
         mark = "<- chosen" if chosen is not None and row["remat"] == chosen.model.remat else ""

@@ -46,10 +46,12 @@ def compile_train_step(config: Config, vocab: int, rows: int, length: int, src_l
     return compiled, model, state, batch
 
 
-def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None) -> dict:
+def memory_report(config: Config, vocab: int, rows: int, length: int, src_len: int | None = None,
+                  compiled=None) -> dict:
     """Compiles the train step for targets `[rows, length]` and sources `[rows, src_len or length]`; returns
-    compiled stats and grouped residuals."""
-    compiled, model, state, batch = compile_train_step(config, vocab, rows, length, src_len)
+    compiled stats and grouped residuals. `compiled`: what `compile_train_step` gave for these arguments, if the
+    caller already has it (then nothing is compiled here)."""
+    compiled, model, state, batch = compiled or compile_train_step(config, vocab, rows, length, src_len)
     concrete = {k: jnp.ones(v.shape, v.dtype) for k, v in batch.items()}
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), state.params)
     residuals = saved_residuals(lambda p: step_lib.loss_fn(p, model, concrete, None, 0.0)[0], params)

@@ -10,7 +10,7 @@ import os
 
 from nmt.bench_memory import time_train_step
 from nmt.config import get_config
-from nmt.memory.report import memory_report
+from nmt.memory.report import compile_train_step, memory_report
 
 POLICIES = ("none", "full", "dots", "dots_no_batch", "sqrt_t", "save:dec_h,dec_c,attn_context,attn_hidden",
             "offload:dec_h,dec_c,attn_context,attn_hidden")
@@ -24,12 +24,13 @@ def sweep(preset: str, policies, lengths, depths, rows: int, src_len: int, vocab
         for policy in policies:
             for t in lengths:
                 cfg = get_config(preset, [f"model.enc_layers={depth}", f"model.remat={policy}"])
-                rep = memory_report(cfg, vocab, rows, t, src_len)
+                compiled = compile_train_step(cfg, vocab, rows, t, src_len)
+                rep = memory_report(cfg, vocab, rows, t, src_len, compiled=compiled)
                 row = {"policy": policy, "enc_layers": depth, "tgt_len": t, "src_len": src_len, "rows": rows,
                        "temp_bytes": rep["temp_bytes"], "host_temp_bytes": rep.get("host_temp_bytes"),
                        "residual_bytes_host": rep["residual_bytes_host"]}
                 if timed:
-                    row["step_s"] = time_train_step(cfg, vocab, rows, src_len, t, repeats=3)
+                    row["step_s"] = time_train_step(cfg, vocab, rows, src_len, t, repeats=3, train_fn=compiled[0])
                 log(json.dumps(row))
                 rows_out.append(row)
     return rows_out
