@@ -99,7 +99,7 @@ def main(argv=None):
     if args.quick:  # the toy corpus of the tests: <dir>/{train,val,test}.{src,tgt}
         base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
                  "data.vocab_size=80", "data.buckets=[24]", "data.max_len=24"]
-    single = get_config("tiny", base)
+    single = get_config("tiny", base + ["parallel.method=sync"])  # one worker: plain training
     data = load_data(single.data)
     log = lambda s: print(s, flush=True)
     _, curve1, workers1, state1 = train_until(single, data, 1, steps, args.eval_every, None, log,

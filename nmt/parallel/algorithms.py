@@ -65,6 +65,8 @@ class Workers:
     """
 
     def __init__(self, config: Config, model, mesh):
+        if config.parallel.method not in ("sync", "average", "bmuf"):
+            raise ValueError(f"Workers: parallel.method must be sync, average or bmuf, not {config.parallel.method!r}")
         self.config, self.pc, self.model, self.mesh = config, config.parallel, model, mesh
         self.k = mesh.size
         tc = dataclasses.replace(config.train, lr=config.train.lr * lr_multiplier(self.pc.lr_rule, self.k))
