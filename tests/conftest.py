@@ -31,15 +31,6 @@ def make_corpus(root, n_train=400, n_eval=30, seed=0):
     return str(root)
 
 
-# The slowest files start first, so that the two test processes finish together.
-SLOW_FIRST = ("test_parallel.py", "test_cli_notebook.py", "test_memory.py", "test_distributed.py", "test_train.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 def tiny_overrides(data_dir):
     return [
         "data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", f"data.dir={data_dir}",
