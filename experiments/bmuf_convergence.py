@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import functools
 import json
 import os
@@ -24,7 +25,6 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=16")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 from nmt import step as step_lib  # noqa: E402
 from nmt.config import get_config  # noqa: E402
@@ -67,6 +67,8 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
         if (step + 1) % eval_every == 0:
             loss = val_loss(model, workers.model_params(state, step + 1), evals, eval_fn)
             curve.append((step + 1, loss))
+            if len(curve) % 25 == 0:
+                log(f"  K={k:2d} {config.parallel.method:<7} step {step + 1}: val loss {loss:.4f}")
             if loss < best:
                 best = loss
             elif config.parallel.plateau_decay < 1:
@@ -84,6 +86,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=1000, help="K = 1 steps that set the target loss")
     p.add_argument("--tau", type=int, default=8, help="local steps per block (average, bmuf)")
     p.add_argument("--workers", default="1,2,4,8,16")
+    p.add_argument("--methods", default="sync,average,bmuf")
     p.add_argument("--batch-tokens", type=int, default=256, help="target tokens per worker and step")
     p.add_argument("--eval-every", type=int, default=8)
     p.add_argument("--val-sentences", type=int, default=300, help="validation sentences for the loss (0 = all)")
@@ -99,6 +102,7 @@ def main(argv=None):
     if args.quick:  # the toy corpus of the tests: <dir>/{train,val,test}.{src,tgt}
         base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
                  "data.vocab_size=80", "data.buckets=[24]", "data.max_len=24"]
+    base += ["parallel.plateau_decay=1.0"]  # a fixed schedule: the same rates for every K
     single = get_config("tiny", base + ["parallel.method=sync"])  # one worker: plain training
     data = load_data(single.data)
     log = lambda s: print(s, flush=True)
@@ -109,30 +113,36 @@ def main(argv=None):
     params = workers1.model_params(state1, steps)
     param_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
     results, curves = {}, {"1": curve1}
-    for method in ("sync", "average", "bmuf"):
+    for method in args.methods.split(","):
         results[method] = {"1": {"steps": steps, "speedup": 1.0, "bytes_per_step": 0.0}}
         for k in ks[1:]:
             cfg = get_config("tiny", base + [f"parallel.method={method}", f"parallel.sync_every={args.tau}",
                                              f"parallel.warmup_steps={args.warmup}", f"parallel.lr_rule={LR_RULE[method]}",
-                                             f"parallel.block_momentum={1 - 1 / k}", "parallel.plateau_decay=1.0"])
+                                             f"parallel.block_momentum={1 - 1 / k}"])
             cap = min(steps, 4 * steps // k)  # a run that needs more shows a speed-up below K/4: stop it there
             n, curve, _, _ = train_until(cfg, data, k, cap, args.eval_every, target, log, args.val_sentences)
             used = n or cap
+            sync = dataclasses.replace(cfg.parallel, method="sync")
             results[method][str(k)] = {
                 "steps": n, "speedup": steps / n if n else None,
-                "bytes_per_step": comm_bytes_per_step(cfg.parallel, k, param_bytes, 2 * param_bytes, used)}
+                "bytes_per_step": comm_bytes_per_step(cfg.parallel, k, param_bytes, 2 * param_bytes, used),
+                "sync_bytes_per_step": comm_bytes_per_step(sync, k, param_bytes, 2 * param_bytes, used)}
             curves[f"{method}/{k}"] = curve
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bmuf_convergence.json"), "w") as f:
+            write(results, curves, target, args.out)  # after every run: a stopped study keeps what it measured
+    print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau, **results}))
+
+
+def write(results, curves, target, out):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bmuf_convergence.json"), "w") as f:
         json.dump(results, f, indent=1)
-    with open(os.path.join(args.out, "bmuf_convergence.csv"), "w", newline="") as f:
+    with open(os.path.join(out, "bmuf_convergence.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["method", "workers", "steps", "speedup", "bytes_per_step"])
+        w.writerow(["method", "workers", "steps", "speedup", "bytes_per_step", "sync_bytes_per_step"])
         for method, by_k in results.items():
             for k, r in by_k.items():
-                w.writerow([method, k, r["steps"], r["speedup"], r["bytes_per_step"]])
-    plot(results, curves, target, args.out)
-    print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau, **results}))
+                w.writerow([method, k, r["steps"], r["speedup"], r["bytes_per_step"], r.get("sync_bytes_per_step")])
+    plot(results, curves, target, out)
 
 
 def plot(results, curves, target, out):
