@@ -7,6 +7,8 @@ out=experiments/results
 mkdir -p "$out"
 keep() { tee /dev/stderr | tail -n 1 > "$out/$1.json"; }
 
+python -m nmt.train --workdir runs/multi30k_timed --no-progress
+cp runs/multi30k_timed/results.json "$out/default_run_results.json"
 python -m nmt.bench train --steps 20 | keep bench_train_reference
 python -m nmt.bench memory | keep bench_memory
 python -m nmt.bench memory --only attention | keep bench_memory_attention_quiet   # with nothing else running
