@@ -7,8 +7,8 @@
 Simulated devices run one after another on a CPU, so the speed-up is counted in per-worker steps (what K real
 parallel workers would see in wall time), not in seconds here. K = 1 is plain single-worker training with the same
 per-worker batch; its validation loss after --steps steps is the target every K must reach, within
-min(steps, 4·steps/K) steps (a run that needs more has a speed-up below K/4 and is reported as not reaching it). BMUF uses Chen & Huo's
-block momentum 1 − 1/K and block lr 1 (fairseq's default 0.875 is the K = 8 value). Writes bmuf_convergence.json
+min(steps, 4·steps/K) steps (a run that needs more has a speed-up below K/4 and is reported as not reaching it).
+BMUF uses Chen & Huo's block momentum 1 − 1/K and block lr 1 (fairseq's default 0.875 is the K = 8 value). Writes bmuf_convergence.json
 ({method: {K: {"steps", "speedup", "bytes_per_step"}}}), .csv and .png under experiments/results (or --out).
 """
 from __future__ import annotations
