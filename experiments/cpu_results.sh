@@ -15,3 +15,5 @@ python -m nmt.bench memory --only attention | keep bench_memory_attention_quiet 
 python experiments/remat_sweep.py --lengths 32,128,512,1024 --depths 2,8 --policies "none;full;dots_no_batch;sqrt_t;offload:dec_h,dec_c,attn_context,attn_hidden"
 python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --beam 5 --alpha 0.6 | keep eval_default_test
 python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 | keep bench_decode_default
+python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
+python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"

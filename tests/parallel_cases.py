@@ -36,13 +36,13 @@ def batches(n, k, rows=3, length=6, seed=0, same=False):
 
 
 @functools.lru_cache(maxsize=None)
-def workers_for(cfg, k):
+def workers_for(cfg, k, devices):
     """One set of compiled steps per configuration, shared by the runs of a test."""
-    return Workers(cfg, step_lib.make_model(cfg, VOCAB), make_mesh(k))
+    return Workers(cfg, step_lib.make_model(cfg, VOCAB), make_mesh(devices), k)
 
 
-def run(cfg, k, data, steps=None, state=None, start=0):
-    workers = workers_for(cfg, k)
+def run(cfg, k, data, steps=None, state=None, start=0, devices=None):
+    workers = workers_for(cfg, k, devices or k)
     rng = jax.random.key(1)
     state = workers.init(jax.random.key(0)) if state is None else state
     for i, b in enumerate(data[start:steps]):
@@ -109,6 +109,19 @@ def test_bmuf_state_survives_checkpoint_and_resume(tmp_path):
     _, resumed = run(cfg, 4, data, state=restored, start=5)
     assert_trees_close(resumed.global_params, whole.global_params, rtol=1e-6, atol=1e-7)
     assert_trees_close(resumed.params, whole.params, rtol=1e-6, atol=1e-7)
+
+
+def test_several_workers_on_a_device_match_one_device_each():
+    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true",
+                 "parallel.warmup_steps=2")
+    data = batches(9, 4)
+    _, spread = run(cfg, 4, data)
+    workers, shared = run(cfg, 4, data, devices=2)
+    assert workers.k == 4 and len(jax.tree.leaves(shared.params)[0].sharding.device_set) == 2
+    assert_trees_close(shared.global_params, spread.global_params)
+    assert_trees_close(shared.params, spread.params)
+    with pytest.raises(ValueError, match="do not divide"):
+        Workers(cfg, workers.model, make_mesh(3), 4)
 
 
 def test_the_trainer_runs_bmuf_and_resumes(corpus_dir, tmp_path):

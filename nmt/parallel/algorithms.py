@@ -61,14 +61,18 @@ def comm_bytes_per_step(pc: ParallelConfig, workers: int, param_bytes: int, opt_
 class Workers:
     """The jitted steps of one parallel method for a model, an optimizer and a mesh.
 
-    Batches come as host arrays `[K, rows, len]` (one slice per worker; sync concatenates them).
+    Batches come as host arrays `[K, rows, len]` (one slice per worker; sync concatenates them). K defaults to one
+    worker per device; a multiple of the mesh size puts K / devices workers on each device (vmapped there), which
+    simulates many workers on few devices without one device thread per worker.
     """
 
-    def __init__(self, config: Config, model, mesh):
+    def __init__(self, config: Config, model, mesh, workers: int = 0):
         if config.parallel.method not in ("sync", "average", "bmuf"):
             raise ValueError(f"Workers: parallel.method must be sync, average or bmuf, not {config.parallel.method!r}")
         self.config, self.pc, self.model, self.mesh = config, config.parallel, model, mesh
-        self.k = mesh.size
+        self.k = workers or mesh.size
+        if self.k % mesh.size:
+            raise ValueError(f"Workers: {self.k} workers do not divide evenly over {mesh.size} devices")
         tc = dataclasses.replace(config.train, lr=config.train.lr * lr_multiplier(self.pc.lr_rule, self.k))
         self.optimizer = step_lib.make_optimizer(tc)
         self.smoothing = config.train.label_smoothing
