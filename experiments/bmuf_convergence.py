@@ -12,9 +12,11 @@ which gives the same numbers as one device each and runs faster on a small CPU.
 K = 1 is plain single-worker training with the same per-worker batch; its validation loss after --steps steps is the
 target every K must reach, within min(steps, 8·steps/K) steps (a run that needs more has a speed-up below K/8 and is
 reported as not reaching it). Every K uses the same fixed schedule (no plateau decay). `sync` and `average` scale the
-local lr by √K; BMUF keeps it and uses Chen & Huo's block momentum 1 − 1/K (fairseq's default 0.875 is the K = 8
-value), block lr 1 and Nesterov-style starts, unless --block-momentum (a number, 1-1/K or 1-1/sqrtK), --block-lr or
+local lr by √K (Adam, lr 3e-3, the default) or by K (--optimizer sgd, lr 1.0: plain SGD, as Chen & Huo's workers).
+BMUF keeps the local lr and uses Chen & Huo's block momentum 1 − 1/K (fairseq's default 0.875 is the K = 8 value),
+block lr 1 and Nesterov-style starts, unless --block-momentum (a number, 1-1/K or 1-1/sqrtK), --block-lr or
 --no-nesterov say otherwise.
+
 Writes bmuf_convergence.json ({method: {K: {"steps", "speedup", "bytes_per_step"}}}), .csv and .png under
 experiments/results (or --out).
 """
@@ -39,8 +41,10 @@ from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
 from nmt.parallel import Workers, comm_bytes_per_step, make_mesh, split_batch  # noqa: E402
 
 MODEL = ["model.emb=64", "model.hidden=128", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.1",
-         "data.vocab_size=2000", "train.lr=3e-3", "train.warmup_steps=50", "train.decay=constant"]
-LR_RULE = {"sync": "sqrt", "average": "sqrt", "bmuf": "none"}
+         "data.vocab_size=2000", "train.warmup_steps=50", "train.decay=constant"]
+LR = {"adam": 3e-3, "sgd": 1.0}
+LR_RULE = {"adam": {"sync": "sqrt", "average": "sqrt", "bmuf": "none"},
+           "sgd": {"sync": "linear", "average": "linear", "bmuf": "none"}}
 
 
 _eval_step = jax.jit(step_lib.eval_step, static_argnames="model")  # shared by the runs: they compile it once
@@ -107,6 +111,8 @@ def main(argv=None):
     p.add_argument("--block-lr", type=float, default=1.0, help="BMUF block learning rate")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True,
                    help="BMUF workers start each block from the look-ahead point")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help="local optimizer (lr 3e-3 / 1.0); sync and average scale it by sqrt(K) / K")
     p.add_argument("--devices", type=int, default=2, help="simulated devices the workers share (0 = one each)")
     p.add_argument("--workers", default="1,2,4,8,16")
     p.add_argument("--methods", default="sync,average,bmuf")
@@ -121,7 +127,8 @@ def main(argv=None):
     block_momentum(args.block_momentum, 2)  # a bad value fails here, not after the K = 1 run
     ks = [1, 2] if args.quick else [int(x) for x in args.workers.split(",")]
     steps = 8 if args.quick else args.steps
-    base = MODEL + [f"data.batch_tokens={args.batch_tokens}", "data.max_len=48",
+    base = MODEL + [f"train.optimizer={args.optimizer}", f"train.lr={LR[args.optimizer]}",
+                    f"data.batch_tokens={args.batch_tokens}", "data.max_len=48",
                     "data.buckets=[8,12,16,24,32,48]"] + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
     if args.quick:  # the toy corpus of the tests: <dir>/{train,val,test}.{src,tgt}
         base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
@@ -140,9 +147,9 @@ def main(argv=None):
     for method in args.methods.split(","):
         results[method] = {"1": {"steps": steps, "speedup": 1.0, "bytes_per_step": 0.0}}
         for k in ks[1:]:
-            eta = block_momentum(args.block_momentum, k)
+            eta, rule = block_momentum(args.block_momentum, k), LR_RULE[args.optimizer][method]
             cfg = get_config("tiny", base + [f"parallel.method={method}", f"parallel.sync_every={args.tau}",
-                                             f"parallel.warmup_steps={args.warmup}", f"parallel.lr_rule={LR_RULE[method]}",
+                                             f"parallel.warmup_steps={args.warmup}", f"parallel.lr_rule={rule}",
                                              f"parallel.block_momentum={eta}", f"parallel.block_lr={args.block_lr}",
                                              f"parallel.nesterov={args.nesterov}"])
             cap = min(steps, 8 * steps // k)  # a run that needs more shows a speed-up below K/8: stop it there

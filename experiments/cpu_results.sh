@@ -17,3 +17,4 @@ python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --bea
 python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 | keep bench_decode_default
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
+python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"
