@@ -48,7 +48,7 @@ def main():
     if args.one:
         print(json.dumps(one(args.one, args.length, rows, src_len, repeats)))
         return
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (ROOT, os.environ.get("PYTHONPATH")))))
     if args.cpu:
         env["JAX_PLATFORMS"] = "cpu"
     import jax

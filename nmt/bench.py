@@ -95,12 +95,18 @@ def run_decode_bench(config, args) -> dict:
 
     from nmt import step as step_lib
     from nmt.bench_decode import bench_decode
+    from nmt.config import ConfigError, with_overrides
     from nmt.data import load_data
     from nmt.decode import BeamConfig
     from nmt.inference import load_run
     if args.checkpoint:
+        model_overrides = [o for o in args.overrides if not o.startswith("data.")]
+        if model_overrides:
+            raise ConfigError(f"{model_overrides[0]}: with --checkpoint the model comes from the run; only data.* "
+                              "overrides apply")
         run = load_run(args.checkpoint)
-        config, model, params, sp, source = run.config, run.model, run.params, run.sp, f"{args.checkpoint}@{run.step}"
+        config = with_overrides(run.config, args.overrides)
+        model, params, sp, source = run.model, run.params, run.sp, f"{args.checkpoint}@{run.step}"
         data = load_data(config.data, vocab_path=args.checkpoint + "/vocab.model")
     else:
         data = load_data(config.data)

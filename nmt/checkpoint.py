@@ -36,7 +36,11 @@ class Checkpoints:
         step = mgr.latest_step()
         if step is None:
             return None
-        target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+        # leaves with no sharding go to this process's first device, not to the devices the checkpoint was
+        # written from: a run trained on CPUs loads on a GPU
+        here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=_sharding(x) or here),
+                              abstract_state)
         out = mgr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
                                                         meta=ocp.args.JsonRestore()))
         return out.state, out.meta
@@ -44,3 +48,8 @@ class Checkpoints:
     def close(self) -> None:
         self.latest.close()
         self.best.close()
+
+
+def _sharding(x):
+    sharding = getattr(x, "sharding", None)
+    return sharding if isinstance(sharding, jax.sharding.Sharding) else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 ATTENTIONS = ("general", "dot", "bahdanau")
@@ -176,13 +176,24 @@ PRESETS = {
 DEFAULT_PRESET = "multi30k"
 
 
+def _structured(config) -> DictConfig:
+    """The config as a writable OmegaConf node: omegaconf < 2.4 marks every frozen dataclass node read-only."""
+    node = OmegaConf.structured(config)
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        OmegaConf.set_readonly(n, False)
+        stack += [n._get_node(k) for k in n if isinstance(n._get_node(k), DictConfig)]
+    return node
+
+
 def with_overrides(config: Config, overrides: list[str]) -> Config:
     """Applies `section.field=value` overrides; raises ConfigError naming the bad one."""
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected section.field=value (e.g. model.hidden=256)")
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(config), OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(_structured(config), OmegaConf.from_dotlist(list(overrides)))
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         lines = str(e).splitlines()
@@ -203,7 +214,7 @@ def to_dict(config: Config) -> dict:
 
 def from_dict(d: dict) -> Config:
     """Rebuilds a Config saved with `to_dict` (e.g. from a checkpoint's metadata)."""
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config()), OmegaConf.create(d))).validate()
+    return OmegaConf.to_object(OmegaConf.merge(_structured(Config()), OmegaConf.create(d))).validate()
 
 
 def to_yaml(config: Config) -> str:

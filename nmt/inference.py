@@ -11,6 +11,7 @@ from nmt import step as step_lib
 from nmt.checkpoint import Checkpoints
 from nmt.config import Config, ConfigError, from_dict
 from nmt.data import vocab
+from nmt.release import RELEASE_FILE
 
 
 @dataclasses.dataclass
@@ -24,7 +25,8 @@ class LoadedRun:
 
 
 def load_run(workdir: str, which: str = "best") -> LoadedRun:
-    """Loads `workdir` as written by `nmt.train`: the best-BLEU checkpoint (or the latest if there is none yet).
+    """Loads `workdir` as written by `nmt.train`: the best-BLEU checkpoint (or the latest if there is none yet); or
+    as written by `nmt.release`: its parameters alone.
 
     Raises:
       ConfigError (one line) when the folder is not a run or its checkpoint does not fit its configuration.
@@ -42,6 +44,9 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
     model = step_lib.make_model(config, sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
     abstract = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
+    released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
+    if released:
+        abstract = {"step": abstract.step, "params": abstract.params}
     ckpt = Checkpoints(workdir)
     try:
         managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")
@@ -52,6 +57,8 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
                     raise ConfigError(f"{workdir}: checkpoint does not fit its configuration "
                                       f"({str(e).splitlines()[0][:200]})") from None
+                if released:
+                    return LoadedRun(config, model, state["params"], sp, int(state["step"]), name)
                 return LoadedRun(config, model, state.params, sp, int(state.step), name)
         raise ConfigError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
     finally:

@@ -70,3 +70,59 @@ def test_evaluate_reports_greedy_and_beam(tiny_run, corpus_dir):
     assert res["sentences"] == 30
     for k in ("greedy", "beam3"):
         assert {"bleu", "bleu_lc", "chrf", "signature"} <= set(res[k]) and 0 <= res[k]["bleu"] <= 100
+
+
+def _bytes(path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path):
+    from nmt import release
+    import jax
+    import numpy as np
+    out = str(tmp_path / "released")
+    release.main(["--checkpoint", tiny_run, "--out", out])
+    full, rel = load_run(tiny_run), load_run(out)
+    assert rel.step == full.step and rel.which == "best"
+    assert jax.tree.structure(rel.params) == jax.tree.structure(full.params)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(full.params), jax.tree.leaves(rel.params)))
+    # Adam keeps two moments per parameter: the released checkpoint is about a third of the trained one
+    assert _bytes(os.path.join(out, "checkpoints")) < 0.5 * _bytes(os.path.join(tiny_run, "checkpoints", "best"))
+    lines = ["the cat sees a dog", "a man eats"]
+    cfg = BeamConfig(beam=3)
+    assert translate_lines(rel, lines, cfg, 1, lambda s: None) == translate_lines(full, lines, cfg, 1, lambda s: None)
+    with pytest.raises(SystemExit, match="already exists"):
+        release.main(["--checkpoint", tiny_run, "--out", out])
+    assert sorted(os.listdir(tmp_path)) == ["released"]  # no temporary folder left behind
+
+
+def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
+    """A run saved from device 3 of 4 (say, a GPU or another mesh) loads in a process that has one device."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from nmt.checkpoint import Checkpoints
+    code = ("import sys, jax, jax.numpy as jnp\n"
+            "from nmt.checkpoint import Checkpoints\n"
+            "d = jax.devices()[3]\n"
+            "state = {'w': jax.device_put(jnp.arange(6.0).reshape(2, 3), d), 'step': jax.device_put(jnp.int32(7), d)}\n"
+            "c = Checkpoints(sys.argv[1]); c.save_latest(7, state, {'from': 'device 3'}); c.close()\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert jax.device_count() == 1
+    ckpt = Checkpoints(str(tmp_path))
+    try:
+        abstract = {"w": jax.ShapeDtypeStruct((2, 3), jnp.float32), "step": jax.ShapeDtypeStruct((), jnp.int32)}
+        state, meta = Checkpoints.restore(ckpt.latest, abstract)
+    finally:
+        ckpt.close()
+    assert meta == {"from": "device 3"} and int(state["step"]) == 7
+    np.testing.assert_array_equal(state["w"], np.arange(6.0).reshape(2, 3))
+    assert state["w"].devices() == {jax.devices()[0]}
+
+
+def test_decode_bench_with_a_checkpoint_takes_only_data_overrides(tiny_run):
+    r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "model.hidden=32")
+    err = r.stderr.decode().strip().splitlines()
+    assert r.returncode != 0 and len(err) == 1 and "model.hidden=32" in err[0] and "only data.*" in err[0], err

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The GPU figures quoted in README.md ("On a GPU"). Run from the repository root on the GPU machine, with the corpus
+# in DATA (default ../shared/data/multi30k) and a model released from the default run beside it:
+#   python -m nmt.release --checkpoint runs/multi30k --out released/multi30k     # where the run is, before
+set -euo pipefail
+DATA=${DATA:-../shared/data/multi30k}
+python experiments/device_decode.py --data-dir "$DATA" --checkpoint released/multi30k   # decode_gpu.json, about 2 min
+python experiments/device_memory.py                                                     # memory_gpu.json, about 5 min
