@@ -116,6 +116,7 @@ class ParallelConfig:
     """Several workers (devices, on one or many hosts); defaults of the BMUF options follow fairseq's."""
     method: str = "none"  # none | sync (gradients averaged every step) | average (models every τ steps) | bmuf
     workers: int = 0  # 0 = every device of every process
+    devices: int = 0  # devices the workers share (0 = one each); workers must be a multiple of it
     sync_every: int = 50  # τ: local steps per block (average, bmuf); fairseq's global_sync_iter
     block_lr: float = 1.0
     block_momentum: float = 0.875
@@ -130,8 +131,10 @@ class ParallelConfig:
             raise ConfigError(f"parallel.method: expected none, sync, average or bmuf, got {self.method!r}")
         if self.lr_rule not in ("sqrt", "linear", "none"):
             raise ConfigError(f"parallel.lr_rule: expected sqrt, linear or none, got {self.lr_rule!r}")
-        if self.sync_every < 1 or self.workers < 0 or self.warmup_steps < 0:
-            raise ConfigError("parallel.sync_every must be >= 1; parallel.workers and warmup_steps >= 0")
+        if self.sync_every < 1 or self.workers < 0 or self.devices < 0 or self.warmup_steps < 0:
+            raise ConfigError("parallel.sync_every must be >= 1; parallel.workers, devices and warmup_steps >= 0")
+        if self.devices and self.workers % self.devices:
+            raise ConfigError(f"parallel.workers={self.workers} is not a multiple of parallel.devices={self.devices}")
         if not 0.0 <= self.block_momentum < 1.0 or not 0.0 < self.plateau_decay <= 1.0:
             raise ConfigError("parallel.block_momentum must be in [0, 1) and parallel.plateau_decay in (0, 1]")
 

@@ -21,7 +21,8 @@ from nmt.data import BatchIterator, Examples, eval_batches, load_data
 from nmt.decode import BeamConfig, translate_examples
 from nmt.metrics import MetricWriter
 
-RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max"}
+RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max",
+                     "parallel.devices"}  # where the workers run, not what they compute (tested equal)
 
 
 def compiled_programs(jitted) -> int:
@@ -120,7 +121,8 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
     else:
         from nmt import parallel
         parallel.initialize_distributed()
-        team = parallel.Workers(config, model, parallel.make_mesh(config.parallel.workers))
+        pc = config.parallel
+        team = parallel.Workers(config, model, parallel.make_mesh(pc.devices or pc.workers), pc.workers)
         state, workers = team.init(init_rng), team.k
         step_fn = lambda state, batch, step: team.step(state, parallel.split_batch(batch, team.k), step_rng, step)
         params_of = team.model_params

@@ -124,14 +124,20 @@ def test_several_workers_on_a_device_match_one_device_each():
         Workers(cfg, workers.model, make_mesh(3), 4)
 
 
-def test_the_trainer_runs_bmuf_and_resumes(corpus_dir, tmp_path):
+def test_the_trainer_runs_bmuf_and_resumes_on_other_devices(corpus_dir, tmp_path):
+    """4 workers start on 2 devices (two vmapped on each) and resume on 4 devices (one each)."""
     from nmt import trainer
     from tests.conftest import tiny_config
     cfg = tiny_config(corpus_dir, "parallel.method=bmuf", "parallel.workers=4", "parallel.sync_every=2",
                       "parallel.warmup_steps=2", "train.eval_every=4", "train.eval_bleu_max=8")
     quiet = dict(progress=False, log=lambda s: None)
-    first = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), str(tmp_path), **quiet)
+    first = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4),
+                                            parallel=dataclasses.replace(cfg.parallel, devices=2)),
+                        str(tmp_path), **quiet)
     assert first["step"] == 4 and first["train_programs"] >= 1
+    params = jax.tree.leaves(first["state"].params)[0]
+    assert params.shape[0] == 4 and len(params.sharding.device_set) == 2
     second = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=8)), str(tmp_path),
                          **quiet)
     assert second["step"] == 8 and int(second["state"].step) == 8 and second["test"]["sentences"] > 0
+    assert len(jax.tree.leaves(second["state"].params)[0].sharding.device_set) == 4
