@@ -11,8 +11,8 @@ which gives the same numbers as one device each and runs faster on a small CPU.
 
 K = 1 is plain single-worker training with the same per-worker batch; its validation loss after --steps steps is the
 target every K must reach, within min(steps, 8·steps/K) steps (a run that needs more has a speed-up below K/8 and is
-reported as not reaching it). --baseline-lrs runs K = 1 at other learning rates to the same target: the speed-ups
-then count against the fastest of them, so an untuned single worker does not inflate them. Every K uses the same fixed schedule (no plateau decay). `sync` and `average` scale the
+reported as not reaching it). --baseline runs K = 1 with other settings (a learning rate, SGD momentum) to the same
+target: the speed-ups then count against the fastest of them, so an untuned single worker does not inflate them. Every K uses the same fixed schedule (no plateau decay). `sync` and `average` scale the
 local lr by √K (Adam, lr 3e-3, the default) or by K (--optimizer sgd, lr 1.0: plain SGD, as Chen & Huo's workers).
 BMUF keeps the local lr and uses Chen & Huo's block momentum 1 − 1/K (fairseq's default 0.875 is the K = 8 value),
 block lr 1 and Nesterov-style starts, unless --block-momentum (a number, 1-1/K or 1-1/sqrtK), --block-lr or
@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from nmt import cli  # noqa: E402
 from nmt import step as step_lib  # noqa: E402
 from nmt.config import get_config  # noqa: E402
 from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
@@ -116,9 +117,10 @@ def main(argv=None):
                    help="BMUF workers start each block from the look-ahead point")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                    help="local optimizer (lr 3e-3 / 1.0); sync and average scale it by sqrt(K) / K")
-    p.add_argument("--baseline-lrs", default="",
-                   help="other K = 1 learning rates (comma-separated): each runs to the target, and every speed-up "
-                        "counts against the fastest single worker")
+    p.add_argument("--baseline", action="append", default=[], metavar="OVERRIDES",
+                   help="another K = 1 run to the target, with comma-separated config overrides (e.g. train.lr=2 or "
+                        "train.lr=0.1,train.momentum=0.9); repeatable; every speed-up counts against the fastest "
+                        "single worker")
     p.add_argument("--devices", type=int, default=2, help="simulated devices the workers share (0 = one each)")
     p.add_argument("--workers", default="1,2,4,8,16")
     p.add_argument("--methods", default="sync,average,bmuf")
@@ -140,6 +142,7 @@ def main(argv=None):
                  "data.vocab_size=80", "data.buckets=[24]", "data.max_len=24"]
     base += ["parallel.plateau_decay=1.0"]  # a fixed schedule: the same rates for every K
     single = get_config("tiny", base + ["parallel.method=sync"])  # one worker: plain training
+    baseline_cfgs = {o: get_config("tiny", base + ["parallel.method=sync"] + o.split(",")) for o in args.baseline}
     data = load_data(single.data)
     log = lambda s: print(s, flush=True)
     _, curve1, workers1, state1 = train_until(single, data, 1, steps, args.eval_every, None, log,
@@ -150,14 +153,13 @@ def main(argv=None):
     param_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
     opt_bytes = sum(x.nbytes for x in jax.tree.leaves(state1.opt_state) if jnp.issubdtype(x.dtype, jnp.floating))
     results, curves = {}, {"1": curve1}
-    baseline = {str(LR[args.optimizer]): steps}  # K = 1: learning rate -> steps to the target
-    for lr in filter(None, args.baseline_lrs.split(",")):
-        cfg = get_config("tiny", base + ["parallel.method=sync", f"train.lr={lr}"])
-        baseline[lr] = train_until(cfg, data, 1, steps, args.eval_every, target, log, args.val_sentences,
-                                   args.devices)[0]
+    baseline = {"default": steps}  # K = 1: overrides -> steps to the target
+    for overrides, cfg in baseline_cfgs.items():
+        baseline[overrides] = train_until(cfg, data, 1, steps, args.eval_every, target, log, args.val_sentences,
+                                          args.devices)[0]
     steps1 = min(n for n in baseline.values() if n)
     if len(baseline) > 1:
-        log(f"K=1 steps to the target by learning rate: {baseline}; speed-ups count against {steps1}")
+        log(f"K=1 steps to the target by setting: {baseline}; speed-ups count against {steps1}")
     for method in args.methods.split(","):
         results[method] = {"1": {"steps": steps1, "speedup": 1.0, "bytes_per_step": 0.0}}
         for k in ks[1:]:
@@ -179,7 +181,7 @@ def main(argv=None):
             write(results, curves, target, baseline, args.out)  # after every run: a stopped study keeps it
     write(results, curves, target, baseline, args.out)
     print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau,
-                      "batch_tokens": args.batch_tokens, "k1_steps_by_lr": baseline, **results}))
+                      "batch_tokens": args.batch_tokens, "k1_steps": baseline, **results}))
 
 
 def write(results, curves, target, baseline, out):
@@ -187,7 +189,7 @@ def write(results, curves, target, baseline, out):
     with open(os.path.join(out, "bmuf_convergence.json"), "w") as f:
         json.dump(results, f, indent=1)
     if len(baseline) > 1:
-        with open(os.path.join(out, "k1_steps_by_lr.json"), "w") as f:
+        with open(os.path.join(out, "k1_baselines.json"), "w") as f:
             json.dump({"target_val_loss": target, "steps": baseline}, f, indent=1)
     with open(os.path.join(out, "bmuf_convergence.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -222,4 +224,4 @@ def plot(results, curves, target, out):
 
 
 if __name__ == "__main__":
-    main()
+    cli.main_guard(main, "bmuf_convergence")

@@ -89,6 +89,7 @@ class TrainConfig:
     warmup_steps: int = 500
     decay: str = "rsqrt"  # rsqrt | cosine | constant (after warm-up)
     optimizer: str = "adam"  # adam | sgd
+    momentum: float = 0.0  # sgd: heavy-ball momentum (fairseq's --momentum); 0 = plain SGD
     clip_norm: float = 5.0  # global-norm clipping; 0 = none
     label_smoothing: float = 0.1
     eval_every: int = 1000
@@ -101,6 +102,9 @@ class TrainConfig:
     def validate(self):
         if self.optimizer not in ("adam", "sgd"):
             raise ConfigError(f"train.optimizer: expected adam or sgd, got {self.optimizer!r}")
+        if not 0.0 <= self.momentum < 1.0 or (self.momentum and self.optimizer != "sgd"):
+            raise ConfigError(f"train.momentum: expected 0 <= m < 1, and only with train.optimizer=sgd; "
+                              f"got {self.momentum} with {self.optimizer}")
         if self.decay not in ("rsqrt", "cosine", "constant"):
             raise ConfigError(f"train.decay: expected rsqrt, cosine or constant, got {self.decay!r}")
         if self.steps < 1 or self.eval_every < 1 or self.log_every < 1:

@@ -23,15 +23,20 @@ def learning_rate(cfg: TrainConfig) -> optax.Schedule:
     """Linear warm-up to cfg.lr, then rsqrt, cosine or constant."""
     warm = max(cfg.warmup_steps, 1)
     if cfg.decay == "cosine":
+        if cfg.warmup_steps == 0:  # the first step at full rate, as asked
+            return optax.cosine_decay_schedule(cfg.lr, max(cfg.steps, 1), alpha=0.01)
         return optax.warmup_cosine_decay_schedule(0.0, cfg.lr, warm, max(cfg.steps, warm + 1), cfg.lr * 0.01)
     if cfg.decay == "constant":
+        if cfg.warmup_steps == 0:
+            return optax.constant_schedule(cfg.lr)
         return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warm), optax.constant_schedule(cfg.lr)],
                                     [warm])
     return lambda step: cfg.lr * jnp.minimum((step + 1) / warm, jnp.sqrt(warm / jnp.maximum(step + 1, 1)))
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else optax.sgd(learning_rate(cfg))
+    opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else \
+        optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
     return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
 
 

@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
     import json
     r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
-                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--baseline-lrs", "0.03",
+                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--baseline", "train.lr=0.03",
                         "--out", str(tmp_path)],
                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -17,9 +17,9 @@ def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
     assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())
     assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
     assert (tmp_path / "bmuf_convergence.png").exists()
-    by_lr = json.load(open(tmp_path / "k1_steps_by_lr.json"))["steps"]
-    assert set(by_lr) == {"0.003", "0.03"} and by_lr["0.003"] == 8  # the default lr set the target at step 8
-    fastest = min(n for n in by_lr.values() if n)
+    k1 = json.load(open(tmp_path / "k1_baselines.json"))["steps"]
+    assert set(k1) == {"default", "train.lr=0.03"} and k1["default"] == 8  # it set the target at step 8
+    fastest = min(n for n in k1.values() if n)
     assert all(v["1"]["steps"] == fastest for v in res.values())
     for v in res.values():
         assert v["2"]["speedup"] is None or abs(v["2"]["speedup"] - fastest / v["2"]["steps"]) < 1e-9

@@ -89,3 +89,31 @@ def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
     from nmt.config import ConfigError
     with pytest.raises(ConfigError, match="model.hidden"):
         trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False, log=lambda s: None)
+
+
+def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():
+    import jax.numpy as jnp
+    import pytest
+
+    from nmt import step as step_lib
+    from nmt.config import ConfigError, get_config
+    cfg = get_config("tiny", ["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.5", "train.clip_norm=0",
+                              "train.warmup_steps=0", "train.decay=constant"]).train
+    opt = step_lib.make_optimizer(cfg)
+    params, grad = {"w": jnp.zeros(3)}, {"w": jnp.asarray([1.0, -2.0, 0.5])}
+    state = opt.init(params)
+    first, state = opt.update(grad, state, params)
+    second, _ = opt.update(grad, state, params)
+    np.testing.assert_allclose(first["w"], -0.5 * grad["w"], rtol=1e-6)
+    np.testing.assert_allclose(second["w"], -0.5 * 1.9 * grad["w"], rtol=1e-6)  # v = 0.9 v + g
+    with pytest.raises(ConfigError, match="train.momentum"):
+        get_config("tiny", ["train.momentum=0.9"])  # Adam has its own moments
+
+
+def test_no_warmup_means_the_full_rate_from_the_first_step():
+    from nmt.config import get_config
+    for decay in ("constant", "cosine", "rsqrt"):
+        cfg = get_config("tiny", [f"train.decay={decay}", "train.warmup_steps=0", "train.lr=0.5"]).train
+        assert abs(float(step_lib.learning_rate(cfg)(0)) - 0.5) < 1e-6, decay
+    cfg = get_config("tiny", ["train.decay=constant", "train.warmup_steps=10", "train.lr=0.5"]).train
+    assert float(step_lib.learning_rate(cfg)(0)) == 0.0 and abs(float(step_lib.learning_rate(cfg)(10)) - 0.5) < 1e-6
