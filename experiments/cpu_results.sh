@@ -18,3 +18,10 @@ python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
 python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"
+for run in "4096 --eval-every 64" "8192 --workers 1,4,16 --eval-every 128" "16384 --workers 1,16 --eval-every 256"; do
+    set -- $run
+    python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --steps "$@" --out "$out/bmuf_sgd_$1"
+done
+python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --workers 1 --steps 4096 --eval-every 64 \
+    --baseline train.lr=2 --baseline train.lr=0.1,train.momentum=0.9 --baseline train.lr=0.2,train.momentum=0.9 \
+    --out "$out/bmuf_sgd_4096_k1"
