@@ -18,7 +18,11 @@ def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
     assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
     assert (tmp_path / "bmuf_convergence.png").exists()
     k1 = json.load(open(tmp_path / "k1_baselines.json"))["steps"]
-    assert set(k1) == {"default", "train.lr=0.03"} and k1["default"] == 8  # it set the target at step 8
+    saved = json.load(open(tmp_path / "curves.json"))
+    target, curve1 = saved["target_val_loss"], saved["curves"]["1"]
+    assert curve1[-1] == [8, target]  # K = 1 after --steps (8 with --quick) sets the target ...
+    assert set(k1) == {"default", "train.lr=0.03"}  # ... and is credited with its first evaluation at it
+    assert k1["default"] == next(s for s, loss in curve1 if loss <= target)
     fastest = min(n for n in k1.values() if n)
     assert all(v["1"]["steps"] == fastest for v in res.values())
     for v in res.values():
