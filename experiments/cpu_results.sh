@@ -18,7 +18,7 @@ python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
 python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"
-for run in "4096 --eval-every 64" "8192 --workers 1,4,16 --eval-every 128" "16384 --workers 1,16 --eval-every 256"; do
+for run in "4096 --eval-every 64" "8192 --workers 1,4,16 --eval-every 128" "16384 --workers 1,4,16 --eval-every 256"; do
     set -- $run
     python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --steps "$@" --out "$out/bmuf_sgd_$1"
 done
