@@ -143,8 +143,9 @@ def main(argv=None):
         base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
                  "data.vocab_size=80", "data.buckets=[24]", "data.max_len=24"]
     base += ["parallel.plateau_decay=1.0"]  # a fixed schedule: the same rates for every K
-    single = get_config("tiny", base + ["parallel.method=sync"])  # one worker: plain training
-    baseline_cfgs = {o: get_config("tiny", base + ["parallel.method=sync"] + o.split(",")) for o in args.baseline}
+    one = base + ["parallel.method=sync"]  # one worker: plain training
+    single = get_config("tiny", one)
+    baseline_cfgs = {o: get_config("tiny", one + o.split(",")) for o in args.baseline}
     data = load_data(single.data)
     log = lambda s: print(s, flush=True)
     _, curve1, workers1, state1 = train_until(single, data, 1, steps, args.eval_every, None, log,
@@ -155,7 +156,7 @@ def main(argv=None):
     params = workers1.model_params(state1, steps)
     param_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
     opt_bytes = sum(x.nbytes for x in jax.tree.leaves(state1.opt_state) if jnp.issubdtype(x.dtype, jnp.floating))
-    results, curves = {}, {"1": curve1}
+    curves = {"1": curve1}
     baseline = {"default": first}  # K = 1: overrides -> steps to the target
     for overrides, cfg in baseline_cfgs.items():
         baseline[overrides], curves[f"1 {overrides}"], _, _ = train_until(
@@ -163,8 +164,9 @@ def main(argv=None):
     steps1 = min(n for n in baseline.values() if n)
     if len(baseline) > 1:
         log(f"K=1 steps to the target by setting: {baseline}; speed-ups count against {steps1}")
-    for method in args.methods.split(","):
-        results[method] = {"1": {"steps": steps1, "speedup": 1.0, "bytes_per_step": 0.0}}
+    results = {m: {"1": {"steps": steps1, "speedup": 1.0, "bytes_per_step": 0.0}} for m in args.methods.split(",")}
+    write(results, curves, target, baseline, args.out)  # K = 1 alone (--workers 1) is a result too
+    for method in results:
         for k in ks[1:]:
             eta, rule = args.block_momentum(k), LR_RULE[args.optimizer][method]
             cfg = get_config("tiny", base + [f"parallel.method={method}", f"parallel.sync_every={args.tau}",
@@ -182,7 +184,6 @@ def main(argv=None):
                 "sync_bytes_per_step": comm_bytes_per_step(sync, k, param_bytes, opt_bytes, used)}
             curves[f"{method}/{k}"] = curve
             write(results, curves, target, baseline, args.out)  # after every run: a stopped study keeps it
-    write(results, curves, target, baseline, args.out)
     print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau,
                       "batch_tokens": args.batch_tokens, "k1_steps": baseline, **results}))
 

@@ -57,9 +57,9 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
                     raise ConfigError(f"{workdir}: checkpoint does not fit its configuration "
                                       f"({str(e).splitlines()[0][:200]})") from None
-                if released:
-                    return LoadedRun(config, model, state["params"], sp, int(state["step"]), name)
-                return LoadedRun(config, model, state.params, sp, int(state.step), name)
+                if not released:
+                    state = {"step": state.step, "params": state.params}
+                return LoadedRun(config, model, state["params"], sp, int(state["step"]), name)
         raise ConfigError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
     finally:
         ckpt.close()
