@@ -15,6 +15,13 @@ python -m nmt.bench memory --only attention | keep bench_memory_attention_quiet 
 python experiments/remat_sweep.py --lengths 32,128,512,1024 --depths 2,8 --policies "none;full;dots_no_batch;sqrt_t;offload:dec_h,dec_c,attn_context,attn_hidden"
 python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --beam 5 --alpha 0.6 | keep eval_default_test
 python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 | keep bench_decode_default
+for n in 256 512 1024; do   # the first trains runs/multi30k/lexicon.npz (about 10 s)
+    python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist "$n" | keep "eval_shortlist${n}_test"
+done
+for n in 256 512; do
+    python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist "$n" \
+        | keep "bench_decode_shortlist$n"
+done
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
 python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"

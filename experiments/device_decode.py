@@ -27,6 +27,9 @@ def main():
     p.add_argument("--checkpoint", help="a trained run directory (default: untrained reference parameters)")
     p.add_argument("--while-graphs", action="store_true",
                    help="let XLA put while loops and conditionals into CUDA graphs (no host sync per decode step)")
+    p.add_argument("--shortlist", type=int, default=0,
+                   help="per-sentence vocabulary shortlists of this size (the run's lexicon.npz, which nmt.release "
+                        "copies, or the corpus to train one)")
     p.add_argument("--sentences", type=int, help="batch-64 sentences (default: 1000, --cpu 128)")
     p.add_argument("--batch1-sentences", type=int, help="sentences timed one at a time (default: 100, --cpu 10)")
     p.add_argument("--repeats", type=int, help="timed repeats (default: 5, --cpu 2)")
@@ -46,6 +49,8 @@ def main():
     argv += ["--sentences", str(sizes[0]), "--batch1-sentences", str(sizes[1]), "--repeats", str(sizes[2])]
     if args.checkpoint:
         argv += ["--checkpoint", args.checkpoint]
+    if args.shortlist:
+        argv += ["--shortlist", str(args.shortlist)]
     import contextlib
     import io
     buf = io.StringIO()
@@ -56,7 +61,8 @@ def main():
     result = json.loads(text.strip().splitlines()[-1])
     result["platform"] = platform
     result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
-    bench.write_result(args.out, f"decode_{platform}{'_while_graphs' * args.while_graphs}.json", result)
+    bench.write_result(args.out, f"decode_{platform}{'_while_graphs' * args.while_graphs}"
+                       f"{f'_shortlist{args.shortlist}' * bool(args.shortlist)}.json", result)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import json
 import os
 
 from nmt import cli
+from nmt.translate import add_shortlist_args
 
 
 def print_report(title: str, result: dict) -> None:
@@ -43,6 +44,7 @@ def main(argv=None):
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3)
+    add_shortlist_args(decode)
     memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
     cli.add_config_args(memory)
     memory.set_defaults(preset="reference")
@@ -98,7 +100,9 @@ def run_decode_bench(config, args) -> dict:
     from nmt.config import ConfigError, with_overrides
     from nmt.data import load_data
     from nmt.decode import BeamConfig
+    from nmt.decode.shortlist import train_lexicon
     from nmt.inference import load_run
+    from nmt.translate import shortlister
     if args.checkpoint:
         model_overrides = [o for o in args.overrides if not o.startswith("data.")]
         if model_overrides:
@@ -108,15 +112,18 @@ def run_decode_bench(config, args) -> dict:
         config = with_overrides(run.config, args.overrides)
         model, params, sp, source = run.model, run.params, run.sp, f"{args.checkpoint}@{run.step}"
         data = load_data(config.data, vocab_path=args.checkpoint + "/vocab.model")
+        lister = shortlister(args, run, print)
     else:
         data = load_data(config.data)
         sp = data.sp
         model = step_lib.make_model(config, sp.vocab_size())
         params = step_lib.init_state(model, step_lib.make_optimizer(config.train), jax.random.key(0)).params
         source = f"preset {args.preset}, untrained parameters"
+        lister = shortlister(args, None, print, args.shortlist and train_lexicon(
+            data.train.examples.src, data.train.examples.tgt, sp.vocab_size()))
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha)
     res = bench_decode(model, params, sp, data.test.src_text[:args.sentences], config.data.buckets, cfg,
-                       args.batch1_sentences, args.repeats)
+                       args.batch1_sentences, args.repeats, shortlister=lister)
     return dict(res, model=source)
 
 

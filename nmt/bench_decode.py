@@ -15,48 +15,50 @@ import numpy as np
 
 from nmt.bench_train import compiled_bytes
 from nmt.data import Examples
-from nmt.data.batching import group_by_bucket, make_batch
-from nmt.decode import BeamConfig, beam_decode
+from nmt.data.batching import bucket_of, make_batch
+from nmt.decode import BeamConfig, beam_decode, embedding_projection
 from nmt.decode.beam import make_search
 from nmt.decode.search import max_output_len, strip
 from nmt.model import Seq2Seq
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_init(model, params, src, cfg, max_len):
+def _baseline_init(model, params, src, cfg, max_len, vocab):
     v = {"params": params}
     memory = model.apply(v, src, method=Seq2Seq.encode)
     dec = model.apply(v, memory, cfg.beam, method=Seq2Seq.init_state)
-    return memory, make_search(None, dec, memory.mask, cfg, max_len)[0]
+    weights = None if vocab is None else model.apply(v, vocab[0], method=Seq2Seq.output_weights)
+    return memory, weights, make_search(None, dec, memory.mask, cfg, max_len, shortlist=vocab)[0]
 
 
-def _search_fns(model, params, memory, cfg, max_len):
+def _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab):
     def step_fn(dec, tokens):
-        return model.apply({"params": params}, memory, dec, tokens, method=Seq2Seq.step)
+        return model.apply({"params": params}, memory, dec, tokens, weights, projected, method=Seq2Seq.step)
     dummy = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.init_state)
-    _, cond, body = make_search(step_fn, dummy, memory.mask, cfg, max_len)
+    _, cond, body = make_search(step_fn, dummy, memory.mask, cfg, max_len, shortlist=vocab)
     return cond, body
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_cond(model, params, memory, state, cfg, max_len):
-    return _search_fns(model, params, memory, cfg, max_len)[0](state)
+def _baseline_cond(model, params, memory, weights, projected, state, cfg, max_len, vocab):
+    return _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab)[0](state)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_body(model, params, memory, state, cfg, max_len):
-    return _search_fns(model, params, memory, cfg, max_len)[1](state)
+def _baseline_body(model, params, memory, weights, projected, state, cfg, max_len, vocab):
+    return _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab)[1](state)
 
 
-def per_step_search(model, params, src, cfg: BeamConfig, max_len: int):
-    memory, state = _baseline_init(model, params, src, cfg, max_len)
-    while bool(_baseline_cond(model, params, memory, state, cfg, max_len)):  # host round-trip every token
-        state = _baseline_body(model, params, memory, state, cfg, max_len)
+def per_step_search(model, params, src, cfg: BeamConfig, max_len: int, vocab, projected):
+    memory, weights, state = _baseline_init(model, params, src, cfg, max_len, vocab)
+    args = (model, params, memory, weights, projected)
+    while bool(_baseline_cond(*args, state, cfg, max_len, vocab)):  # a host round trip every token
+        state = _baseline_body(*args, state, cfg, max_len, vocab)
     return state.fin_seqs
 
 
-def compiled_search(model, params, src, cfg: BeamConfig, max_len: int):
-    return beam_decode(model, params, src, cfg, max_len)["tokens"]
+def compiled_search(model, params, src, cfg: BeamConfig, max_len: int, vocab, projected):
+    return beam_decode(model, params, src, cfg, max_len, shortlist=vocab, projected=projected)["tokens"]
 
 
 def _time(fn, batches, repeats: int) -> list[float]:
@@ -75,24 +77,37 @@ def _time(fn, batches, repeats: int) -> list[float]:
 
 
 def _batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict]:
-    """Batches of exactly `rows` sentences of one length bucket (the last of a bucket padded with empty rows)."""
+    """Batches of `rows` sentences, as a server would cut them: sorted by source length, consecutive sentences
+    together, each batch padded to the bucket of its longest; only the very last batch may be short (empty rows)."""
     ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
-    return [make_batch(ex, idx[k:k + rows], bucket, rows)
-            for bucket, idx in group_by_bucket(ex, buckets).items() for k in range(0, len(idx), rows)]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    out = []
+    for k in range(0, len(order), rows):
+        idx = order[k:k + rows]
+        bucket = bucket_of(max(len(ids[i]) for i in idx) + 1, buckets) or buckets[-1]
+        out.append(make_batch(ex, idx, bucket, rows))
+    return out
 
 
 def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: BeamConfig,
-                 batch1_sentences: int = 50, repeats: int = 3, log=print) -> dict:
+                 batch1_sentences: int = 50, repeats: int = 3, log=print, shortlister=None) -> dict:
+    """Times both searches. Both look their input projections up in `embedding_projection`, made once before
+    timing, as a server makes it at load; with a `Shortlister`, both score only each sentence's shortlist, which the
+    timed call makes on the host."""
     ids = [x[:max(buckets) - 1] for x in sp.encode(sources)]
     big = _batches(ids, buckets, 64)
     one = _batches(ids[:batch1_sentences], buckets, 1)
+    lists = (lambda src: None) if shortlister is None else shortlister
+    projected = embedding_projection(model, params)
 
     def runner(search):
-        return lambda b: search(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg))
+        return lambda b: search(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
+                                lists(b["src"]), projected)
 
+    shapes = {(b["src"].shape, None if shortlister is None else len(lists(b["src"])[0])): b for b in one + big}
     t = time.perf_counter()
-    lowered = [beam_decode.lower(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg))
-               for b in {b["src"].shape: b for b in one + big}.values()]
+    lowered = [beam_decode.lower(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
+                                 shortlist=lists(b["src"]), projected=projected) for b in shapes.values()]
     compiled = [x.compile() for x in lowered]
     compile_s = time.perf_counter() - t
     peak = max((compiled_bytes(c) or 0) for c in compiled)
@@ -103,10 +118,12 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         t1 = _time(runner(search), one, repeats)
         t64 = _time(runner(search), big, repeats)
         res[name] = (t1, t64)
-    out_tokens = 0
+    out_tokens = row_steps = 0
     for b in big:
-        toks = np.asarray(compiled_search(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg)))
-        out_tokens += sum(len(strip(toks[r, 0])) + 1 for r, i in enumerate(b["index"]) if i >= 0)
+        out = jax.device_get(beam_decode(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
+                                         shortlist=lists(b["src"]), projected=projected))
+        out_tokens += sum(len(strip(out["tokens"][r, 0])) + 1 for r, i in enumerate(b["index"]) if i >= 0)
+        row_steps += len(b["index"]) * int(out["steps"])
     n_big = sum(int((b["index"] >= 0).sum()) for b in big)
     c1, c64 = statistics.median(res["compiled"][0]), sum(res["compiled"][1])
     p1, p64 = statistics.median(res["per_step"][0]), sum(res["per_step"][1])
@@ -123,6 +140,10 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         "batch1_sentences": len(one),
         "batch64_sentences": n_big,
         "mean_output_tokens": out_tokens / max(n_big, 1),
+        # Output tokens per sentence row and decoder step: a batch runs until its last sentence is done, and the rows
+        # of the sentences done before it keep computing.
+        "row_fill_batch64": out_tokens / max(row_steps, 1),
         "beam": cfg.beam,
+        "shortlist": None if shortlister is None else shortlister.size,
         "device": str(jax.devices()[0].device_kind),
     }

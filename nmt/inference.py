@@ -22,6 +22,7 @@ class LoadedRun:
     sp: object
     step: int
     which: str  # "best" or "latest"
+    workdir: str
 
 
 def load_run(workdir: str, which: str = "best") -> LoadedRun:
@@ -59,7 +60,7 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
                                       f"({str(e).splitlines()[0][:200]})") from None
                 if not released:
                     state = {"step": state.step, "params": state.params}
-                return LoadedRun(config, model, state["params"], sp, int(state["step"]), name)
+                return LoadedRun(config, model, state["params"], sp, int(state["step"]), name, workdir)
         raise ConfigError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
     finally:
         ckpt.close()

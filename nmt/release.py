@@ -1,7 +1,8 @@
 """`python -m nmt.release --checkpoint RUN_DIR --out DIR [--which best|latest]`
 
 A run's parameters without the optimizer state (a third of the size with Adam), as OpenNMT-py's release_model
-gives: DIR is a run directory that nmt.translate, nmt.evaluate and nmt.bench decode read like any other.
+gives: DIR is a run directory that nmt.translate, nmt.evaluate and nmt.bench decode read like any other (with the
+run's shortlist lexicon, when it has one).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def release(workdir: str, out: str, which: str = "best") -> dict:
     """
     from nmt.checkpoint import Checkpoints
     from nmt.config import ConfigError
+    from nmt.decode.shortlist import LEXICON_FILE
     from nmt.inference import load_run
     out = os.path.abspath(out)
     if os.path.exists(out):
@@ -34,8 +36,9 @@ def release(workdir: str, out: str, which: str = "best") -> dict:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".release-", dir=os.path.dirname(out))
     try:
-        for name in ("config.json", "vocab.model"):
-            shutil.copy2(os.path.join(workdir, name), tmp)
+        for name in ("config.json", "vocab.model", LEXICON_FILE):
+            if name != LEXICON_FILE or os.path.isfile(os.path.join(workdir, name)):
+                shutil.copy2(os.path.join(workdir, name), tmp)
         with open(os.path.join(tmp, RELEASE_FILE), "w") as f:
             json.dump(info, f, indent=1)
         ckpt = Checkpoints(tmp)

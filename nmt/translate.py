@@ -19,6 +19,17 @@ def add_search_args(parser) -> None:
                         help="gnmt: ((5+len)/6)^alpha; plain: len^alpha")
     parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length a*src_len+b: a")
     parser.add_argument("--max-len-b", type=int, default=10, help="max output length a*src_len+b: b")
+    add_shortlist_args(parser)
+
+
+def add_shortlist_args(parser) -> None:
+    parser.add_argument("--shortlist", type=int, default=0, metavar="N",
+                        help="score only N target tokens per sentence, chosen from its source words by an IBM Model 1 "
+                             "lexicon (trained on the run's corpus on first use); 0 = whole vocabulary (default)")
+    parser.add_argument("--shortlist-frequent", type=int, default=100, metavar="F",
+                        help="the F most frequent target tokens are always in the shortlist (default: %(default)s)")
+    parser.add_argument("--shortlist-per-source", type=int, default=50, metavar="M",
+                        help="the M most probable translations of each source token (default: %(default)s)")
 
 
 def beam_config(args):
@@ -29,6 +40,19 @@ def beam_config(args):
     except ValueError:
         from nmt.config import ConfigError
         raise ConfigError("--beam must be >= 1 and --alpha, --beta >= 0") from None
+
+
+def shortlister(args, run, log, lexicon=None):
+    """The `Shortlister` the --shortlist options ask for (from `lexicon`, else the run's), or None."""
+    if not args.shortlist:
+        return None
+    from nmt.config import ConfigError
+    from nmt.decode.shortlist import Shortlister, lexicon_for_run
+    lexicon = lexicon or lexicon_for_run(run.workdir, run.config, log)
+    try:
+        return Shortlister(lexicon, args.shortlist, args.shortlist_frequent, args.shortlist_per_source)
+    except ValueError as e:
+        raise ConfigError(f"--shortlist: {e}") from None
 
 
 def read_input(stream, name: str, log) -> list[str]:
@@ -46,7 +70,7 @@ def read_input(stream, name: str, log) -> list[str]:
     return lines
 
 
-def translate_lines(run, lines: list[str], cfg, nbest: int, log):
+def translate_lines(run, lines: list[str], cfg, nbest: int, log, shortlister=None):
     """Translates non-empty lines (sorted into length buckets, order restored); returns per-line results."""
     import numpy as np
 
@@ -61,7 +85,7 @@ def translate_lines(run, lines: list[str], cfg, nbest: int, log):
             + ", ".join(map(str, long[:20])) + (" ..." if len(long) > 20 else ""))
     ex = Examples([x[:limit] for x in ids], [[] for _ in ids], np.arange(len(ids)))
     out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.buckets,
-                             run.config.data.batch_tokens, cfg, nbest)
+                             run.config.data.batch_tokens, cfg, nbest, shortlister)
     results = [[(0.0, "")] * nbest for _ in lines]
     for j, i in enumerate(todo):
         results[i] = out[j] if nbest > 1 else [(0.0, out[j])]
@@ -93,7 +117,7 @@ def main(argv=None):
         else:
             lines = read_input(sys.stdin.buffer, "stdin", log)
         run = load_run(args.checkpoint)
-        results = translate_lines(run, lines, cfg, args.nbest, log)
+        results = translate_lines(run, lines, cfg, args.nbest, log, shortlister(args, run, log))
         if args.nbest > 1:
             text = "".join(f"{i}\t{score:.4f}\t{hyp}\n" for i, hyps in enumerate(results) for score, hyp in hyps)
         else:

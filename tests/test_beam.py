@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nmt.data.vocab import EOS, PAD
-from nmt.decode import BeamConfig, beam_decode, greedy_decode, score_outputs
+from nmt.decode import BeamConfig, beam_decode, embedding_projection, greedy_decode, score_outputs
 from nmt.decode.search import max_output_len
 from tests.test_model import model_and_params, random_batch
 
@@ -56,7 +56,7 @@ def test_wide_beam_finds_the_exhaustive_best(tiny_model, alpha, beta):
 @pytest.mark.parametrize("alpha, beta, penalty", [(0.6, 0.0, "gnmt"), (1.0, 0.4, "plain"), (0.0, 0.2, "gnmt")])
 def test_scores_equal_teacher_forced_scores_and_nbest_is_sorted_and_distinct(tiny_model, alpha, beta, penalty):
     model, params = tiny_model
-    cfg = BeamConfig(beam=5, alpha=alpha, beta=beta, length_penalty=penalty)
+    cfg = BeamConfig(beam=5, alpha=alpha, beta=beta, length_penalty=penalty, nbest=5)
     src = sources(4, 6, 2)
     res = beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
     for b in range(src.shape[0]):
@@ -92,3 +92,18 @@ def test_search_compiles_once_per_bucket_shape(tiny_model):
     assert beam_decode._cache_size() == before + 1
     beam_decode(model, params, sources(4, 12, 20), cfg, max_output_len(12, cfg))
     assert beam_decode._cache_size() == before + 2
+
+
+def test_a_kept_embedding_projection_changes_nothing(tiny_model):
+    model, params = tiny_model
+    src = sources(4, 6, 4)
+    cfg = BeamConfig(beam=3, nbest=3)
+    max_len = max_output_len(src.shape[1], cfg)
+    projected = embedding_projection(model, params)
+    assert projected.shape == (VOCAB, 4 * model.cfg.hidden)
+    plain, kept = beam_decode(model, params, src, cfg, max_len), beam_decode(model, params, src, cfg, max_len,
+                                                                            projected=projected)
+    np.testing.assert_array_equal(plain["tokens"], kept["tokens"])
+    np.testing.assert_allclose(plain["scores"], kept["scores"], atol=1e-5)
+    np.testing.assert_array_equal(greedy_decode(model, params, src, cfg, max_len),
+                                  greedy_decode(model, params, src, cfg, max_len, None, projected))

@@ -29,9 +29,11 @@ class BeamConfig:
     length_penalty: str = "gnmt"  # gnmt: ((5 + len) / 6)^alpha; plain: len^alpha
     max_len_a: float = 1.5  # maximum output length a * src_len + b (EOS included)
     max_len_b: int = 10
+    nbest: int = 1  # hypotheses wanted: the search stops once the nbest-th finished one cannot be beaten
 
     def __post_init__(self):
-        if self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain"):
+        if (self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain")
+                or not 1 <= self.nbest <= self.beam):
             raise ValueError(f"invalid beam settings: {self}")
 
 
@@ -49,11 +51,19 @@ def coverage_penalty(coverage: jax.Array, src_mask: jax.Array, cfg: BeamConfig) 
     return cfg.beta * jnp.sum(jnp.where(src_mask[:, None, :], logs, 0.0), -1)
 
 
-def output_log_probs(logits: jax.Array) -> jax.Array:
-    """Log-probabilities over the tokens a search may emit (never PAD or BOS); float32."""
-    v = logits.shape[-1]
-    banned = (jnp.arange(v) == PAD) | (jnp.arange(v) == BOS)
-    return jax.nn.log_softmax(jnp.where(banned, NEG_INF, logits.astype(jnp.float32)), axis=-1)
+def output_log_probs(logits: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+    """Log-probabilities over the tokens a search may emit (never PAD or BOS); float32.
+
+    With a shortlist (ids [N], listed [B, N]; see `nmt.decode.shortlist`), logits [B, (K,) N] are over its ids and
+    each sentence's probabilities are normalised over the ids it lists.
+    """
+    if shortlist is None:
+        ids, listed = jnp.arange(logits.shape[-1]), True
+    else:
+        ids, listed = shortlist
+        listed = listed.reshape(listed.shape[:1] + (1,) * (logits.ndim - 2) + listed.shape[1:])
+    allowed = listed & (ids != PAD) & (ids != BOS)
+    return jax.nn.log_softmax(jnp.where(allowed, logits.astype(jnp.float32), NEG_INF), axis=-1)
 
 
 def max_lengths(src_mask: jax.Array, cfg: BeamConfig, limit: int) -> jax.Array:
@@ -83,7 +93,8 @@ def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
 
 
 def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False) -> tuple[BeamState, Callable, Callable]:
+                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None
+                ) -> tuple[BeamState, Callable, Callable]:
     """The search as (initial state, cond, body) for a `lax.while_loop`.
 
     Args:
@@ -92,6 +103,7 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
       src_mask: [B, S] bool, True for real source tokens.
       max_len: static bound on output length (EOS included); per-sentence bounds come from cfg.
       keep_attention: also return each finished hypothesis's attention [B, K, L, S] (for pictures).
+      shortlist: (ids [N], listed [B, N]) when step_fn's logits are over ids (see `output_log_probs`).
     """
     b, s = src_mask.shape
     k = cfg.beam
@@ -107,21 +119,24 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
 
     def cond(st: BeamState):
         # A live hypothesis can at best keep its log P and reach the longest length (lp grows with length,
-        # coverage penalty <= 0): once the worst finished score beats that for every sentence, stop.
+        # coverage penalty <= 0): once the nbest-th finished score beats that for every sentence, the returned
+        # nbest cannot change, so stop. Later finished slots may stay empty (NEG_INF).
         bound = jnp.max(st.live_logp, -1) / length_penalty(limits, cfg)
-        worst = jnp.min(st.fin_scores, -1)
+        worst = st.fin_scores[:, cfg.nbest - 1]
         done = (worst >= bound) | (jnp.max(st.live_logp, -1) <= NEG_INF / 2)
         return (st.t < max_len) & ~jnp.all(done)
 
     def body(st: BeamState):
         dec, logits, attn = step_fn(st.dec, st.last)
-        logp = output_log_probs(logits)  # [B, K, V]
+        logp = output_log_probs(logits, shortlist)  # [B, K, V] (or [B, K, N] over a shortlist)
         v = logp.shape[-1]
+        ids = jnp.arange(v) if shortlist is None else shortlist[0]
         at_limit = (st.t + 1 >= limits)[:, None, None]  # the last allowed token must be EOS
-        logp = jnp.where(at_limit & (jnp.arange(v) != EOS), NEG_INF, logp)
+        logp = jnp.where(at_limit & (ids != EOS), NEG_INF, logp)
         cand = (st.live_logp[..., None] + logp).reshape(b, k * v)
         cand_logp, flat = jax.lax.top_k(cand, 2 * k)  # 2K so that K live ones survive even if K finish
         src_beam, tok = flat // v, (flat % v).astype(jnp.int32)
+        tok = tok if shortlist is None else ids[tok].astype(jnp.int32)
         seqs = _gather(st.live_seqs, src_beam).at[:, :, st.t].set(tok)
         cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
         cand_attn = _gather(st.live_attn, src_beam).at[:, :, st.t].set(_gather(attn, src_beam)) \
@@ -153,8 +168,8 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
 
 
 def beam_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False) -> BeamState:
+                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
     """Runs the search to completion in one `lax.while_loop`; finished hypotheses come sorted best first.
     Arguments as for `make_search`."""
-    init, cond, body = make_search(step_fn, dec_init, src_mask, cfg, max_len, keep_attention)
+    init, cond, body = make_search(step_fn, dec_init, src_mask, cfg, max_len, keep_attention, shortlist)
     return jax.lax.while_loop(cond, body, init)

@@ -113,21 +113,42 @@ class Seq2Seq(nn.Module):
         feed = checkpoint_name(feed, "attn_hidden")
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
 
-    def output_logits(self, hidden: jax.Array) -> jax.Array:
-        """hidden: [..., H] attentional states -> logits [..., V] (float32)."""
+    def output_weights(self, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The output layer restricted to the tokens `ids` [N] (a shortlist), gathered once before a search:
+        (weights [N, E'] in the compute dtype, bias [N])."""
+        w = self.tgt_embed.embedding if self.cfg.tie_output else self.w_out.T
+        return jnp.take(w, ids, axis=0).astype(self.dtype), jnp.take(self.b_out, ids, axis=0)
+
+    def output_logits(self, hidden: jax.Array, weights: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+        """hidden: [..., H] attentional states -> logits [..., V] (float32), or [..., N] over a shortlist's tokens
+        with `weights` from `output_weights`."""
         if self.cfg.tie_output:
             x = self._mm(hidden, self.w_pre) if self.w_pre is not None else hidden.astype(self.dtype)
-            logits = self._mm(x, self.tgt_embed.embedding.T)
         else:
-            logits = self._mm(hidden, self.w_out)
+            x = hidden.astype(self.dtype)
+        if weights is not None:
+            w, b = weights
+            return (x @ w.T).astype(self.state_dtype) + b
+        logits = self._mm(x, self.tgt_embed.embedding.T if self.cfg.tie_output else self.w_out)
         return logits.astype(self.state_dtype) + self.b_out
 
-    def step(self, memory: Memory, state: DecState, tokens: jax.Array) -> tuple[DecState, jax.Array, jax.Array]:
+    def embedding_projection(self) -> jax.Array:
+        """Every target embedding projected for the first decoder layer, [V, 4H]: made once per parameters, it
+        turns a decoding step's input projection into a row lookup."""
+        return self._mm(self.tgt_embed.embedding, self.dec_w_emb)
+
+    def step(self, memory: Memory, state: DecState, tokens: jax.Array,
+             weights: tuple[jax.Array, jax.Array] | None = None,
+             projected: jax.Array | None = None) -> tuple[DecState, jax.Array, jax.Array]:
         """Decoding step (no dropout). tokens: [B] or [B, K] previous outputs -> (state, logits [B, (K,) V],
-        attention [B, (K,) S])."""
-        gx0 = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
+        attention [B, (K,) S]); with a shortlist's `weights` (see `output_weights`) the logits are [B, (K,) N];
+        `projected` is `embedding_projection()` when the caller keeps it."""
+        if projected is None:
+            gx0 = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
+        else:
+            gx0 = jnp.take(projected, tokens, axis=0)
         state, hidden, probs = self._step(memory, state, gx0, None)
-        return state, self.output_logits(hidden), probs
+        return state, self.output_logits(hidden, weights), probs
 
     def _dropout_scales(self, key: jax.Array, steps: jax.Array, batch: int):
         """Dropout scales (0 or 1/keep) of the decoder's embedding, inner layers and output at the given steps.
