@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
