@@ -48,7 +48,7 @@ def shortlister(args, run, log, lexicon=None):
         return None
     from nmt.config import ConfigError
     from nmt.decode.shortlist import Shortlister, lexicon_for_run
-    lexicon = lexicon or lexicon_for_run(run.workdir, run.config, log)
+    lexicon = lexicon or lexicon_for_run(run, log)
     try:
         return Shortlister(lexicon, args.shortlist, args.shortlist_frequent, args.shortlist_per_source)
     except ValueError as e:

@@ -153,3 +153,19 @@ def test_shortlist_recall_counts_reference_tokens_in_their_own_list():
     lister = Shortlister(Lexicon(frequent, table), size=3, frequent=1, per_source=1)  # EOS, 4, and 30 for 10
     # Sentence 1 lists {EOS, 4, 30}: 2 of its 3 reference tokens; sentence 2 lists {EOS, 4, 5}: 1 of 2.
     assert shortlist_recall(lister, Pieces(), ["10 11", "12"], ["30 4 7", "5 9"], limit=10) == 3 / 5
+
+
+def test_a_bad_lexicon_file_is_one_line(tiny_run, tmp_path):
+    import shutil
+    run = str(tmp_path / "run")
+    shutil.copytree(tiny_run, run)
+    for content, message in ((b"not a zip", "unreadable lexicon"), (None, "not this run's vocabulary")):
+        path = os.path.join(run, LEXICON_FILE)
+        if content is None:
+            np.savez(path, frequent=np.arange(4, 9), table=np.zeros((9, 2), np.int32))
+        else:
+            with open(path, "wb") as f:
+                f.write(content)
+        r = run_cli("nmt.translate", "--checkpoint", run, "--shortlist", "4", stdin=b"a man\n")
+        err = r.stderr.decode().strip().splitlines()
+        assert r.returncode != 0 and len(err) == 1 and message in err[0] and "delete it to retrain it" in err[0], err
