@@ -22,6 +22,12 @@ for n in 256 512; do
     python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist "$n" \
         | keep "bench_decode_shortlist$n"
 done
+for n in 256 512; do   # continuous batching over 64 slots
+    python -m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist "$n" --slots 64 \
+        | keep "bench_decode_shortlist${n}_slots64"
+done
+python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256 --slots 64 \
+    | keep eval_shortlist256_slots64_test
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
 python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"

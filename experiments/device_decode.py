@@ -30,6 +30,7 @@ def main():
     p.add_argument("--shortlist", type=int, default=0,
                    help="per-sentence vocabulary shortlists of this size (the run's lexicon.npz, which nmt.release "
                         "copies, or the corpus to train one)")
+    p.add_argument("--slots", type=int, default=0, help="batch 64 as continuous batching over this many slots")
     p.add_argument("--sentences", type=int, help="batch-64 sentences (default: 1000, --cpu 128)")
     p.add_argument("--batch1-sentences", type=int, help="sentences timed one at a time (default: 100, --cpu 10)")
     p.add_argument("--repeats", type=int, help="timed repeats (default: 5, --cpu 2)")
@@ -51,6 +52,8 @@ def main():
         argv += ["--checkpoint", args.checkpoint]
     if args.shortlist:
         argv += ["--shortlist", str(args.shortlist)]
+    if args.slots:
+        argv += ["--slots", str(args.slots)]
     import contextlib
     import io
     buf = io.StringIO()
@@ -62,7 +65,8 @@ def main():
     result["platform"] = platform
     result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     bench.write_result(args.out, f"decode_{platform}{'_while_graphs' * args.while_graphs}"
-                       f"{f'_shortlist{args.shortlist}' * bool(args.shortlist)}.json", result)
+                       f"{f'_shortlist{args.shortlist}' * bool(args.shortlist)}{f'_slots{args.slots}' * bool(args.slots)}.json",
+                       result)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import json
 import os
 
 from nmt import cli
-from nmt.translate import add_shortlist_args
+from nmt.translate import add_speed_args
 
 
 def print_report(title: str, result: dict) -> None:
@@ -44,7 +44,7 @@ def main(argv=None):
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3)
-    add_shortlist_args(decode)
+    add_speed_args(decode)
     memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
     cli.add_config_args(memory)
     memory.set_defaults(preset="reference")
@@ -102,7 +102,7 @@ def run_decode_bench(config, args) -> dict:
     from nmt.decode import BeamConfig
     from nmt.decode.shortlist import train_lexicon
     from nmt.inference import load_run
-    from nmt.translate import shortlister
+    from nmt.translate import shortlister, slots
     if args.checkpoint:
         model_overrides = [o for o in args.overrides if not o.startswith("data.")]
         if model_overrides:
@@ -123,7 +123,7 @@ def run_decode_bench(config, args) -> dict:
             data.train.examples.src, data.train.examples.tgt, sp.vocab_size()))
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha)
     res = bench_decode(model, params, sp, data.test.src_text[:args.sentences], config.data.buckets, cfg,
-                       args.batch1_sentences, args.repeats, shortlister=lister)
+                       args.batch1_sentences, args.repeats, shortlister=lister, slots=slots(args))
     return dict(res, model=source)
 
 

@@ -6,7 +6,6 @@ graph per token.
 """
 from __future__ import annotations
 
-import functools
 import statistics
 import time
 
@@ -17,48 +16,48 @@ from nmt.bench_train import compiled_bytes
 from nmt.data import Examples
 from nmt.data.batching import bucket_of, make_batch
 from nmt.decode import BeamConfig, beam_decode, embedding_projection
-from nmt.decode.beam import make_search
-from nmt.decode.search import max_output_len, strip
-from nmt.model import Seq2Seq
+from nmt.decode.search import (beam_program, max_output_len, prepare, queue_beam_decode, queue_program,
+                               queue_translate, source_projection, strip)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_init(model, params, src, cfg, max_len, vocab):
-    v = {"params": params}
-    memory = model.apply(v, src, method=Seq2Seq.encode)
-    dec = model.apply(v, memory, cfg.beam, method=Seq2Seq.init_state)
-    weights = None if vocab is None else model.apply(v, vocab[0], method=Seq2Seq.output_weights)
-    return memory, weights, make_search(None, dec, memory.mask, cfg, max_len, shortlist=vocab)[0]
+def _part(program, part: int, model, static: tuple, args: tuple, state):
+    init, cond, body = program(model, *args, **dict(static))
+    return init if part == 0 else cond(state) if part == 1 else body(state)
 
 
-def _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab):
-    def step_fn(dec, tokens):
-        return model.apply({"params": params}, memory, dec, tokens, weights, projected, method=Seq2Seq.step)
-    dummy = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.init_state)
-    _, cond, body = make_search(step_fn, dummy, memory.mask, cfg, max_len, shortlist=vocab)
-    return cond, body
+_statics = ("program", "part", "model", "static")
+_read = jax.jit(_part, static_argnames=_statics)
+_advance = jax.jit(_part, static_argnames=_statics, donate_argnames=("state",))  # updated in place, as in the loop
 
 
-@functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_cond(model, params, memory, weights, projected, state, cfg, max_len, vocab):
-    return _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab)[0](state)
+def per_step_loop(program, model, args: tuple, **static):
+    """Runs a search `program(model, *args, **static) -> (init, cond, body)` with the loop in Python: each body call
+    one compiled program, and cond read back to the host before each (a round trip every token)."""
+    static = tuple(sorted(static.items()))
+    state = _read(program, 0, model, static, args, None)
+    while bool(_read(program, 1, model, static, args, state)):
+        state = _advance(program, 2, model, static, args, state)
+    return state
 
 
-@functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def _baseline_body(model, params, memory, weights, projected, state, cfg, max_len, vocab):
-    return _search_fns(model, params, memory, weights, projected, cfg, max_len, vocab)[1](state)
+_prepare = jax.jit(prepare, static_argnames=("model",))
 
 
 def per_step_search(model, params, src, cfg: BeamConfig, max_len: int, vocab, projected):
-    memory, weights, state = _baseline_init(model, params, src, cfg, max_len, vocab)
-    args = (model, params, memory, weights, projected)
-    while bool(_baseline_cond(*args, state, cfg, max_len, vocab)):  # a host round trip every token
-        state = _baseline_body(*args, state, cfg, max_len, vocab)
-    return state.fin_seqs
+    memory, weights = _prepare(model, params, src, vocab)
+    return per_step_loop(beam_program, model, (params, memory, weights, vocab, projected), cfg=cfg,
+                         max_len=max_len).fin_seqs
 
 
 def compiled_search(model, params, src, cfg: BeamConfig, max_len: int, vocab, projected):
     return beam_decode(model, params, src, cfg, max_len, shortlist=vocab, projected=projected)["tokens"]
+
+
+def per_step_queue(model, params, memory, count, cfg: BeamConfig, max_len: int, slots: int, ids, projected):
+    """`queue_beam_decode` with the loop in Python."""
+    st = per_step_loop(queue_program, model, (params, memory, count, ids, projected), cfg=cfg, max_len=max_len,
+                       slots=slots)
+    return {"tokens": st.tokens, "scores": st.scores, "steps": st.steps, "busy": st.busy}
 
 
 def _time(fn, batches, repeats: int) -> list[float]:
@@ -90,41 +89,61 @@ def _batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict]:
 
 
 def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: BeamConfig,
-                 batch1_sentences: int = 50, repeats: int = 3, log=print, shortlister=None) -> dict:
-    """Times both searches. Both look their input projections up in `embedding_projection`, made once before
-    timing, as a server makes it at load; with a `Shortlister`, both score only each sentence's shortlist, which the
-    timed call makes on the host."""
+                 batch1_sentences: int = 50, repeats: int = 3, log=print, shortlister=None,
+                 slots: int | None = None) -> dict:
+    """Times both searches. Both look their input projections up in `embedding_projection` (and with slots, the
+    encoder's first layer in `source_projection`), made once before timing, as a server makes them at load; with a
+    `Shortlister`, both score only each sentence's shortlist, which the timed call makes on the host.
+
+    slots: batch 64 is then continuous batching over 64 slots (`queue_translate`): one timed call searches all the
+      sentences, encoder and shortlists included; the baseline runs the same queue search with the loop in Python."""
     ids = [x[:max(buckets) - 1] for x in sp.encode(sources)]
     big = _batches(ids, buckets, 64)
     one = _batches(ids[:batch1_sentences], buckets, 1)
     lists = (lambda src: None) if shortlister is None else shortlister
     projected = embedding_projection(model, params)
+    source = source_projection(model, params) if slots else None
 
     def runner(search):
         return lambda b: search(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
                                 lists(b["src"]), projected)
 
-    shapes = {(b["src"].shape, None if shortlister is None else len(lists(b["src"])[0])): b for b in one + big}
+    def queue_runner(search):
+        return lambda _: queue_translate(model, params, ids, buckets, cfg, slots, shortlister, projected, source,
+                                         search=search)
+
+    blocks = one + ([] if slots else big)
+    shapes = {(b["src"].shape, None if shortlister is None else len(lists(b["src"])[0])): b for b in blocks}
     t = time.perf_counter()
     lowered = [beam_decode.lower(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
                                  shortlist=lists(b["src"]), projected=projected) for b in shapes.values()]
     compiled = [x.compile() for x in lowered]
+    if slots:
+        def compile_queue(*args):
+            compiled.append(queue_beam_decode.lower(*args).compile())
+            return queue_beam_decode(*args)
+        queue_runner(compile_queue)(None)
     compile_s = time.perf_counter() - t
     peak = max((compiled_bytes(c) or 0) for c in compiled)
 
     res = {}
-    for name, search in (("compiled", compiled_search), ("per_step", per_step_search)):
+    for name, search, queue_search in (("compiled", compiled_search, queue_beam_decode),
+                                       ("per_step", per_step_search, per_step_queue)):
         log(f"timing {name} search ...")
         t1 = _time(runner(search), one, repeats)
-        t64 = _time(runner(search), big, repeats)
+        t64 = _time(queue_runner(queue_search), [None], repeats) if slots else _time(runner(search), big, repeats)
         res[name] = (t1, t64)
     out_tokens = row_steps = 0
-    for b in big:
+    if slots:
+        hyps, stats = queue_translate(model, params, ids, buckets, cfg, slots, shortlister, projected, source)
+        out_tokens = sum(len(strip(toks[0])) + 1 for toks, _ in hyps)
+        row_steps = slots * stats["steps"]
+    for b in [] if slots else big:
         out = jax.device_get(beam_decode(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
                                          shortlist=lists(b["src"]), projected=projected))
         out_tokens += sum(len(strip(out["tokens"][r, 0])) + 1 for r, i in enumerate(b["index"]) if i >= 0)
         row_steps += len(b["index"]) * int(out["steps"])
-    n_big = sum(int((b["index"] >= 0).sum()) for b in big)
+    n_big = len(ids)
     c1, c64 = statistics.median(res["compiled"][0]), sum(res["compiled"][1])
     p1, p64 = statistics.median(res["per_step"][0]), sum(res["per_step"][1])
     return {
@@ -140,10 +159,11 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         "batch1_sentences": len(one),
         "batch64_sentences": n_big,
         "mean_output_tokens": out_tokens / max(n_big, 1),
-        # Output tokens per sentence row and decoder step: a batch runs until its last sentence is done, and the rows
-        # of the sentences done before it keep computing.
+        # Output tokens per sentence row and decoder step: a block of sentences runs until its last one is done, and
+        # the rows of those done before it keep computing; continuous batching (slots) gives their rows new ones.
         "row_fill_batch64": out_tokens / max(row_steps, 1),
         "beam": cfg.beam,
         "shortlist": None if shortlister is None else shortlister.size,
+        "slots": slots,
         "device": str(jax.devices()[0].device_kind),
     }

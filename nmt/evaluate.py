@@ -9,11 +9,12 @@ import json
 import time
 
 from nmt import cli
-from nmt.translate import add_search_args, beam_config, shortlister
+from nmt.translate import add_search_args, beam_config, shortlister, slots
 
 
-def evaluate_split(run, split: str, cfgs: dict, log=print, shortlister=None) -> dict:
-    """Scores each named search configuration on `split` of the run's corpus."""
+def evaluate_split(run, split: str, cfgs: dict, log=print, shortlister=None, slots: int | None = None) -> dict:
+    """Scores each named search configuration on `split` of the run's corpus (shortlister, slots: as for
+    `translate_examples`)."""
     import sacrebleu
 
     from nmt.bleu import bleu
@@ -27,7 +28,7 @@ def evaluate_split(run, split: str, cfgs: dict, log=print, shortlister=None) -> 
         out["shortlist_recall"] = shortlist_recall(shortlister, run.sp, text.src, text.tgt, run.config.data.max_len - 1)
     for name, cfg in cfgs.items():
         t = time.perf_counter()
-        hyps = [h[0][1] for h in translate_lines(run, text.src, cfg, 1, log, shortlister)]
+        hyps = [h[0][1] for h in translate_lines(run, text.src, cfg, 1, log, shortlister, slots)]
         seconds = time.perf_counter() - t
         chrf = sacrebleu.CHRF()
         scores = bleu(hyps, text.tgt)
@@ -59,10 +60,11 @@ def main(argv=None):
         from nmt.decode import BeamConfig
         from nmt.inference import load_run
         beam = beam_config(args)
+        slots(args)
         run = load_run(args.checkpoint)
         greedy = BeamConfig(beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b)
         res = evaluate_split(run, args.split, {"greedy": greedy, f"beam{beam.beam}": beam},
-                             shortlister=shortlister(args, run, print))
+                             shortlister=shortlister(args, run, print), slots=slots(args))
         print(f"\n{args.split}: {res['sentences']} sentences, {run.which} checkpoint at step {run.step}")
         if "shortlist_recall" in res:
             print(f"  shortlist of {args.shortlist} holds {100 * res['shortlist_recall']:.1f}% of the reference tokens")
@@ -74,6 +76,7 @@ def main(argv=None):
         res["beam"] = {"beam": beam.beam, "alpha": beam.alpha, "beta": beam.beta}
         res["shortlist"] = {"size": args.shortlist, "frequent": args.shortlist_frequent,
                             "per_source": args.shortlist_per_source} if args.shortlist else None
+        res["slots"] = slots(args)
         print(json.dumps(res))
 
     cli.main_guard(go, "nmt.evaluate")

@@ -19,10 +19,10 @@ def add_search_args(parser) -> None:
                         help="gnmt: ((5+len)/6)^alpha; plain: len^alpha")
     parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length a*src_len+b: a")
     parser.add_argument("--max-len-b", type=int, default=10, help="max output length a*src_len+b: b")
-    add_shortlist_args(parser)
+    add_speed_args(parser)
 
 
-def add_shortlist_args(parser) -> None:
+def add_speed_args(parser) -> None:
     parser.add_argument("--shortlist", type=int, default=0, metavar="N",
                         help="score only N target tokens per sentence, chosen from its source words by an IBM Model 1 "
                              "lexicon (trained on the run's corpus on first use); 0 = whole vocabulary (default)")
@@ -30,6 +30,16 @@ def add_shortlist_args(parser) -> None:
                         help="the F most frequent target tokens are always in the shortlist (default: %(default)s)")
     parser.add_argument("--shortlist-per-source", type=int, default=50, metavar="M",
                         help="the M most probable translations of each source token (default: %(default)s)")
+    parser.add_argument("--slots", type=int, default=0, metavar="B",
+                        help="beam search with continuous batching: B sentences at once, each slot taking the next "
+                             "sentence as soon as its own is done (same translations); 0 = fixed batches (default)")
+
+
+def slots(args) -> int | None:
+    if args.slots < 0:
+        from nmt.config import ConfigError
+        raise ConfigError(f"--slots must be >= 0, got {args.slots}")
+    return args.slots or None
 
 
 def beam_config(args):
@@ -70,8 +80,9 @@ def read_input(stream, name: str, log) -> list[str]:
     return lines
 
 
-def translate_lines(run, lines: list[str], cfg, nbest: int, log, shortlister=None):
-    """Translates non-empty lines (sorted into length buckets, order restored); returns per-line results."""
+def translate_lines(run, lines: list[str], cfg, nbest: int, log, shortlister=None, slots: int | None = None):
+    """Translates non-empty lines (sorted into length buckets, order restored); returns per-line results.
+    shortlister, slots: as for `translate_examples`."""
     import numpy as np
 
     from nmt.data import Examples
@@ -85,7 +96,7 @@ def translate_lines(run, lines: list[str], cfg, nbest: int, log, shortlister=Non
             + ", ".join(map(str, long[:20])) + (" ..." if len(long) > 20 else ""))
     ex = Examples([x[:limit] for x in ids], [[] for _ in ids], np.arange(len(ids)))
     out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.buckets,
-                             run.config.data.batch_tokens, cfg, nbest, shortlister)
+                             run.config.data.batch_tokens, cfg, nbest, shortlister, slots)
     results = [[(0.0, "")] * nbest for _ in lines]
     for j, i in enumerate(todo):
         results[i] = out[j] if nbest > 1 else [(0.0, out[j])]
@@ -106,6 +117,7 @@ def main(argv=None):
         from nmt.config import ConfigError
         from nmt.inference import load_run
         cfg = beam_config(args)
+        slots(args)
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam})")
         if args.input:
@@ -117,7 +129,7 @@ def main(argv=None):
         else:
             lines = read_input(sys.stdin.buffer, "stdin", log)
         run = load_run(args.checkpoint)
-        results = translate_lines(run, lines, cfg, args.nbest, log, shortlister(args, run, log))
+        results = translate_lines(run, lines, cfg, args.nbest, log, shortlister(args, run, log), slots(args))
         if args.nbest > 1:
             text = "".join(f"{i}\t{score:.4f}\t{hyp}\n" for i, hyps in enumerate(results) for score, hyp in hyps)
         else:

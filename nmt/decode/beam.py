@@ -54,16 +54,27 @@ def coverage_penalty(coverage: jax.Array, src_mask: jax.Array, cfg: BeamConfig) 
 def output_log_probs(logits: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
     """Log-probabilities over the tokens a search may emit (never PAD or BOS); float32.
 
-    With a shortlist (ids [N], listed [B, N]; see `nmt.decode.shortlist`), logits [B, (K,) N] are over its ids and
-    each sentence's probabilities are normalised over the ids it lists.
+    With a shortlist (ids [N] shared or [B, N] per sentence, listed [B, N]; see `nmt.decode.shortlist`), logits
+    [B, (K,) N] are over its ids and each sentence's probabilities are normalised over the ids it lists.
     """
     if shortlist is None:
         ids, listed = jnp.arange(logits.shape[-1]), True
     else:
-        ids, listed = shortlist
-        listed = listed.reshape(listed.shape[:1] + (1,) * (logits.ndim - 2) + listed.shape[1:])
+        ids, listed = (_per_row(x, logits.ndim) for x in shortlist)
     allowed = listed & (ids != PAD) & (ids != BOS)
     return jax.nn.log_softmax(jnp.where(allowed, logits.astype(jnp.float32), NEG_INF), axis=-1)
+
+
+def _per_row(x: jax.Array, ndim: int) -> jax.Array:
+    """[B, N] -> [B, 1, ..., N] to broadcast against [B, ..., N]; a shared [N] stays as it is."""
+    return x if x.ndim == 1 else x.reshape(x.shape[:1] + (1,) * (ndim - 2) + x.shape[1:])
+
+
+def shortlist_tokens(ids: jax.Array, idx: jax.Array) -> jax.Array:
+    """Token ids of positions idx [B, ...] in a shortlist's ids ([N] shared or [B, N] per sentence)."""
+    if ids.ndim == 1:
+        return ids[idx].astype(jnp.int32)
+    return jnp.take_along_axis(ids, idx.reshape(idx.shape[0], -1), 1).reshape(idx.shape).astype(jnp.int32)
 
 
 def max_lengths(src_mask: jax.Array, cfg: BeamConfig, limit: int) -> jax.Array:
@@ -74,7 +85,7 @@ def max_lengths(src_mask: jax.Array, cfg: BeamConfig, limit: int) -> jax.Array:
 
 @flax.struct.dataclass
 class BeamState:
-    t: jax.Array  # []          step: tokens emitted so far by every live hypothesis
+    t: jax.Array  # [B]         step: tokens emitted so far by each sentence's live hypotheses
     last: jax.Array  # [B, K]      last token of each live hypothesis
     live_logp: jax.Array  # [B, K]      log P of live hypotheses (NEG_INF for empty slots)
     live_seqs: jax.Array  # [B, K, L]   tokens of live hypotheses (PAD beyond t)
@@ -92,6 +103,80 @@ def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
 
 
+def initial_state(dec_init: Any, b: int, s: int, cfg: BeamConfig, max_len: int, keep_attention: bool = False
+                  ) -> BeamState:
+    """The state before the first step: one live hypothesis (BOS) per sentence. dec_init: leaves [B, K, ...]."""
+    k = cfg.beam
+    attn_shape = (b, k, max_len, s) if keep_attention else (0,)
+    return BeamState(
+        t=jnp.zeros((b,), jnp.int32), last=jnp.full((b, k), BOS, jnp.int32),
+        live_logp=jnp.tile(jnp.asarray([0.0] + [NEG_INF] * (k - 1), jnp.float32), (b, 1)),
+        live_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), live_cov=jnp.zeros((b, k, s), jnp.float32),
+        dec=dec_init, fin_scores=jnp.full((b, k), NEG_INF, jnp.float32), fin_logp=jnp.full((b, k), NEG_INF),
+        fin_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), fin_attn=jnp.zeros(attn_shape, jnp.float32),
+        live_attn=jnp.zeros(attn_shape, jnp.float32))
+
+
+def sentence_done(st: BeamState, limits: jax.Array, cfg: BeamConfig) -> jax.Array:
+    """[B]: whether each sentence's returned n-best can no longer change.
+
+    A live hypothesis can at best keep its log P and reach the longest length (lp grows with length, coverage
+    penalty <= 0): once the nbest-th finished score beats that, the n-best is final. Later finished slots may stay
+    empty (NEG_INF)."""
+    best_live = jnp.max(st.live_logp, -1)
+    bound = best_live / length_penalty(limits, cfg)
+    return (st.fin_scores[:, cfg.nbest - 1] >= bound) | (best_live <= NEG_INF / 2)
+
+
+def _write(seqs: jax.Array, t: jax.Array, values: jax.Array) -> jax.Array:
+    """seqs: [B, K, L, ...], t: [B], values [B, K, ...] -> seqs with seqs[b, :, t[b]] = values[b]."""
+    at = (jnp.arange(seqs.shape[2]) == t[:, None]).reshape(t.shape + (1, seqs.shape[2]) + (1,) * (seqs.ndim - 3))
+    return jnp.where(at, jnp.expand_dims(values, 2), seqs)
+
+
+def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.Array, cfg: BeamConfig,
+            keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
+    """One step of every sentence's search. limits: [B] output budgets (`max_lengths`); other arguments as for
+    `make_search`."""
+    b, k = st.last.shape
+    dec, logits, attn = step_fn(st.dec, st.last)
+    logp = output_log_probs(logits, shortlist)  # [B, K, V] (or [B, K, N] over a shortlist)
+    v = logp.shape[-1]
+    ids = jnp.arange(v) if shortlist is None else _per_row(shortlist[0], 3)
+    at_limit = (st.t + 1 >= limits)[:, None, None]  # the last allowed token must be EOS
+    logp = jnp.where(at_limit & (ids != EOS), NEG_INF, logp)
+    cand = (st.live_logp[..., None] + logp).reshape(b, k * v)
+    cand_logp, flat = jax.lax.top_k(cand, 2 * k)  # 2K so that K live ones survive even if K finish
+    src_beam, tok = flat // v, (flat % v).astype(jnp.int32)
+    tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
+    seqs = _write(_gather(st.live_seqs, src_beam), st.t, tok)
+    cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
+    cand_attn = _write(_gather(st.live_attn, src_beam), st.t, _gather(attn, src_beam)) \
+        if keep_attention else st.live_attn
+    valid = cand_logp > NEG_INF / 2
+    # As in fairseq, a hypothesis finishes only if its EOS extension ranks among the top K candidates;
+    # with K = 1 this makes beam search greedy search.
+    is_eos = (tok == EOS) & valid & (jnp.arange(2 * k) < k)
+
+    # Finished: penalise, merge with the finished pool, keep the best K.
+    score = cand_logp / length_penalty(st.t + 1, cfg)[:, None] + coverage_penalty(cov, src_mask, cfg)
+    score = jnp.where(is_eos, score, NEG_INF)
+    all_scores = jnp.concatenate([st.fin_scores, score], 1)
+    fin_scores, pick = jax.lax.top_k(all_scores, k)
+    fin_logp = _gather(jnp.concatenate([st.fin_logp, jnp.where(is_eos, cand_logp, NEG_INF)], 1), pick)
+    fin_seqs = _gather(jnp.concatenate([st.fin_seqs, seqs], 1), pick)
+    fin_attn = _gather(jnp.concatenate([st.fin_attn, cand_attn], 1), pick) if keep_attention else st.fin_attn
+
+    # Live: the best K candidates that did not end.
+    live_logp, pick = jax.lax.top_k(jnp.where(is_eos | ~valid, NEG_INF, cand_logp), k)
+    parent = _gather(src_beam, pick)
+    return BeamState(
+        t=st.t + 1, last=_gather(tok, pick), live_logp=live_logp, live_seqs=_gather(seqs, pick),
+        live_cov=_gather(cov, pick), dec=jax.tree.map(lambda x: _gather(x, parent), dec),
+        fin_scores=fin_scores, fin_logp=fin_logp, fin_seqs=fin_seqs, fin_attn=fin_attn,
+        live_attn=_gather(cand_attn, pick) if keep_attention else st.live_attn)
+
+
 def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
                 keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None
                 ) -> tuple[BeamState, Callable, Callable]:
@@ -103,66 +188,16 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
       src_mask: [B, S] bool, True for real source tokens.
       max_len: static bound on output length (EOS included); per-sentence bounds come from cfg.
       keep_attention: also return each finished hypothesis's attention [B, K, L, S] (for pictures).
-      shortlist: (ids [N], listed [B, N]) when step_fn's logits are over ids (see `output_log_probs`).
+      shortlist: (ids [N] or [B, N], listed [B, N]) when step_fn's logits are over ids (see `output_log_probs`).
     """
-    b, s = src_mask.shape
-    k = cfg.beam
     limits = max_lengths(src_mask, cfg, max_len)  # [B]
-    attn_shape = (b, k, max_len, s) if keep_attention else (0,)
-    init = BeamState(
-        t=jnp.zeros((), jnp.int32), last=jnp.full((b, k), BOS, jnp.int32),
-        live_logp=jnp.tile(jnp.asarray([0.0] + [NEG_INF] * (k - 1), jnp.float32), (b, 1)),
-        live_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), live_cov=jnp.zeros((b, k, s), jnp.float32),
-        dec=dec_init, fin_scores=jnp.full((b, k), NEG_INF, jnp.float32), fin_logp=jnp.full((b, k), NEG_INF),
-        fin_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), fin_attn=jnp.zeros(attn_shape, jnp.float32),
-        live_attn=jnp.zeros(attn_shape, jnp.float32))
+    init = initial_state(dec_init, *src_mask.shape, cfg, max_len, keep_attention)
 
     def cond(st: BeamState):
-        # A live hypothesis can at best keep its log P and reach the longest length (lp grows with length,
-        # coverage penalty <= 0): once the nbest-th finished score beats that for every sentence, the returned
-        # nbest cannot change, so stop. Later finished slots may stay empty (NEG_INF).
-        bound = jnp.max(st.live_logp, -1) / length_penalty(limits, cfg)
-        worst = st.fin_scores[:, cfg.nbest - 1]
-        done = (worst >= bound) | (jnp.max(st.live_logp, -1) <= NEG_INF / 2)
-        return (st.t < max_len) & ~jnp.all(done)
+        return (st.t[0] < max_len) & ~jnp.all(sentence_done(st, limits, cfg))
 
     def body(st: BeamState):
-        dec, logits, attn = step_fn(st.dec, st.last)
-        logp = output_log_probs(logits, shortlist)  # [B, K, V] (or [B, K, N] over a shortlist)
-        v = logp.shape[-1]
-        ids = jnp.arange(v) if shortlist is None else shortlist[0]
-        at_limit = (st.t + 1 >= limits)[:, None, None]  # the last allowed token must be EOS
-        logp = jnp.where(at_limit & (ids != EOS), NEG_INF, logp)
-        cand = (st.live_logp[..., None] + logp).reshape(b, k * v)
-        cand_logp, flat = jax.lax.top_k(cand, 2 * k)  # 2K so that K live ones survive even if K finish
-        src_beam, tok = flat // v, (flat % v).astype(jnp.int32)
-        tok = tok if shortlist is None else ids[tok].astype(jnp.int32)
-        seqs = _gather(st.live_seqs, src_beam).at[:, :, st.t].set(tok)
-        cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
-        cand_attn = _gather(st.live_attn, src_beam).at[:, :, st.t].set(_gather(attn, src_beam)) \
-            if keep_attention else st.live_attn
-        valid = cand_logp > NEG_INF / 2
-        # As in fairseq, a hypothesis finishes only if its EOS extension ranks among the top K candidates;
-        # with K = 1 this makes beam search greedy search.
-        is_eos = (tok == EOS) & valid & (jnp.arange(2 * k) < k)
-
-        # Finished: penalise, merge with the finished pool, keep the best K.
-        score = cand_logp / length_penalty(st.t + 1, cfg) + coverage_penalty(cov, src_mask, cfg)
-        score = jnp.where(is_eos, score, NEG_INF)
-        all_scores = jnp.concatenate([st.fin_scores, score], 1)
-        fin_scores, pick = jax.lax.top_k(all_scores, k)
-        fin_logp = _gather(jnp.concatenate([st.fin_logp, jnp.where(is_eos, cand_logp, NEG_INF)], 1), pick)
-        fin_seqs = _gather(jnp.concatenate([st.fin_seqs, seqs], 1), pick)
-        fin_attn = _gather(jnp.concatenate([st.fin_attn, cand_attn], 1), pick) if keep_attention else st.fin_attn
-
-        # Live: the best K candidates that did not end.
-        live_logp, pick = jax.lax.top_k(jnp.where(is_eos | ~valid, NEG_INF, cand_logp), k)
-        parent = _gather(src_beam, pick)
-        return BeamState(
-            t=st.t + 1, last=_gather(tok, pick), live_logp=live_logp, live_seqs=_gather(seqs, pick),
-            live_cov=_gather(cov, pick), dec=jax.tree.map(lambda x: _gather(x, parent), dec),
-            fin_scores=fin_scores, fin_logp=fin_logp, fin_seqs=fin_seqs, fin_attn=fin_attn,
-            live_attn=_gather(cand_attn, pick) if keep_attention else st.live_attn)
+        return advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist)
 
     return init, cond, body
 

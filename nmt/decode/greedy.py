@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import BeamConfig, max_lengths, output_log_probs
+from nmt.decode.beam import BeamConfig, max_lengths, output_log_probs, shortlist_tokens
 from nmt.model import Seq2Seq
 
 
@@ -33,7 +33,7 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
         t, state, prev, finished, out = carry
         state, logits, _ = model.apply(variables, memory, state, prev, weights, projected, method=Seq2Seq.step)
         tok = jnp.argmax(output_log_probs(logits, shortlist), -1).astype(jnp.int32)
-        tok = tok if shortlist is None else shortlist[0][tok].astype(jnp.int32)
+        tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
         tok = jnp.where(t + 1 >= limits, EOS, tok)
         tok = jnp.where(finished, PAD, tok)
         return t + 1, state, tok, finished | (tok == EOS), out.at[:, t].set(tok)

@@ -8,11 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.data.batching import Examples, eval_batches
+from nmt.data.batching import Examples, bucket_of, eval_batches
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import NEG_INF, BeamConfig, beam_search, coverage_penalty, length_penalty, output_log_probs
+from nmt.decode.beam import NEG_INF, BeamConfig, coverage_penalty, length_penalty, make_search, output_log_probs
+from nmt.decode.continuous import make_queue_search
 from nmt.decode.greedy import greedy_decode
-from nmt.model import Seq2Seq
+from nmt.model import Memory, Seq2Seq
 
 
 def max_output_len(src_len: int, cfg: BeamConfig) -> int:
@@ -26,6 +27,27 @@ def embedding_projection(model: Seq2Seq, params) -> jax.Array:
     return model.apply({"params": params}, method=Seq2Seq.embedding_projection)
 
 
+def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
+            ) -> tuple[Memory, tuple | None]:
+    """What a search reads and never changes: the encoder memory of src [B, S], and the shortlist's output weights
+    (None for the whole vocabulary)."""
+    v = {"params": params}
+    memory = model.apply(v, src, method=Seq2Seq.encode)
+    return memory, None if shortlist is None else model.apply(v, shortlist[0], method=Seq2Seq.output_weights)
+
+
+def beam_program(model: Seq2Seq, params, memory: Memory, weights, shortlist, projected, *, cfg: BeamConfig,
+                 max_len: int, keep_attention: bool = False) -> tuple:
+    """`beam_decode`'s loop as (initial state, cond, body), from `prepare`'s memory and weights."""
+    v = {"params": params}
+    dec = model.apply(v, memory, cfg.beam, method=Seq2Seq.init_state)
+
+    def step_fn(dec, tokens):
+        return model.apply(v, memory, dec, tokens, weights, projected, method=Seq2Seq.step)
+
+    return make_search(step_fn, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
+
+
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "keep_attention"))
 def beam_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len: int,
                 keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
@@ -36,19 +58,118 @@ def beam_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len
     shortlist: (ids [N], listed [B, N]) from a `Shortlister`: the output layer scores only ids, and each sentence
       only those it lists.
     projected: `embedding_projection(model, params)`, or None to project each step's input embeddings."""
-    v = {"params": params}
-    memory = model.apply(v, src, method=Seq2Seq.encode)
-    dec = model.apply(v, memory, cfg.beam, method=Seq2Seq.init_state)
-    weights = None if shortlist is None else model.apply(v, shortlist[0], method=Seq2Seq.output_weights)
-
-    def step_fn(dec, tokens):
-        return model.apply(v, memory, dec, tokens, weights, projected, method=Seq2Seq.step)
-
-    st = beam_search(step_fn, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
-    out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": st.t}
+    memory, weights = prepare(model, params, src, shortlist)
+    init, cond, body = beam_program(model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len,
+                                    keep_attention=keep_attention)
+    st = jax.lax.while_loop(cond, body, init)
+    out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": st.t[0]}
     if keep_attention:
         out["attention"] = st.fin_attn
     return out
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def source_projection(model: Seq2Seq, params) -> jax.Array:
+    """[2, V, 4H]: pass it to `encode_queue`, once per parameters (a server makes it at load)."""
+    return model.apply({"params": params}, method=Seq2Seq.source_projection)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _encode(model: Seq2Seq, params, src: jax.Array, source: jax.Array | None) -> Memory:
+    return model.apply({"params": params}, src, projected=source, method=Seq2Seq.encode)
+
+
+def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, rows: int = 256,
+                 source: jax.Array | None = None) -> Memory:
+    """The encoder memory of a queue of sources (id arrays, EOS included) as one [Q, S, ...] Memory, S the bucket of
+    the longest. Consecutive sources of one bucket are encoded together, at most `rows` at a time, padded to that
+    bucket and to a power of two of rows (few shapes); so a queue ordered by length encodes little padding.
+    source: `source_projection(model, params)`, or None to project the first layer's inputs."""
+    bucket = [bucket_of(len(x), buckets) or buckets[-1] for x in src]
+    s_max = max(bucket)
+    parts, k = [], 0
+    while k < len(src):
+        s = bucket[k]
+        n = next((i for i in range(k, min(k + rows, len(src))) if bucket[i] != s), min(k + rows, len(src))) - k
+        batch = np.full((min(rows, 1 << (n - 1).bit_length()), s), PAD, np.int32)
+        for r, x in enumerate(src[k:k + n]):
+            batch[r, :min(len(x), s)] = x[:s]
+        mem = jax.tree.map(lambda x: x[:n], _encode(model, params, batch, source))
+        parts.append(jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, s_max - s)] + [(0, 0)] * (x.ndim - 2)), mem))
+        k += n
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+
+
+def queue_program(model: Seq2Seq, params, memory: Memory, count: jax.Array, ids: jax.Array | None,
+                  projected: jax.Array | None, *, cfg: BeamConfig, max_len: int, slots: int) -> tuple:
+    """`queue_beam_decode`'s loop as (initial state, cond, body)."""
+    v = {"params": params}
+
+    def admit(q):
+        mem = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, q, 1), memory)
+        dec = jax.tree.map(lambda x: x[0], model.apply(v, mem, cfg.beam, method=Seq2Seq.init_state))
+        weights = None if ids is None else model.apply(v, ids[q], method=Seq2Seq.output_weights)
+        return (jax.tree.map(lambda x: x[0], mem), weights), dec
+
+    def step_fn(ctx, dec, tokens):
+        mem, weights = ctx
+        return model.apply(v, mem, dec, tokens, weights, projected, method=Seq2Seq.step)
+
+    return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"))
+def queue_beam_decode(model: Seq2Seq, params, memory: Memory, count: jax.Array, cfg: BeamConfig, max_len: int,
+                      slots: int, ids: jax.Array | None = None, projected: jax.Array | None = None) -> dict:
+    """Beam search with continuous batching (`nmt.decode.continuous`) over a queue of encoded sentences.
+
+    Args:
+      memory: [Q, S, ...] from `encode_queue`; count: [] how many of its sentences to search (the rest is padding);
+      slots: sentences searched at once;
+      ids: [Q, N] each sentence's shortlist (`Shortlister.lists`), or None for the whole vocabulary;
+      projected: as for `beam_decode`.
+    Returns:
+      dict(tokens [Q, K, L], scores [Q, K], logp [Q, K]) best first, as `beam_decode` gives them; steps [] the
+      decoder steps run and busy [] the slot-steps that held a sentence.
+    """
+    init, cond, body = queue_program(model, params, memory, count, ids, projected, cfg=cfg, max_len=max_len,
+                                     slots=slots)
+    st = jax.lax.while_loop(cond, body, init)
+    return {"tokens": st.tokens, "scores": st.scores, "logp": st.logp, "steps": st.steps, "busy": st.busy}
+
+
+def queue_translate(model: Seq2Seq, params, src: list[list[int]], buckets: tuple, cfg: BeamConfig, slots: int,
+                    shortlister=None, projected: jax.Array | None = None, source: jax.Array | None = None,
+                    max_queue: int = 4096, search=queue_beam_decode) -> tuple[list, dict]:
+    """Beam search over sources (id lists, no EOS) with continuous batching, longest first (so the last sentences to
+    start are the short ones and the queue's tail leaves few slots empty), `max_queue` sentences per compiled call.
+
+    Queues are padded to `slots` times a power of two (few shapes); sources longer than the largest bucket are
+    truncated. projected, source: `embedding_projection` and `source_projection`, made once per parameters; None
+    projects each token. `search` is `queue_beam_decode` or a function with its signature (the decode bench's
+    baseline).
+    Returns ([(tokens [K, L], scores [K]) per source, in order], dict(steps, busy) summed over the calls).
+    """
+    order = np.argsort([-len(x) for x in src], kind="stable")
+    out, stats = [None] * len(src), {"steps": 0, "busy": 0}
+    for start in range(0, len(src), max_queue):
+        idx = order[start:start + max_queue]
+        rows = [np.asarray(list(src[i][:max(buckets) - 1]) + [EOS], np.int32) for i in idx]
+        memory = encode_queue(model, params, rows, buckets, source=source)
+        q, s = memory.mask.shape
+        width = slots << max(0, (-(-q // slots) - 1).bit_length())
+        memory = jax.tree.map(lambda x: jnp.pad(x, [(0, width - q)] + [(0, 0)] * (x.ndim - 1)), memory)
+        ids = None
+        if shortlister is not None:
+            padded = np.full((width, s), PAD, np.int32)
+            for r, x in enumerate(rows):
+                padded[r, :len(x)] = x
+            ids = shortlister.lists(padded)
+        res = jax.device_get(search(model, params, memory, q, cfg, max_output_len(s, cfg), slots, ids, projected))
+        for r, i in enumerate(idx):
+            out[i] = (res["tokens"][r], res["scores"][r])
+        stats = {k: stats[k] + int(res[k]) for k in stats}
+    return out, stats
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg"))
@@ -58,7 +179,7 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
 
     Args:
       src: [B, S]; outputs: [B, T] EOS-terminated token ids, PAD after;
-      shortlist: (ids [N], listed [B, N]) or None: probabilities normalised over each sentence's shortlist, as
+      shortlist: (ids [N] or [B, N], listed [B, N]) or None: probabilities normalised over each sentence's shortlist, as
         the search normalises them.
     Returns:
       dict(score [B], logp [B]) where score = logp / lp(len) + cp(coverage).
@@ -70,7 +191,8 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
     logits = model.apply(v, hidden, method=Seq2Seq.output_logits)
     if shortlist is not None:  # probability 0 outside the shortlist renormalises over it
         ids, listed = shortlist
-        full = jnp.zeros(logits.shape[::2], bool).at[:, ids].max(listed)
+        rows = jnp.arange(src.shape[0])[:, None] if ids.ndim == 2 else slice(None)
+        full = jnp.zeros(logits.shape[::2], bool).at[rows, ids].max(listed)
         logits = jnp.where(full[:, None, :], logits, NEG_INF)
     logp = output_log_probs(logits)
     mask = outputs != PAD
@@ -87,35 +209,45 @@ def strip(ids) -> list[int]:
 
 
 def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: tuple, batch_tokens: int,
-                       cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None):
+                       cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None,
+                       slots: int | None = None):
     """Translations of every example in the examples' order: greedy when cfg.beam == 1, else beam search.
 
     shortlister: a `Shortlister` (per-sentence output vocabularies) or None for the whole vocabulary.
+    slots: beam search with continuous batching over this many sentences at once (`queue_translate`) instead of
+      one block per batch of `batch_tokens`; the same translations, faster. Greedy search ignores it.
     Returns a list of strings (nbest == 1) or of [(score, string), ...] lists of length nbest.
     """
     cfg = dataclasses.replace(cfg, nbest=nbest)
     projected = embedding_projection(model, params)
-    out = [None] * len(examples)
-    for batch in eval_batches(examples, buckets, batch_tokens):
-        max_len = max_output_len(batch["src"].shape[1], cfg)
-        vocab = None if shortlister is None else shortlister(batch["src"])
-        if cfg.beam == 1:
-            toks = np.asarray(greedy_decode(model, params, batch["src"], cfg, max_len, vocab, projected))[:, None]
-            scores = np.zeros(toks.shape[:2])
-        else:
-            res = jax.device_get(beam_decode(model, params, batch["src"], cfg, max_len, shortlist=vocab,
-                                             projected=projected))
-            toks, scores = res["tokens"], res["scores"]
-        for row, idx in enumerate(batch["index"]):
-            if idx >= 0:
-                hyps = [(float(scores[row, j]), sp.decode(strip(toks[row, j]))) for j in range(nbest)]
-                out[idx] = hyps[0][1] if nbest == 1 else hyps
+    if slots and cfg.beam > 1:
+        hyps, _ = queue_translate(model, params, examples.src, buckets, cfg, slots, shortlister, projected,
+                                  source_projection(model, params))
+    else:
+        hyps = [None] * len(examples)
+        for batch in eval_batches(examples, buckets, batch_tokens):
+            max_len = max_output_len(batch["src"].shape[1], cfg)
+            vocab = None if shortlister is None else shortlister(batch["src"])
+            if cfg.beam == 1:
+                toks = np.asarray(greedy_decode(model, params, batch["src"], cfg, max_len, vocab, projected))
+                toks, scores = toks[:, None], np.zeros(toks.shape[:1] + (1,))
+            else:
+                res = jax.device_get(beam_decode(model, params, batch["src"], cfg, max_len, shortlist=vocab,
+                                                 projected=projected))
+                toks, scores = res["tokens"], res["scores"]
+            for row, idx in enumerate(batch["index"]):
+                if idx >= 0:
+                    hyps[idx] = (toks[row], scores[row])
+    out = []
+    for toks, scores in hyps:
+        best = [(float(scores[j]), sp.decode(strip(toks[j]))) for j in range(nbest)]
+        out.append(best[0][1] if nbest == 1 else best)
     return out
 
 
 def translate_text(model: Seq2Seq, params, sp, sentences: list[str], buckets: tuple, batch_tokens: int,
-                   cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None):
+                   cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None, slots: int | None = None):
     """Translations of raw sentences (sources longer than the largest bucket are truncated)."""
     ids = sp.encode(sentences)
     ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
-    return translate_examples(model, params, ex, sp, buckets, batch_tokens, cfg, nbest, shortlister)
+    return translate_examples(model, params, ex, sp, buckets, batch_tokens, cfg, nbest, shortlister, slots)

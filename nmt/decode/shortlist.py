@@ -99,6 +99,12 @@ class Shortlister:
         ids, listed = self(np.asarray(src)[None])
         return ids[listed[0]]
 
+    def lists(self, src: np.ndarray) -> np.ndarray:
+        """src: [B, S] -> [B, size]: each sentence's own shortlist, sorted (for searches that give each sentence its
+        own output weights, as `queue_beam_decode` does)."""
+        ids, listed = self(src)
+        return np.broadcast_to(ids, listed.shape)[listed].reshape(len(listed), self.size)
+
     def __call__(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """src: [B, S] -> (ids [U], listed [B, U]): the union of the batch's shortlists (PAD-padded) and which of
         its tokens each sentence's own shortlist holds. The output layer runs over the union, one matrix product,

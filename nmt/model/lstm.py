@@ -47,9 +47,12 @@ class LSTMLayer(nn.Module):
     remat: str = "none"
 
     @nn.compact
-    def __call__(self, x, mask: jax.Array) -> jax.Array:
+    def __call__(self, x, mask: jax.Array, gates: jax.Array | None = None) -> jax.Array:
         """Time-major. x: [T, B, D] or a tuple of [T, B, D_i] read as their concatenation (without building it: the
-        bidirectional layer's two halves stay apart); mask: [T, B] bool -> [T, B, H]."""
+        bidirectional layer's two halves stay apart); mask: [T, B] bool -> [T, B, H].
+
+        gates: [T, B, 4H], x's input projection (bias included) when the caller has it already (decoding looks the
+        first layer's up in a table per token); then x gives only shapes."""
         x = x if isinstance(x, tuple) else (x,)
         d, h = sum(xi.shape[-1] for xi in x), self.hidden
         w_x = self.param("w_x", uniform_init(), (d, 4 * h))
@@ -74,7 +77,9 @@ class LSTMLayer(nn.Module):
 
         zeros = jnp.zeros((mask.shape[1], h), state_dtype(self.dtype))
         xs = (x, mask)
-        if self.remat == "sqrt_t":
+        if gates is not None:
+            _, out = jax.lax.scan(step, (zeros, zeros), (gates, mask), reverse=self.reverse)
+        elif self.remat == "sqrt_t":
             # The input projection of all steps at once would be a [T, B, 4H] residual: project chunk by chunk.
             chunk = lambda carry, xm: jax.lax.scan(step, carry, (project(xm[0]), xm[1]), reverse=self.reverse)
             _, out = policies.chunked_scan(chunk, (zeros, zeros), xs, reverse=self.reverse)
@@ -93,11 +98,13 @@ class Encoder(nn.Module):
     remat: str = "none"
 
     @nn.compact
-    def __call__(self, x: jax.Array, mask: jax.Array, train: bool) -> jax.Array:
-        """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, H] (2H when layers == 1)."""
+    def __call__(self, x: jax.Array, mask: jax.Array, train: bool, gates: tuple | None = None) -> jax.Array:
+        """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, H] (2H when layers == 1); gates: the first layer's
+        input projections of x (forward, backward), each [S, B, 4H], when the caller has them."""
         x, mask = x.transpose(1, 0, 2), mask.T
-        fwd = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name="l0_fwd")(x, mask)
-        bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, remat=self.remat, name="l0_bwd")(x, mask)
+        gf, gb = gates or (None, None)
+        fwd = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name="l0_fwd")(x, mask, gf)
+        bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, remat=self.remat, name="l0_bwd")(x, mask, gb)
         out = (fwd, bwd)
         for layer in range(1, self.layers):
             inp = tuple(nn.Dropout(self.dropout, deterministic=not train)(o) for o in out)

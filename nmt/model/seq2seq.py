@@ -74,11 +74,13 @@ class Seq2Seq(nn.Module):
         keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - rate, x.shape)
         return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
 
-    def encode(self, src: jax.Array, train: bool = False) -> Memory:
-        """src: [B, S] token ids (0 = padding) -> Memory."""
+    def encode(self, src: jax.Array, train: bool = False, projected: jax.Array | None = None) -> Memory:
+        """src: [B, S] token ids (0 = padding) -> Memory. projected: `source_projection()` when the caller keeps
+        it (no dropout), to look the first layer's input projections up instead of computing them."""
         mask = src != PAD
         x = self._dropout(self.src_embed(src), train)
-        enc = self.encoder(x.astype(self.dtype), mask, train).astype(self.dtype)
+        gates = None if projected is None else tuple(jnp.take(projected[d], src.T, axis=0) for d in range(2))
+        enc = self.encoder(x.astype(self.dtype), mask, train, gates).astype(self.dtype)
         return Memory(attention.project_keys(self.attn, self.cfg.attention, enc), enc, mask)
 
     def init_state(self, memory: Memory, beam: int | None = None) -> DecState:
@@ -114,21 +116,25 @@ class Seq2Seq(nn.Module):
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
 
     def output_weights(self, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """The output layer restricted to the tokens `ids` [N] (a shortlist), gathered once before a search:
-        (weights [N, E'] in the compute dtype, bias [N])."""
+        """The output layer restricted to the tokens `ids`, [N] (a shortlist shared by a batch) or [B, N] (one per
+        sentence), gathered once before a search: (weights [(B,) E', N] in the compute dtype, bias [(B,) N])."""
         w = self.tgt_embed.embedding if self.cfg.tie_output else self.w_out.T
-        return jnp.take(w, ids, axis=0).astype(self.dtype), jnp.take(self.b_out, ids, axis=0)
+        return jnp.swapaxes(jnp.take(w, ids, axis=0).astype(self.dtype), -1, -2), jnp.take(self.b_out, ids, axis=0)
 
     def output_logits(self, hidden: jax.Array, weights: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
-        """hidden: [..., H] attentional states -> logits [..., V] (float32), or [..., N] over a shortlist's tokens
-        with `weights` from `output_weights`."""
+        """hidden: [B, ..., H] attentional states -> logits [B, ..., V] (float32), or [B, ..., N] over a shortlist's
+        tokens with `weights` from `output_weights`."""
         if self.cfg.tie_output:
             x = self._mm(hidden, self.w_pre) if self.w_pre is not None else hidden.astype(self.dtype)
         else:
             x = hidden.astype(self.dtype)
         if weights is not None:
             w, b = weights
-            return (x @ w.T).astype(self.state_dtype) + b
+            if w.ndim == 2:
+                return (x @ w).astype(self.state_dtype) + b
+            # One list per sentence: [E', N] of each sentence, the layout that its batched product reads fastest.
+            logits = jnp.einsum("b...e,ben->b...n", x, w).astype(self.state_dtype)
+            return logits + b.reshape(b.shape[:1] + (1,) * (x.ndim - 2) + b.shape[1:])
         logits = self._mm(x, self.tgt_embed.embedding.T if self.cfg.tie_output else self.w_out)
         return logits.astype(self.state_dtype) + self.b_out
 
@@ -136,6 +142,13 @@ class Seq2Seq(nn.Module):
         """Every target embedding projected for the first decoder layer, [V, 4H]: made once per parameters, it
         turns a decoding step's input projection into a row lookup."""
         return self._mm(self.tgt_embed.embedding, self.dec_w_emb)
+
+    def source_projection(self) -> jax.Array:
+        """[2, V, 4H]: every source embedding projected for the encoder's first layer, forward and backward, bias
+        included; made once per parameters like `embedding_projection`."""
+        emb = self.src_embed.embedding
+        layers = [self.encoder.variables["params"][f"l0_{d}"] for d in ("fwd", "bwd")]
+        return jnp.stack([self._mm(emb, p["w_x"]) + p["b"].astype(self.dtype) for p in layers])
 
     def step(self, memory: Memory, state: DecState, tokens: jax.Array,
              weights: tuple[jax.Array, jax.Array] | None = None,

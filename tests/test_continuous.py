@@ -1,0 +1,89 @@
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nmt.data.vocab import EOS, PAD
+from nmt.decode import BeamConfig, beam_decode, score_outputs
+from nmt.decode.search import encode_queue, max_output_len, queue_translate, source_projection, strip
+from nmt.decode.shortlist import Shortlister
+from tests.test_model import model_and_params, random_batch
+from tests.test_shortlist import VOCAB, random_lexicon
+from tests.test_translate import LINES, run_cli
+
+BUCKETS = (4, 8, 12)
+
+
+@pytest.fixture(scope="module")
+def model():
+    model, params = model_and_params("model.attention=general", vocab=VOCAB, seed=7)
+    return model, jax.tree.map(lambda x: x * 4.0, params)  # sharper than the initialisation
+
+
+@pytest.mark.parametrize("shortlist,nbest", [(None, 4), (10, 1)])
+def test_continuous_batching_gives_each_sentence_its_search_alone(model, shortlist, nbest):
+    """Seven sentences through three slots: each slot's sentence is searched exactly as alone (tokens, scores and
+    the very number of steps), whenever it is admitted and whatever its neighbours."""
+    model, params = model
+    src = np.asarray(random_batch(np.random.default_rng(2), 7, 11, 2, vocab=VOCAB)[0])
+    sources = [[t for t in row if t not in (PAD, EOS)] for row in src]
+    lister = None if shortlist is None else Shortlister(random_lexicon(4), size=shortlist, frequent=2, per_source=2)
+    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.2, nbest=nbest)
+    hyps, stats = queue_translate(model, params, sources, BUCKETS, cfg, 3, lister)
+    alone_steps = 0
+    for ids, (tokens, scores) in zip(sources, hyps):
+        one = jnp.asarray([ids + [EOS]], jnp.int32)
+        ml = max_output_len(one.shape[1], cfg)
+        sl = None if lister is None else lister(np.asarray(one))
+        alone = beam_decode(model, params, one, cfg, ml, shortlist=sl)
+        alone_steps += int(alone["steps"])
+        for j in range(nbest):
+            assert strip(tokens[j]) == strip(alone["tokens"][0, j])
+        np.testing.assert_allclose(scores[:nbest], alone["scores"][0, :nbest], atol=1e-5)
+        if lister is not None:  # scores are the teacher-forced scores over the sentence's own list
+            out = np.zeros((nbest, ml), np.int32)
+            for j in range(nbest):
+                seq = strip(tokens[j]) + [EOS]
+                out[j, :len(seq)] = seq
+            own = jnp.asarray(np.repeat(lister.lists(np.asarray(one)), nbest, 0))
+            tf = score_outputs(model, params, jnp.repeat(one, nbest, 0), out, cfg, (own, jnp.ones(own.shape, bool)))
+            np.testing.assert_allclose(scores[:nbest], tf["score"], atol=1e-4)
+            assert set(np.asarray(tokens[:nbest]).ravel().tolist()) <= set(own[0].tolist()) | {PAD}
+    assert stats["busy"] == alone_steps  # no slot-step is spent on anything but a sentence's own search
+    assert stats["steps"] < alone_steps  # and the slots did run side by side
+
+
+def test_translate_and_bench_with_slots(tiny_run, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"\n".join(LINES) + b"\n")
+    outs = []
+    for extra in ((), ("--slots", "2")):
+        r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--input", str(src), "--beam", "3", *extra)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] and len(outs[0].decode().split("\n")) == len(LINES) + 1
+    r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--slots", "-1", stdin=b"a\n")
+    err = r.stderr.decode().strip().splitlines()
+    assert r.returncode != 0 and err == ["nmt.translate: error: --slots must be >= 0, got -1"]
+    r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "--sentences", "8", "--batch1-sentences", "1",
+                "--repeats", "1", "--beam", "2", "--slots", "4")
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    res = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert res["slots"] == 4 and res["batch64_sentences"] == 8 and res["tokens_per_s_batch64"] > 0
+    assert 0 < res["row_fill_batch64"] <= 1
+
+
+def test_encoder_with_the_source_table_and_queue_padding_gives_the_same_memory(model):
+    model, params = model
+    src = np.asarray(random_batch(np.random.default_rng(3), 5, 11, 2, vocab=VOCAB)[0])
+    rows = [row[row != PAD] for row in src]
+    whole = model.apply({"params": params}, jnp.asarray(src), method=model.encode)
+    for table in (None, source_projection(model, params)):
+        queue = encode_queue(model, params, rows, BUCKETS, rows=2, source=table)  # groups of own buckets, padded
+        assert queue.mask.shape == (5, 12)
+        np.testing.assert_array_equal(queue.mask[:, :11], whole.mask)
+        assert not queue.mask[:, 11:].any()
+        np.testing.assert_allclose(queue.values[:, :11], whole.values, atol=1e-5)
+        np.testing.assert_allclose(queue.keys[:, :11], whole.keys, atol=1e-5)
