@@ -102,7 +102,7 @@ def run_decode_bench(config, args) -> dict:
     from nmt.decode import BeamConfig
     from nmt.decode.shortlist import train_lexicon
     from nmt.inference import load_run
-    from nmt.translate import shortlister, slots
+    from nmt.translate import shortlister, slots_arg
     if args.checkpoint:
         model_overrides = [o for o in args.overrides if not o.startswith("data.")]
         if model_overrides:
@@ -123,7 +123,7 @@ def run_decode_bench(config, args) -> dict:
             data.train.examples.src, data.train.examples.tgt, sp.vocab_size()))
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha)
     res = bench_decode(model, params, sp, data.test.src_text[:args.sentences], config.data.buckets, cfg,
-                       args.batch1_sentences, args.repeats, shortlister=lister, slots=slots(args))
+                       args.batch1_sentences, args.repeats, shortlister=lister, slots=slots_arg(args))
     return dict(res, model=source)
 
 

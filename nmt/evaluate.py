@@ -9,7 +9,7 @@ import json
 import time
 
 from nmt import cli
-from nmt.translate import add_search_args, beam_config, shortlister, slots
+from nmt.translate import add_search_args, beam_config, shortlister, slots_arg
 
 
 def evaluate_split(run, split: str, cfgs: dict, log=print, shortlister=None, slots: int | None = None) -> dict:
@@ -60,11 +60,11 @@ def main(argv=None):
         from nmt.decode import BeamConfig
         from nmt.inference import load_run
         beam = beam_config(args)
-        slots(args)
+        n_slots = slots_arg(args)
         run = load_run(args.checkpoint)
         greedy = BeamConfig(beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b)
         res = evaluate_split(run, args.split, {"greedy": greedy, f"beam{beam.beam}": beam},
-                             shortlister=shortlister(args, run, print), slots=slots(args))
+                             shortlister=shortlister(args, run, print), slots=n_slots)
         print(f"\n{args.split}: {res['sentences']} sentences, {run.which} checkpoint at step {run.step}")
         if "shortlist_recall" in res:
             print(f"  shortlist of {args.shortlist} holds {100 * res['shortlist_recall']:.1f}% of the reference tokens")
@@ -76,7 +76,7 @@ def main(argv=None):
         res["beam"] = {"beam": beam.beam, "alpha": beam.alpha, "beta": beam.beta}
         res["shortlist"] = {"size": args.shortlist, "frequent": args.shortlist_frequent,
                             "per_source": args.shortlist_per_source} if args.shortlist else None
-        res["slots"] = slots(args)
+        res["slots"] = n_slots
         print(json.dumps(res))
 
     cli.main_guard(go, "nmt.evaluate")

@@ -35,7 +35,7 @@ def add_speed_args(parser) -> None:
                              "sentence as soon as its own is done (same translations); 0 = fixed batches (default)")
 
 
-def slots(args) -> int | None:
+def slots_arg(args) -> int | None:
     if args.slots < 0:
         from nmt.config import ConfigError
         raise ConfigError(f"--slots must be >= 0, got {args.slots}")
@@ -117,7 +117,7 @@ def main(argv=None):
         from nmt.config import ConfigError
         from nmt.inference import load_run
         cfg = beam_config(args)
-        slots(args)
+        n_slots = slots_arg(args)
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam})")
         if args.input:
@@ -129,7 +129,7 @@ def main(argv=None):
         else:
             lines = read_input(sys.stdin.buffer, "stdin", log)
         run = load_run(args.checkpoint)
-        results = translate_lines(run, lines, cfg, args.nbest, log, shortlister(args, run, log), slots(args))
+        results = translate_lines(run, lines, cfg, args.nbest, log, shortlister(args, run, log), n_slots)
         if args.nbest > 1:
             text = "".join(f"{i}\t{score:.4f}\t{hyp}\n" for i, hyps in enumerate(results) for score, hyp in hyps)
         else:

@@ -63,10 +63,10 @@ def _admit(st: QueueState, free: jax.Array, fresh: BeamState, admit_fn: Callable
         return jax.tree.map(put, ctx, ctx_row), jax.tree.map(put, dec, dec_row)
 
     ctx, dec = jax.lax.fori_loop(0, jnp.sum(take), one, (st.ctx, st.beam.dec))
-    src_mask = row(st.src_mask, src_mask_all[src])
+    new_mask = src_mask_all[src]
     return st.replace(
-        beam=beam.replace(dec=dec), ctx=ctx, sentence=sentence, src_mask=src_mask,
-        limits=row(st.limits, max_lengths(src_mask_all[src], cfg, max_len)),
+        beam=beam.replace(dec=dec), ctx=ctx, sentence=sentence, src_mask=row(st.src_mask, new_mask),
+        limits=row(st.limits, max_lengths(new_mask, cfg, max_len)),
         ids=st.ids if ids_all is None else row(st.ids, ids_all[src]), next=st.next + jnp.sum(take))
 
 

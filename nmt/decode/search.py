@@ -1,4 +1,5 @@
-"""The model-side wrappers of the searches: compiled beam search, teacher-forced scoring, batch translation."""
+"""The model-side wrappers of the searches: compiled greedy and beam search (in fixed batches or with continuous
+batching), teacher-forced scoring, batch translation."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,9 @@ import numpy as np
 
 from nmt.data.batching import Examples, bucket_of, eval_batches
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import NEG_INF, BeamConfig, coverage_penalty, length_penalty, make_search, output_log_probs
+from nmt.decode.beam import (NEG_INF, BeamConfig, coverage_penalty, length_penalty, make_search, max_lengths,
+                              output_log_probs, shortlist_tokens)
 from nmt.decode.continuous import make_queue_search
-from nmt.decode.greedy import greedy_decode
 from nmt.model import Memory, Seq2Seq
 
 
@@ -36,16 +37,50 @@ def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, 
     return memory, None if shortlist is None else model.apply(v, shortlist[0], method=Seq2Seq.output_weights)
 
 
+def decoder_step(model: Seq2Seq, params, memory: Memory, weights, projected):
+    """The searches' step callback over `prepare`'s memory and weights: (state, tokens [B, (K,)]) -> (state,
+    logits [B, (K,) V or N], attention [B, (K,) S])."""
+    return lambda state, tokens: model.apply({"params": params}, memory, state, tokens, weights, projected,
+                                             method=Seq2Seq.step)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
+def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len: int,
+                  shortlist: tuple[jax.Array, jax.Array] | None = None, projected: jax.Array | None = None
+                  ) -> jax.Array:
+    """Greedy search as one compiled `while_loop`: src [B, S] -> tokens [B, max_len], EOS-terminated (EOS forced at
+    each sentence's length limit), PAD after.
+
+    shortlist, projected: as for `beam_decode`."""
+    memory, weights = prepare(model, params, src, shortlist)
+    step = decoder_step(model, params, memory, weights, projected)
+    limits = max_lengths(memory.mask, cfg, max_len)
+
+    def cond(carry):
+        t, _, _, finished, _ = carry
+        return (t < max_len) & ~jnp.all(finished)
+
+    def body(carry):
+        t, state, prev, finished, out = carry
+        state, logits, _ = step(state, prev)
+        tok = jnp.argmax(output_log_probs(logits, shortlist), -1).astype(jnp.int32)
+        tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
+        tok = jnp.where(t + 1 >= limits, EOS, tok)
+        tok = jnp.where(finished, PAD, tok)
+        return t + 1, state, tok, finished | (tok == EOS), out.at[:, t].set(tok)
+
+    b = src.shape[0]
+    state = model.apply({"params": params}, memory, method=Seq2Seq.init_state)
+    init = (0, state, jnp.full((b,), BOS, jnp.int32), jnp.zeros((b,), bool), jnp.full((b, max_len), PAD, jnp.int32))
+    return jax.lax.while_loop(cond, body, init)[-1]
+
+
 def beam_program(model: Seq2Seq, params, memory: Memory, weights, shortlist, projected, *, cfg: BeamConfig,
                  max_len: int, keep_attention: bool = False) -> tuple:
     """`beam_decode`'s loop as (initial state, cond, body), from `prepare`'s memory and weights."""
-    v = {"params": params}
-    dec = model.apply(v, memory, cfg.beam, method=Seq2Seq.init_state)
-
-    def step_fn(dec, tokens):
-        return model.apply(v, memory, dec, tokens, weights, projected, method=Seq2Seq.step)
-
-    return make_search(step_fn, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
+    dec = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.init_state)
+    step = decoder_step(model, params, memory, weights, projected)
+    return make_search(step, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "keep_attention"))
@@ -89,8 +124,8 @@ def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, 
     s_max = max(bucket)
     parts, k = [], 0
     while k < len(src):
-        s = bucket[k]
-        n = next((i for i in range(k, min(k + rows, len(src))) if bucket[i] != s), min(k + rows, len(src))) - k
+        s, end = bucket[k], min(k + rows, len(src))
+        n = next((i for i in range(k, end) if bucket[i] != s), end) - k  # up to the next bucket or `rows`
         batch = np.full((min(rows, 1 << (n - 1).bit_length()), s), PAD, np.int32)
         for r, x in enumerate(src[k:k + n]):
             batch[r, :min(len(x), s)] = x[:s]
@@ -112,8 +147,7 @@ def queue_program(model: Seq2Seq, params, memory: Memory, count: jax.Array, ids:
         return (jax.tree.map(lambda x: x[0], mem), weights), dec
 
     def step_fn(ctx, dec, tokens):
-        mem, weights = ctx
-        return model.apply(v, mem, dec, tokens, weights, projected, method=Seq2Seq.step)
+        return decoder_step(model, params, *ctx, projected)(dec, tokens)
 
     return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids)
 

@@ -77,14 +77,13 @@ class LSTMLayer(nn.Module):
 
         zeros = jnp.zeros((mask.shape[1], h), state_dtype(self.dtype))
         xs = (x, mask)
-        if gates is not None:
-            _, out = jax.lax.scan(step, (zeros, zeros), (gates, mask), reverse=self.reverse)
-        elif self.remat == "sqrt_t":
+        if self.remat == "sqrt_t" and gates is None:
             # The input projection of all steps at once would be a [T, B, 4H] residual: project chunk by chunk.
             chunk = lambda carry, xm: jax.lax.scan(step, carry, (project(xm[0]), xm[1]), reverse=self.reverse)
             _, out = policies.chunked_scan(chunk, (zeros, zeros), xs, reverse=self.reverse)
         else:
-            _, out = policies.scan(step, (zeros, zeros), (project(x), mask), self.remat, reverse=self.reverse)
+            gates = project(x) if gates is None else gates
+            _, out = policies.scan(step, (zeros, zeros), (gates, mask), self.remat, reverse=self.reverse)
         return out
 
 
