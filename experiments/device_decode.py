@@ -31,6 +31,8 @@ def main():
                    help="per-sentence vocabulary shortlists of this size (the run's lexicon.npz, which nmt.release "
                         "copies, or the corpus to train one)")
     p.add_argument("--slots", type=int, default=0, help="batch 64 as continuous batching over this many slots")
+    p.add_argument("--topk", choices=("auto", "fused", "plain"), default="auto", help="beam search's candidate "
+                   "selection (see nmt.translate --help)")
     p.add_argument("--sentences", type=int, help="batch-64 sentences (default: 1000, --cpu 128)")
     p.add_argument("--batch1-sentences", type=int, help="sentences timed one at a time (default: 100, --cpu 10)")
     p.add_argument("--repeats", type=int, help="timed repeats (default: 5, --cpu 2)")
@@ -54,6 +56,7 @@ def main():
         argv += ["--shortlist", str(args.shortlist)]
     if args.slots:
         argv += ["--slots", str(args.slots)]
+    argv += ["--topk", args.topk]
     import contextlib
     import io
     buf = io.StringIO()
@@ -64,9 +67,9 @@ def main():
     result = json.loads(text.strip().splitlines()[-1])
     result["platform"] = platform
     result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
-    bench.write_result(args.out, f"decode_{platform}{'_while_graphs' * args.while_graphs}"
-                       f"{f'_shortlist{args.shortlist}' * bool(args.shortlist)}{f'_slots{args.slots}' * bool(args.slots)}.json",
-                       result)
+    variant = (("_while_graphs", args.while_graphs), (f"_shortlist{args.shortlist}", args.shortlist),
+               (f"_slots{args.slots}", args.slots), (f"_topk_{args.topk}", args.topk != "auto"))
+    bench.write_result(args.out, f"decode_{platform}{''.join(name for name, on in variant if on)}.json", result)
 
 
 if __name__ == "__main__":

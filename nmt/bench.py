@@ -121,7 +121,7 @@ def run_decode_bench(config, args) -> dict:
         source = f"preset {args.preset}, untrained parameters"
         lister = shortlister(args, None, print, args.shortlist and train_lexicon(
             data.train.examples.src, data.train.examples.tgt, sp.vocab_size()))
-    cfg = BeamConfig(beam=args.beam, alpha=args.alpha)
+    cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
     res = bench_decode(model, params, sp, data.test.src_text[:args.sentences], config.data.buckets, cfg,
                        args.batch1_sentences, args.repeats, shortlister=lister, slots=slots_arg(args))
     return dict(res, model=source)

@@ -166,6 +166,7 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         # the rows of those done before it keep computing; continuous batching (slots) gives their rows new ones.
         "row_fill_batch64": out_tokens / max(row_steps, 1),
         "beam": cfg.beam,
+        "topk": cfg.topk,
         "shortlist": None if shortlister is None else shortlister.size,
         "slots": slots,
         "device": str(jax.devices()[0].device_kind),

@@ -71,7 +71,7 @@ def time_train_step(config: Config, vocab: int, rows: int, src_len: int, tgt_len
     state = step_lib.init_state(model, opt, jax.random.key(0))
     ids = lambda n, k: jax.random.randint(jax.random.key(k), (rows, n), 4, vocab, jnp.int32)
     batch = {"src": ids(src_len, 1), "tgt_in": ids(tgt_len, 2), "tgt_out": ids(tgt_len, 3)}
-    train_fn = train_fn or step_lib.compile_steps(config, model, opt)[0]
+    train_fn = train_fn or step_lib.compile_train_step(config, model, opt)
     state, m = train_fn(state, batch, jax.random.key(1))
     jax.block_until_ready(m)
     times = []

@@ -47,7 +47,7 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, log=print) -> 
     state = step_lib.init_state(model, opt, jax.random.key(0))
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
     rng = jax.random.key(1)
-    jitted, _ = step_lib.compile_steps(config, model, opt)
+    jitted = step_lib.compile_train_step(config, model, opt)
 
     compiled, compile_s, peak = {}, 0.0, 0
     for rows, length in sorted(it.shapes()):

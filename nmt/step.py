@@ -90,9 +90,12 @@ def model_batch(batch: dict) -> dict:
     return {k: batch[k] for k in ("src", "tgt_in", "tgt_out")}
 
 
-def compile_steps(config: Config, model: Seq2Seq, optimizer):
-    """Jitted train (state-donating) and eval steps."""
-    train = jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
-                                               smoothing=config.train.label_smoothing), donate_argnums=0)
-    evaluate = jax.jit(lambda p, b: eval_step(p, b, model=model))
-    return train, evaluate
+def compile_train_step(config: Config, model: Seq2Seq, optimizer):
+    """The jitted train step, donating its state: (state, batch, rng) -> (state, metrics)."""
+    return jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
+                                              smoothing=config.train.label_smoothing), donate_argnums=0)
+
+
+def compile_eval_step(model: Seq2Seq):
+    """The jitted eval step: (params, batch) -> metrics."""
+    return jax.jit(lambda p, b: eval_step(p, b, model=model))

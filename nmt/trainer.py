@@ -109,10 +109,10 @@ def run(config: Config, workdir: str, log=print, progress: bool = True) -> dict:
     model = step_lib.make_model(config, data.sp.vocab_size())
     root = jax.random.key(config.train.seed)
     init_rng, step_rng = jax.random.split(root)
-    eval_fn = jax.jit(lambda p, b: step_lib.eval_step(p, b, model=model))
+    eval_fn = step_lib.compile_eval_step(model)
     if config.parallel.method == "none":
         optimizer = step_lib.make_optimizer(config.train)
-        train_fn = step_lib.compile_steps(config, model, optimizer)[0]
+        train_fn = step_lib.compile_train_step(config, model, optimizer)
         state = step_lib.init_state(model, optimizer, init_rng)
         step_fn = lambda state, batch, step: train_fn(state, step_lib.model_batch(batch), step_rng)
         params_of = lambda state, step: state.params

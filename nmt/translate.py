@@ -23,6 +23,11 @@ def add_search_args(parser) -> None:
 
 
 def add_speed_args(parser) -> None:
+    parser.add_argument("--topk", choices=("auto", "fused", "plain"), default="auto",
+                        help="beam search's candidate selection, the same translations either way: fused ranks each "
+                             "beam's 2K best logits before normalising them (no [batch, beam, vocab] "
+                             "log-probabilities), plain normalises every logit first; auto: fused over the whole "
+                             "vocabulary, plain over a shortlist (default)")
     parser.add_argument("--shortlist", type=int, default=0, metavar="N",
                         help="score only N target tokens per sentence, chosen from its source words by an IBM Model 1 "
                              "lexicon (trained on the run's corpus on first use); 0 = whole vocabulary (default)")
@@ -46,7 +51,7 @@ def beam_config(args):
     from nmt.decode import BeamConfig
     try:
         return BeamConfig(beam=args.beam, alpha=args.alpha, beta=args.beta, length_penalty=args.length_penalty,
-                          max_len_a=args.max_len_a, max_len_b=args.max_len_b)
+                          max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk)
     except ValueError:
         from nmt.config import ConfigError
         raise ConfigError("--beam must be >= 1 and --alpha, --beta >= 0") from None

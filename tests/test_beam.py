@@ -7,6 +7,7 @@ import pytest
 
 from nmt.data.vocab import EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, embedding_projection, greedy_decode, score_outputs
+from nmt.decode.beam import NEG_INF, candidates
 from nmt.decode.search import max_output_len
 from tests.test_model import model_and_params, random_batch
 
@@ -107,3 +108,36 @@ def test_a_kept_embedding_projection_changes_nothing(tiny_model):
     np.testing.assert_allclose(plain["scores"], kept["scores"], atol=1e-5)
     np.testing.assert_array_equal(greedy_decode(model, params, src, cfg, max_len),
                                   greedy_decode(model, params, src, cfg, max_len, None, projected))
+
+
+@pytest.mark.parametrize("v, lists", [(50, None), (5, None), (40, "shared"), (40, "per_sentence")])
+def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists):
+    """Ranking each beam's raw logits first picks the candidates, scores and order that ranking all K x V
+    normalised log-probabilities picks: with empty beams, sentences at their length limit, V < 2K, shortlists."""
+    b, k = 3, 4
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(0, 3, (b, k, v)), jnp.float32)
+    live = jnp.asarray(rng.normal(-5, 2, (b, k)), jnp.float32).at[0, 1:].set(NEG_INF)  # sentence 0: one live beam
+    at_limit = jnp.asarray([False, True, False])
+    shortlist = None
+    if lists:
+        ids = jnp.asarray(rng.permutation(np.arange(100))[:v] if lists == "shared" else
+                          np.stack([rng.permutation(100)[:v] for _ in range(b)]))
+        ids = ids.at[..., 0].set(EOS)
+        shortlist = (ids, jnp.asarray(rng.random((b, v)) < 0.7))
+    fused, plain = (candidates(live, logits, at_limit, BeamConfig(beam=k, topk=t), shortlist)
+                    for t in ("fused", "plain"))
+    valid = np.asarray(plain[0]) > NEG_INF / 2
+    assert valid.sum() >= k and np.array_equal(valid, np.asarray(fused[0]) > NEG_INF / 2)
+    np.testing.assert_allclose(np.asarray(fused[0])[valid], np.asarray(plain[0])[valid], rtol=1e-6)
+    for f, p in zip(fused[1:], plain[1:]):
+        np.testing.assert_array_equal(np.asarray(f)[valid], np.asarray(p)[valid])
+
+
+def test_fused_and_plain_candidate_selection_give_the_same_search(tiny_model):
+    model, params = tiny_model
+    src = sources(4, 6, 5)
+    runs = [beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
+            for cfg in (BeamConfig(beam=4, nbest=4, topk=t) for t in ("fused", "plain"))]
+    np.testing.assert_array_equal(runs[0]["tokens"], runs[1]["tokens"])
+    np.testing.assert_allclose(runs[0]["scores"], runs[1]["scores"], atol=1e-5)

@@ -22,7 +22,7 @@ def test_thirty_steps_lower_the_loss(corpus_dir):
     model = step_lib.make_model(config, data.sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
     state = step_lib.init_state(model, opt, jax.random.key(0))
-    train_fn, eval_fn = step_lib.compile_steps(config, model, opt)
+    train_fn, eval_fn = step_lib.compile_train_step(config, model, opt), step_lib.compile_eval_step(model)
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0)
     probe = [step_lib.model_batch(next(it)) for _ in range(4)]
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from nmt.data.vocab import BOS, EOS, PAD
 
 NEG_INF = -1.0e9
+TOPK = ("auto", "fused", "plain")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +31,11 @@ class BeamConfig:
     max_len_a: float = 1.5  # maximum output length a * src_len + b (EOS included)
     max_len_b: int = 10
     nbest: int = 1  # hypotheses wanted: the search stops once the nbest-th finished one cannot be beaten
+    topk: str = "auto"  # candidate selection (see `candidates`): fused, plain, or auto (fused over the whole vocabulary)
 
     def __post_init__(self):
         if (self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain")
-                or not 1 <= self.nbest <= self.beam):
+                or not 1 <= self.nbest <= self.beam or self.topk not in TOPK):
             raise ValueError(f"invalid beam settings: {self}")
 
 
@@ -57,12 +59,17 @@ def output_log_probs(logits: jax.Array, shortlist: tuple[jax.Array, jax.Array] |
     With a shortlist (ids [N] shared or [B, N] per sentence, listed [B, N]; see `nmt.decode.shortlist`), logits
     [B, (K,) N] are over its ids and each sentence's probabilities are normalised over the ids it lists.
     """
-    if shortlist is None:
-        ids, listed = jnp.arange(logits.shape[-1]), True
-    else:
-        ids, listed = (_per_row(x, logits.ndim) for x in shortlist)
-    allowed = listed & (ids != PAD) & (ids != BOS)
+    allowed = allowed_outputs(logits.shape[-1], shortlist, logits.ndim)
     return jax.nn.log_softmax(jnp.where(allowed, logits.astype(jnp.float32), NEG_INF), axis=-1)
+
+
+def allowed_outputs(v: int, shortlist: tuple[jax.Array, jax.Array] | None = None, ndim: int = 3) -> jax.Array:
+    """Which of the logits' V (or N shortlist) positions a search may emit, broadcastable to logits of rank ndim."""
+    if shortlist is None:
+        ids, listed = jnp.arange(v), True
+    else:
+        ids, listed = (_per_row(x, ndim) for x in shortlist)
+    return listed & (ids != PAD) & (ids != BOS)
 
 
 def _per_row(x: jax.Array, ndim: int) -> jax.Array:
@@ -134,20 +141,46 @@ def _write(seqs: jax.Array, t: jax.Array, values: jax.Array) -> jax.Array:
     return jnp.where(at, jnp.expand_dims(values, 2), seqs)
 
 
+def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg: BeamConfig,
+               shortlist: tuple[jax.Array, jax.Array] | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The 2K best one-token extensions of each sentence's live hypotheses, best first.
+
+    2K, so that K live ones survive even if K of them end. `cfg.topk`:
+      plain: log-softmax over each beam's V logits, then one top-k over all K x V.
+      fused: each beam first keeps its 2K best raw logits, and only those K x 2K are normalised (by the beam's
+        log-sum-exp) and ranked: the same candidates (log-softmax keeps each beam's order), with no [B, K, V]
+        log-probability array written and a top-k over V instead of K x V.
+      auto: fused over the whole vocabulary, plain over a shortlist, the faster of the two for each on a CPU
+        (experiments/topk_ablation.py): a second top-k costs more than it saves over a few hundred tokens.
+
+    Args:
+      live_logp: [B, K]; logits: [B, K, V] (or [B, K, N] over a shortlist, see `output_log_probs`);
+      at_limit: [B], True where the next token must be EOS.
+    Returns:
+      (log P [B, 2K], the beam each extends [B, 2K], its token's position in the logits [B, 2K]).
+    """
+    b, k, v = logits.shape
+    ids = jnp.arange(v) if shortlist is None else _per_row(shortlist[0], 3)
+    forbidden = at_limit[:, None, None] & (ids != EOS)
+    if cfg.topk == "fused" or (cfg.topk == "auto" and shortlist is None):
+        masked = jnp.where(allowed_outputs(v, shortlist), logits.astype(jnp.float32), NEG_INF)
+        lse = jax.nn.logsumexp(masked, -1, keepdims=True)  # [B, K, 1]
+        top, pos = jax.lax.top_k(jnp.where(forbidden, NEG_INF, masked), min(2 * k, v))
+        cand = (live_logp[..., None] + top - lse).reshape(b, -1)
+        cand_logp, flat = jax.lax.top_k(cand, 2 * k)
+        return cand_logp, flat // top.shape[-1], jnp.take_along_axis(pos.reshape(b, -1), flat, 1)
+    logp = jnp.where(forbidden, NEG_INF, output_log_probs(logits, shortlist))
+    cand_logp, flat = jax.lax.top_k((live_logp[..., None] + logp).reshape(b, k * v), 2 * k)
+    return cand_logp, flat // v, flat % v
+
+
 def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.Array, cfg: BeamConfig,
             keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
     """One step of every sentence's search. limits: [B] output budgets (`max_lengths`); other arguments as for
     `make_search`."""
     b, k = st.last.shape
     dec, logits, attn = step_fn(st.dec, st.last)
-    logp = output_log_probs(logits, shortlist)  # [B, K, V] (or [B, K, N] over a shortlist)
-    v = logp.shape[-1]
-    ids = jnp.arange(v) if shortlist is None else _per_row(shortlist[0], 3)
-    at_limit = (st.t + 1 >= limits)[:, None, None]  # the last allowed token must be EOS
-    logp = jnp.where(at_limit & (ids != EOS), NEG_INF, logp)
-    cand = (st.live_logp[..., None] + logp).reshape(b, k * v)
-    cand_logp, flat = jax.lax.top_k(cand, 2 * k)  # 2K so that K live ones survive even if K finish
-    src_beam, tok = flat // v, (flat % v).astype(jnp.int32)
+    cand_logp, src_beam, tok = candidates(st.live_logp, logits, (st.t + 1 >= limits), cfg, shortlist)
     tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
     seqs = _write(_gather(st.live_seqs, src_beam), st.t, tok)
     cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)

@@ -11,8 +11,8 @@ import numpy as np
 
 from nmt.data.batching import Examples, bucket_of, eval_batches
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import (NEG_INF, BeamConfig, coverage_penalty, length_penalty, make_search, max_lengths,
-                              output_log_probs, shortlist_tokens)
+from nmt.decode.beam import (NEG_INF, BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
+                              max_lengths, output_log_probs, shortlist_tokens)
 from nmt.decode.continuous import make_queue_search
 from nmt.model import Memory, Seq2Seq
 
@@ -63,7 +63,8 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
     def body(carry):
         t, state, prev, finished, out = carry
         state, logits, _ = step(state, prev)
-        tok = jnp.argmax(output_log_probs(logits, shortlist), -1).astype(jnp.int32)
+        allowed = allowed_outputs(logits.shape[-1], shortlist, logits.ndim)  # log-softmax keeps the argmax
+        tok = jnp.argmax(jnp.where(allowed, logits, NEG_INF), -1).astype(jnp.int32)
         tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
         tok = jnp.where(t + 1 >= limits, EOS, tok)
         tok = jnp.where(finished, PAD, tok)

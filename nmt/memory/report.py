@@ -40,7 +40,7 @@ def compile_train_step(config: Config, vocab: int, rows: int, length: int, src_l
     state = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
     batch = {k: jax.ShapeDtypeStruct((rows, length), jnp.int32) for k in ("tgt_in", "tgt_out")}
     batch["src"] = jax.ShapeDtypeStruct((rows, src_len or length), jnp.int32)
-    train_fn, _ = step_lib.compile_steps(config, model, opt)
+    train_fn = step_lib.compile_train_step(config, model, opt)
     compiled = train_fn.lower(state, batch, jax.ShapeDtypeStruct((), jax.random.key(0).dtype)).compile()
     return compiled, model, state, batch
 
