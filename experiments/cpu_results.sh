@@ -28,6 +28,7 @@ for n in 256 512; do   # continuous batching over 64 slots
 done
 python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256 --slots 64 \
     | keep eval_shortlist256_slots64_test
+python experiments/topk_ablation.py --checkpoint runs/multi30k   # --topk fused against plain, interleaved; about 6 min
 python experiments/bmuf_convergence.py                     # bmuf_convergence.{json,csv,png}, about 46 min
 python experiments/bmuf_convergence.py --methods bmuf --block-momentum 1-1/sqrtK --out "$out/bmuf_sqrt_momentum"
 python experiments/bmuf_convergence.py --methods bmuf --optimizer sgd --out "$out/bmuf_sgd"

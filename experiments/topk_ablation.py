@@ -6,16 +6,14 @@ timed in one process with the two interleaved, so that the machine's drift falls
 Three settings, each over test_2016_flickr sentences with beam 5: batch 1 (one sentence at a time, whole vocabulary),
 batch 64 (blocks of 64 sorted by length, whole vocabulary), and continuous batching over 64 slots with 256-token
 shortlists (the fastest CPU setting). Writes topk_ablation.json (into --out, default experiments/results) and prints it
-as the last line: per setting the median seconds of each variant over the repeats, fused ÷ plain, and whether the two
-gave the same tokens.
+as the last line: per setting the seconds of each variant (per batch the median over the repeats, the two taking turns
+call by call, summed over the batches), fused ÷ plain, and whether the two gave the same tokens.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,7 +31,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from nmt.bench import write_result
-    from nmt.bench_decode import _batches
+    from nmt.bench_decode import _batches, _time
     from nmt.data import load_data
     from nmt.decode import BeamConfig, beam_decode, embedding_projection
     from nmt.decode.search import max_output_len, queue_translate, source_projection
@@ -48,31 +46,24 @@ def main(argv=None):
     lister = Shortlister(lexicon_for_run(run), 256)
     projected, source = embedding_projection(model, params), source_projection(model, params)
 
-    def blocks(batches, cfg):
-        return [beam_decode(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
-                            projected=projected)["tokens"] for b in batches]
+    def blocks(cfg):
+        return lambda b: beam_decode(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
+                                     projected=projected)["tokens"]
 
     def queue(cfg):
-        hyps, _ = queue_translate(model, params, ids, buckets, cfg, 64, lister, projected, source)
-        return [h[0] for h in hyps]
+        return lambda _: [h[0] for h in queue_translate(model, params, ids, buckets, cfg, 64, lister, projected,
+                                                         source)[0]]
 
-    settings = {"batch1": lambda cfg: blocks(one, cfg), "batch64": lambda cfg: blocks(big, cfg),
-                "slots64_shortlist256": queue}
-    variants = {name: BeamConfig(beam=5, topk=name) for name in ("fused", "plain")}
-    outputs = {(s, v): jax.device_get(fn(cfg)) for s, fn in settings.items() for v, cfg in variants.items()}  # warm-up
-    times = {key: [] for key in outputs}
-    for _ in range(args.repeats):
-        for s, fn in settings.items():
-            for v, cfg in variants.items():
-                t = time.perf_counter()
-                jax.block_until_ready(fn(cfg))
-                times[s, v].append(time.perf_counter() - t)
     result = {"device": str(jax.devices()[0].device_kind), "model": f"{args.checkpoint}@{run.step}",
               "repeats": args.repeats, "batch1_sentences": len(one), "batch64_sentences": len(ids)}
-    for s in settings:
-        fused, plain = (statistics.median(times[s, v]) for v in variants)
-        same = all(np.array_equal(a, b) for a, b in zip(outputs[s, "fused"], outputs[s, "plain"]))
-        result[s] = {"fused_s": fused, "plain_s": plain, "fused_over_plain": fused / plain, "same_tokens": same}
+    for setting, batches, search in (("batch1", one, blocks), ("batch64", big, blocks),
+                                     ("slots64_shortlist256", [None], queue)):
+        fns = {name: search(BeamConfig(beam=5, topk=name)) for name in ("fused", "plain")}
+        times = _time(fns, batches, args.repeats)
+        fused, plain = sum(times["fused"]), sum(times["plain"])
+        same = all(np.array_equal(a, b) for x in batches
+                   for a, b in zip(*(jax.device_get(fn(x)) for fn in fns.values())))
+        result[setting] = {"fused_s": fused, "plain_s": plain, "fused_over_plain": fused / plain, "same_tokens": same}
     write_result(args.out, "topk_ablation.json", result)
 
 

@@ -60,19 +60,20 @@ def per_step_queue(model, params, memory, count, cfg: BeamConfig, max_len: int, 
     return {"tokens": st.tokens, "scores": st.scores, "steps": st.steps, "busy": st.busy}
 
 
-def _time(fn, batches, repeats: int) -> list[float]:
-    """Per-batch median over `repeats` (after one warm-up call per batch shape)."""
-    for b in batches:
-        jax.block_until_ready(fn(b))
-    out = []
-    for b in batches:
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
+def _time(fns: dict, batches, repeats: int) -> dict[str, list[float]]:
+    """Per-batch medians over `repeats` of each of `fns`, after one warm-up call per batch shape. The functions take
+    turns call by call, so that the machine's drift falls on each alike and their ratio is fair."""
+    for fn in fns.values():
+        for b in batches:
             jax.block_until_ready(fn(b))
-            ts.append(time.perf_counter() - t)
-        out.append(statistics.median(ts))
-    return out
+    ts = {name: [[] for _ in batches] for name in fns}
+    for _ in range(repeats):
+        for i, b in enumerate(batches):
+            for name, fn in fns.items():
+                t = time.perf_counter()
+                jax.block_until_ready(fn(b))
+                ts[name][i].append(time.perf_counter() - t)
+    return {name: [statistics.median(x) for x in per_batch] for name, per_batch in ts.items()}
 
 
 def _batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict]:
@@ -129,13 +130,13 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         queue_runner(compile_queue)(None)
     peak = max((compiled_bytes(c) or 0) for c in compiled)
 
-    res = {}
-    for name, search, queue_search in (("compiled", compiled_search, queue_beam_decode),
-                                       ("per_step", per_step_search, per_step_queue)):
-        log(f"timing {name} search ...")
-        t1 = _time(runner(search), one, repeats)
-        t64 = _time(queue_runner(queue_search), [None], repeats) if slots else _time(runner(search), big, repeats)
-        res[name] = (t1, t64)
+    log("timing the compiled and the per-step search, in turns ...")
+    t1 = _time({"compiled": runner(compiled_search), "per_step": runner(per_step_search)}, one, repeats)
+    if slots:
+        t64 = _time({"compiled": queue_runner(queue_beam_decode), "per_step": queue_runner(per_step_queue)}, [None],
+                    repeats)
+    else:
+        t64 = _time({"compiled": runner(compiled_search), "per_step": runner(per_step_search)}, big, repeats)
     out_tokens = row_steps = 0
     if slots:
         hyps, stats = queue_translate(model, params, ids, buckets, cfg, slots, shortlister, projected, source)
@@ -147,8 +148,8 @@ def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: Bea
         out_tokens += sum(len(strip(out["tokens"][r, 0])) + 1 for r, i in enumerate(b["index"]) if i >= 0)
         row_steps += len(b["index"]) * int(out["steps"])
     n_big = len(ids)
-    c1, c64 = statistics.median(res["compiled"][0]), sum(res["compiled"][1])
-    p1, p64 = statistics.median(res["per_step"][0]), sum(res["per_step"][1])
+    c1, c64 = statistics.median(t1["compiled"]), sum(t64["compiled"])
+    p1, p64 = statistics.median(t1["per_step"]), sum(t64["per_step"])
     return {
         "latency_ms_batch1": 1000 * c1,
         "tokens_per_s_batch64": out_tokens / c64,

@@ -178,7 +178,7 @@ def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.A
             keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
     """One step of every sentence's search. limits: [B] output budgets (`max_lengths`); other arguments as for
     `make_search`."""
-    b, k = st.last.shape
+    k = st.last.shape[1]
     dec, logits, attn = step_fn(st.dec, st.last)
     cand_logp, src_beam, tok = candidates(st.live_logp, logits, (st.t + 1 >= limits), cfg, shortlist)
     tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
