@@ -1,16 +1,24 @@
-"""Command-line plumbing shared by the entry points: user mistakes become one line on stderr, exit code 2."""
+"""What the commands share: the configuration and search options (declared once here), logging to stderr, and user
+mistakes as one line on stderr with exit code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from nmt.config import DEFAULT_PRESET, PRESETS, ConfigError, get_config
 from nmt.data import DataError
 
 
+def fail(message: str):
+    """Ends the command with one line on stderr and exit status 2, as argparse does for bad options."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        sys.exit(f"{self.prog}: error: {message} (see --help)")
+        fail(f"{self.prog}: error: {message} (see --help)")
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -21,12 +29,86 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
-    return get_config(args.preset, args.overrides)
+    """The configuration the options ask for, its memory policy checked too."""
+    from nmt.model import policies
+    config = get_config(args.preset, args.overrides)
+    policies.check(config.model.remat)
+    return config
+
+
+def add_search_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default: 5)")
+    parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent (default: 0.6)")
+    parser.add_argument("--beta", type=float, default=0.0, help="coverage penalty weight (default: 0)")
+    parser.add_argument("--length-penalty", choices=("gnmt", "plain"), default="gnmt",
+                        help="gnmt: ((5+len)/6)^alpha; plain: len^alpha")
+    parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length a*src_len+b: a")
+    parser.add_argument("--max-len-b", type=int, default=10, help="max output length a*src_len+b: b")
+    add_speed_args(parser)
+
+
+def add_speed_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topk", choices=("auto", "fused", "plain"), default="auto",
+                        help="beam search's candidate selection, the same translations either way: fused ranks each "
+                             "beam's 2K best logits before normalising them (no [batch, beam, vocab] "
+                             "log-probabilities), plain normalises every logit first; auto: fused over the whole "
+                             "vocabulary, plain over a shortlist (default)")
+    parser.add_argument("--shortlist", type=int, default=0, metavar="N",
+                        help="score only N target tokens per sentence, chosen from its source words by an IBM Model 1 "
+                             "lexicon (trained on the run's corpus on first use); 0 = whole vocabulary (default)")
+    parser.add_argument("--shortlist-frequent", type=int, default=100, metavar="F",
+                        help="the F most frequent target tokens are always in the shortlist (default: %(default)s)")
+    parser.add_argument("--shortlist-per-source", type=int, default=50, metavar="M",
+                        help="the M most probable translations of each source token (default: %(default)s)")
+    parser.add_argument("--slots", type=int, default=0, metavar="B",
+                        help="beam search with continuous batching: B sentences at once, each slot taking the next "
+                             "sentence as soon as its own is done (same translations); 0 = fixed batches (default)")
+
+
+def beam_config(args):
+    """The `BeamConfig` of the search options."""
+    from nmt.decode import BeamConfig
+    try:
+        return BeamConfig(beam=args.beam, alpha=args.alpha, beta=args.beta, length_penalty=args.length_penalty,
+                          max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk)
+    except ValueError:
+        raise ConfigError("--beam must be >= 1 and --alpha, --beta >= 0") from None
+
+
+def slots(args) -> int | None:
+    if args.slots < 0:
+        raise ConfigError(f"--slots must be >= 0, got {args.slots}")
+    return args.slots or None
+
+
+def shortlister(args, lexicon):
+    """The `Shortlister` the --shortlist options ask for, or None; `lexicon()` gives its lexicon when one is."""
+    if not args.shortlist:
+        return None
+    from nmt.decode.shortlist import Shortlister
+    made = lexicon()
+    try:
+        return Shortlister(made, args.shortlist, args.shortlist_frequent, args.shortlist_per_source)
+    except ValueError as e:
+        raise ConfigError(f"--shortlist: {e}") from None
+
+
+def setup_logging() -> None:
+    """The package's log lines (nmt.*) as plain lines on stderr, where a command's results on stdout stay apart."""
+    logger = logging.getLogger("nmt")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def main_guard(fn, prog: str):
-    """Runs `fn()`; configuration and data mistakes end with one line, not a traceback."""
+    """Runs `fn()` with logging set up; configuration, data and run-directory mistakes end with one line."""
+    from nmt.run.errors import RunError
+    setup_logging()
     try:
         return fn()
-    except (ConfigError, DataError) as e:
-        sys.exit(f"{prog}: error: {e}")
+    except (ConfigError, DataError, RunError) as e:
+        fail(f"{prog}: error: {e}")

@@ -16,9 +16,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     def go():
-        from nmt import trainer
-        config = cli.config_from_args(args)
-        return trainer.run(config, args.workdir or f"runs/{args.preset}", progress=not args.no_progress)
+        from nmt.training import trainer
+        return trainer.run(cli.config_from_args(args), args.workdir or f"runs/{args.preset}",
+                           progress=not args.no_progress)
 
     return cli.main_guard(go, "nmt.train")
 

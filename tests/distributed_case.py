@@ -10,14 +10,13 @@ import sys
 
 out, num, pid, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={2 // num}"
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nmt import step as step_lib  # noqa: E402
 from nmt.config import get_config  # noqa: E402
 from nmt.parallel import Workers, initialize_distributed, make_mesh  # noqa: E402
+from nmt.training import step as step_lib  # noqa: E402
 
 initialize_distributed(f"localhost:{port}", num, pid)
 assert jax.device_count() == 2 and jax.process_count() == num

@@ -1,6 +1,5 @@
 """Parallel-training cases; `tests/test_parallel.py` runs this file in a process with 8 simulated CPU devices
 (XLA_FLAGS must be set before JAX starts, so not in the main test process)."""
-import dataclasses
 import functools
 
 import jax
@@ -8,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nmt import step as step_lib
-from nmt.checkpoint import Checkpoints
 from nmt.config import get_config
 from nmt.parallel import Workers, make_mesh
 from nmt.parallel.mesh import sharded
+from nmt.training import step as step_lib
+from nmt.training.checkpoint import Checkpoints
 
 VOCAB = 30
 BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.0",
@@ -62,7 +61,7 @@ def test_eight_devices_are_visible():
 def test_a_sharded_batch_gives_the_same_gradients_as_the_unsharded_one():
     cfg = config()
     model = step_lib.make_model(cfg, VOCAB)
-    params = step_lib.init_state(model, step_lib.make_optimizer(cfg.train), jax.random.key(0)).params
+    params = step_lib.init_train_state(model, step_lib.make_optimizer(cfg.train), jax.random.key(0)).params
     b = {k: jnp.asarray(v.reshape(-1, v.shape[-1])) for k, v in batches(1, 8, rows=2)[0].items()}
     grad = jax.jit(jax.grad(lambda p, b: step_lib.loss_fn(p, model, b, None, 0.1)[0]))
     spread = jax.device_put(b, sharded(make_mesh(8)))
@@ -79,7 +78,7 @@ def test_workers_given_identical_data_match_a_single_worker(method):
     single = config()
     model = step_lib.make_model(single, VOCAB)
     opt = step_lib.make_optimizer(single.train)
-    ref = step_lib.init_state(model, opt, jax.random.key(0))
+    ref = step_lib.init_train_state(model, opt, jax.random.key(0))
     for b in data:
         one = {k: jnp.asarray(v[0]) for k, v in b.items()}
         ref, _ = step_lib.train_step(ref, one, jax.random.key(1), model=model, optimizer=opt, smoothing=0.1)
@@ -126,18 +125,14 @@ def test_several_workers_on_a_device_match_one_device_each():
 
 def test_the_trainer_runs_bmuf_and_resumes_on_other_devices(corpus_dir, tmp_path):
     """4 workers start on 2 devices (two vmapped on each) and resume on 4 devices (one each)."""
-    from nmt import trainer
-    from tests.conftest import tiny_config
+    from nmt.training import trainer
+    from tests.helpers import tiny_config
     cfg = tiny_config(corpus_dir, "parallel.method=bmuf", "parallel.workers=4", "parallel.sync_every=2",
                       "parallel.warmup_steps=2", "train.eval_every=4", "train.eval_bleu_max=8")
-    quiet = dict(progress=False, log=lambda s: None)
-    first = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4),
-                                            parallel=dataclasses.replace(cfg.parallel, devices=2)),
-                        str(tmp_path), **quiet)
+    first = trainer.run(cfg.replace(train={"steps": 4}, parallel={"devices": 2}), str(tmp_path), progress=False)
     assert first["step"] == 4 and first["train_programs"] >= 1
     params = jax.tree.leaves(first["state"].params)[0]
     assert params.shape[0] == 4 and len(params.sharding.device_set) == 2
-    second = trainer.run(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=8)), str(tmp_path),
-                         **quiet)
+    second = trainer.run(cfg.replace(train={"steps": 8}), str(tmp_path), progress=False)
     assert second["step"] == 8 and int(second["state"].step) == 8 and second["test"]["sentences"] > 0
     assert len(jax.tree.leaves(second["state"].params)[0].sharding.device_set) == 4

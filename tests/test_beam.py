@@ -7,9 +7,10 @@ import pytest
 
 from nmt.data.vocab import EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, embedding_projection, greedy_decode, score_outputs
-from nmt.decode.beam import NEG_INF, candidates
+from nmt.decode.beam import candidates
 from nmt.decode.search import max_output_len
-from tests.test_model import model_and_params, random_batch
+from nmt.utils import NEG_INF
+from tests.helpers import model_and_params, random_batch
 
 VOCAB = 7  # PAD, UNK, BOS, EOS + 3 words: small enough to enumerate every output
 

@@ -9,9 +9,8 @@ from nmt.data.vocab import EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, score_outputs
 from nmt.decode.search import encode_queue, max_output_len, queue_translate, source_projection, strip
 from nmt.decode.shortlist import Shortlister
-from tests.test_model import model_and_params, random_batch
-from tests.test_shortlist import VOCAB, random_lexicon
-from tests.test_translate import LINES, run_cli
+from tests.helpers import LINES, SHORTLIST_VOCAB as VOCAB, model_and_params, one_line_error, random_batch, \
+    random_lexicon, run_cli
 
 BUCKETS = (4, 8, 12)
 
@@ -65,8 +64,7 @@ def test_translate_and_bench_with_slots(tiny_run, tmp_path):
         outs.append(r.stdout)
     assert outs[0] == outs[1] and len(outs[0].decode().split("\n")) == len(LINES) + 1
     r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--slots", "-1", stdin=b"a\n")
-    err = r.stderr.decode().strip().splitlines()
-    assert r.returncode != 0 and err == ["nmt.translate: error: --slots must be >= 0, got -1"]
+    assert one_line_error(r) == "nmt.translate: error: --slots must be >= 0, got -1"
     r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "--sentences", "8", "--batch1-sentences", "1",
                 "--repeats", "1", "--beam", "2", "--slots", "4")
     assert r.returncode == 0, r.stderr.decode()[-2000:]

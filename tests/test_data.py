@@ -9,7 +9,7 @@ from nmt.config import get_config
 from nmt.data import BatchIterator, DataError, eval_batches, load_data, read_parallel
 from nmt.data import multi30k, vocab
 from nmt.data.batching import Examples, filter_long
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def write(path, data: bytes):
@@ -120,10 +120,10 @@ def test_eval_batches_keep_every_sentence_and_truncate_long_ones():
     assert sorted(rows) == list(range(50))
 
 
-def test_load_data_summaries(corpus_dir):
-    lines = []
-    data = load_data(tiny_config(corpus_dir).data, log=lines.append)
-    assert lines[0].startswith("data train: read 400, kept 400")
+def test_load_data_summaries(corpus_dir, caplog):
+    caplog.set_level("INFO", logger="nmt")
+    data = load_data(tiny_config(corpus_dir).data)
+    assert caplog.messages[0].startswith("data train: read 400, kept 400")
     assert len(data.val.examples) == 30 and data.sp.vocab_size() <= 80
     assert os.path.exists(data.vocab_path)
 

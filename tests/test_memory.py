@@ -6,34 +6,15 @@ import numpy as np
 import pytest
 
 from nmt.config import ConfigError, get_config
-from nmt.memory import saved_residuals
-from nmt.model import Seq2Seq
-from nmt.step import token_loss
-from tests.test_model import random_batch
+from nmt.model import Seq2Seq, policies
+from nmt.model.loss import token_loss
+from nmt.tools.residuals import saved_residuals
+from nmt.training.step import make_model
+from tests.helpers import ROOT, assert_same_loss_and_grads, loss_for, random_batch
 
-POLICIES = ["full", "dots", "dots_no_batch", "offload_dots_no_batch", "sqrt_t", "save:dec_h,attn_probs",
-            "offload:dec_h,lstm_c", "custom:dec_h=device,attn_context=offload,lstm_h=remat"]
-
-
-def loss_for(remat: str, *overrides, dropout: float = 0.0, tgt_len: int = 6):
-    """A tiny model's training loss (through `Seq2Seq.loss`) as a function of its parameters, and the parameters."""
-    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", f"model.dropout={dropout}", "model.enc_layers=2",
-                              "model.dec_layers=2", f"model.remat={remat}", *overrides]).model
-    model = Seq2Seq(cfg, 30)
-    src, tgt = random_batch(np.random.default_rng(0), 3, 7, tgt_len)
-    tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(0)
-    params = model.init({"params": jax.random.key(0)}, src, tgt)["params"]
-    train = dropout > 0
-    return (lambda p: model.apply({"params": p}, src, tgt, tgt_out, train=train, smoothing=0.1, method=Seq2Seq.loss,
-                                  rngs={"dropout": jax.random.key(1)} if train else None)[0]), params
-
-
-def assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-5, atol=1e-7):
-    ref_loss, ref_grads = jax.jit(jax.value_and_grad(ref_fn))(params)
-    loss, grads = jax.jit(jax.value_and_grad(fn))(params)
-    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
-    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+# Every named policy, and one of each family the names are parsed into.
+POLICIES = [p for p in policies.REGISTRY if p != "none"] + [
+    "save:dec_h,attn_probs", "offload:dec_h,lstm_c", "custom:dec_h=device,attn_context=offload,lstm_h=remat"]
 
 
 @pytest.mark.parametrize("remat", POLICIES)
@@ -95,18 +76,23 @@ def test_offload_puts_exactly_the_named_residuals_on_host(names):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ConfigError, match="valid: none, full, dots"):
-        get_config("tiny", ["model.remat=everything"])
-    with pytest.raises(ConfigError, match="tagged tensors: lstm_h"):
-        get_config("tiny", ["model.remat=offload:keys"])
-    with pytest.raises(ConfigError, match="remat|device|offload"):
-        get_config("tiny", ["model.remat=custom:dec_h=gpu"])
+    for spec, message in (("everything", "valid: none, full, dots"), ("offload:keys", "tagged tensors: lstm_h"),
+                          ("custom:dec_h=gpu", "remat|device|offload"), ("auto", "must be resolved first")):
+        with pytest.raises(ConfigError, match=message):
+            make_model(get_config("tiny", [f"model.remat={spec}", "model.memory_budget=1GiB"]), 30)
+
+
+def test_registry_entries_say_what_they_are():
+    assert policies.chunked("sqrt_t") and not any(policies.chunked(p) for p in policies.REGISTRY if p != "sqrt_t")
+    assert policies.AUTOFIT[0] == "none" and policies.AUTOFIT[-1] == "sqrt_t"
+    assert not any(p.startswith("offload") for p in policies.AUTOFIT)  # offloading moves nothing on a CPU
 
 
 def test_memory_report_reads_the_compiled_program():
-    from nmt.memory.report import compile_train_step, memory_report
+    from nmt.tools.memory_report import memory_report
+    from nmt.training.memory import compile_for_shapes
     cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.remat=offload:dec_h,attn_probs"])
-    compiled = compile_train_step(cfg, 40, 4, 9)
+    compiled = compile_for_shapes(cfg, 40, 4, 9)
     assert [x.shape for x in jax.tree.leaves(compiled[3])] == [(4, 9)] * 3
     rep = memory_report(cfg, 40, rows=4, length=9, compiled=compiled)
     stats = compiled[0].memory_analysis()
@@ -117,8 +103,8 @@ def test_memory_report_reads_the_compiled_program():
 
 
 def test_recomputing_attention_needs_less_temp_memory():
-    from nmt.memory.report import compiled_stats
-    from nmt.bench_memory import attention_scan_loss
+    from nmt.tools.bench_memory import attention_scan_loss
+    from nmt.training.memory import compiled_stats
     b, t, s, h = 4, 16, 24, 32
     keys = jax.random.normal(jax.random.key(0), (b, s, h))
     p = {"w_k": jnp.ones((h, h)), "w_q": jnp.eye(h), "v": jnp.ones(h)}
@@ -129,18 +115,18 @@ def test_recomputing_attention_needs_less_temp_memory():
 
 
 def test_autofit_keeps_the_least_recomputing_policy_that_fits():
-    from nmt.memory.autofit import CANDIDATES, autofit
+    from nmt.training.autofit import autofit
     base = ["model.emb=8", "model.hidden=16", "model.enc_layers=2", "model.dec_layers=2", "data.buckets=[8,16]",
             "data.max_len=16", "data.batch_tokens=64", "model.remat=auto"]
-    chosen, table = autofit(get_config("tiny", base + ["model.memory_budget=1GiB"]), 40, log=lambda s: None)
-    assert chosen.model.remat == "none" and [r["remat"] for r in table] == list(CANDIDATES)
+    chosen, table = autofit(get_config("tiny", base + ["model.memory_budget=1GiB"]), 40)
+    assert chosen.model.remat == "none" and [r["remat"] for r in table] == list(policies.AUTOFIT)
     need = {r["remat"]: r["bytes"] for r in table}
     assert need["full"] < need["none"]
     budget = (need["full"] + need["none"]) // 2
-    chosen, _ = autofit(get_config("tiny", base + [f"model.memory_budget={budget}B"]), 40, log=lambda s: None)
+    chosen, _ = autofit(get_config("tiny", base + [f"model.memory_budget={budget}B"]), 40)
     assert chosen.model.remat != "none" and need[chosen.model.remat] <= budget
     with pytest.raises(ConfigError, match="no policy fits"):
-        autofit(get_config("tiny", base + ["model.memory_budget=1KiB"]), 40, log=lambda s: None)
+        autofit(get_config("tiny", base + ["model.memory_budget=1KiB"]), 40)
     with pytest.raises(ConfigError, match="memory_budget"):
         get_config("tiny", ["model.remat=auto"])
 
@@ -150,10 +136,9 @@ def test_remat_sweep_runs_on_tiny_settings(tmp_path):
     import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = subprocess.run([sys.executable, "experiments/remat_sweep.py", "--tiny", "--time", "--out", str(tmp_path),
                         "--policies", "none;full;offload:dec_h,attn_context"],
-                       cwd=root, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=root))
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.load(open(tmp_path / "remat_sweep.json"))
     assert len(rows) == 3 * 2 and all(r["temp_bytes"] > 0 and r["step_s"] > 0 for r in rows)

@@ -3,28 +3,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nmt.config import get_config
-from nmt.data.vocab import BOS, EOS, PAD
+from nmt.data.vocab import EOS, PAD
 from nmt.model import Seq2Seq, attention
-from nmt.step import token_loss
-
-
-def model_and_params(*overrides, vocab=30, seed=0):
-    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", *overrides]).model
-    model = Seq2Seq(cfg, vocab)
-    dummy = jnp.ones((2, 5), jnp.int32)
-    return model, model.init({"params": jax.random.key(seed)}, dummy, dummy)["params"]
-
-
-def random_batch(rng, b, s, t, vocab=30):
-    """Right-padded ids: src ends with EOS, tgt_in starts with BOS."""
-    src = np.zeros((b, s), np.int32)
-    tgt = np.zeros((b, t), np.int32)
-    for i in range(b):
-        ls, lt = rng.integers(2, s + 1), rng.integers(2, t + 1)
-        src[i, :ls] = list(rng.integers(4, vocab, ls - 1)) + [EOS]
-        tgt[i, :lt] = [BOS] + list(rng.integers(4, vocab, lt - 1))
-    return jnp.asarray(src), jnp.asarray(tgt)
+from nmt.model.loss import token_loss
+from tests.helpers import model_and_params, random_batch
 
 
 @pytest.mark.parametrize("kind", ["general", "dot", "bahdanau"])
@@ -80,17 +62,10 @@ def test_step_by_step_decoder_matches_teacher_forcing(kind):
     full = model.apply({"params": params}, src, tgt)
     v = {"params": params}
     memory = model.apply(v, src, method=Seq2Seq.encode)
-    state = model.apply(v, memory, method=Seq2Seq.init_state)
+    state = model.apply(v, memory, method=Seq2Seq.zero_state)
     for t in range(tgt.shape[1]):
         state, logits, _ = model.apply(v, memory, state, tgt[:, t], method=Seq2Seq.step)
         np.testing.assert_allclose(logits, full[:, t], rtol=1e-5, atol=1e-5)
-
-
-@pytest.fixture
-def x64():
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", False)
 
 
 @pytest.mark.parametrize("kind", ["general", "bahdanau"])

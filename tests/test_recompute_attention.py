@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from nmt.memory import saved_residuals
 from nmt.model import attention
-from tests.test_memory import assert_same_loss_and_grads, loss_for
+from nmt.tools.residuals import saved_residuals
+from tests.helpers import assert_same_loss_and_grads, loss_for
 
 KINDS = ["dot", "general", "bahdanau"]
 
@@ -28,13 +28,6 @@ def objective(fn, kind, mask, r_ctx, r_probs):
 
 def custom(p, kind, q, keys, values, mask):
     return attention.attend(p, kind, q, keys, values, mask, recompute=True)
-
-
-@pytest.fixture
-def x64():
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", False)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -9,11 +9,10 @@ import pytest
 from nmt.data.vocab import BOS, EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, greedy_decode, score_outputs
 from nmt.decode.search import max_output_len
-from nmt.decode.shortlist import LEXICON_FILE, Lexicon, Shortlister, load_lexicon, train_lexicon
-from tests.test_model import model_and_params, random_batch
-from tests.test_translate import run_cli
-
-VOCAB = 40
+from nmt.decode.shortlist import Lexicon, Shortlister, load_lexicon, train_lexicon
+from nmt.run.lexicon import LEXICON_FILE
+from tests.helpers import SHORTLIST_VOCAB as VOCAB, model_and_params, one_line_error, random_batch, \
+    random_lexicon, run_cli
 
 
 def test_ibm1_finds_the_word_translations():
@@ -29,12 +28,6 @@ def test_ibm1_finds_the_word_translations():
     np.testing.assert_array_equal(lex.table[4:14, 0], np.arange(14, 24))
     assert np.all(lex.table[14:, 0] == -1)  # never seen on the source side
     assert lex.frequent[0] == 30 and set(lex.frequent) == set(range(14, 24)) | {30}
-
-
-def random_lexicon(seed=0, per_source=6):
-    rng = np.random.default_rng(seed)
-    table = np.stack([rng.choice(np.arange(4, VOCAB), per_source, replace=False) for _ in range(VOCAB)])
-    return Lexicon(rng.permutation(np.arange(4, VOCAB)).astype(np.int32), table.astype(np.int32))
 
 
 def test_shortlist_holds_eos_frequent_and_translations_and_ignores_batch_mates():
@@ -71,7 +64,8 @@ def sources(n, s, seed):
 def test_a_shortlist_of_every_token_changes_nothing(model):
     model, params = model
     words = np.asarray([t for t in range(VOCAB) if t not in (PAD, BOS, EOS)], np.int32)
-    lister = Shortlister(Lexicon(words, random_lexicon().table), size=VOCAB - 2, frequent=VOCAB, per_source=2)  # all but PAD, BOS
+    lister = Shortlister(Lexicon(words, random_lexicon().table), size=VOCAB - 2, frequent=VOCAB,
+                         per_source=2)  # every token but PAD and BOS
     src = sources(4, 6, 0)
     cfg = BeamConfig(beam=4, nbest=4)
     ml = max_output_len(src.shape[1], cfg)
@@ -119,8 +113,7 @@ def test_translate_cli_with_a_shortlist(tiny_run):
     lex = load_lexicon(os.path.join(tiny_run, LEXICON_FILE))  # trained on first use and kept
     assert lex.table.shape[0] > 0 and EOS not in lex.frequent
     r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--shortlist", "100000", stdin=lines)
-    err = r.stderr.decode().strip().splitlines()
-    assert r.returncode != 0 and len(err) == 1 and err[0].startswith("nmt.translate: error: --shortlist: size must be")
+    assert one_line_error(r).startswith("nmt.translate: error: --shortlist: size must be")
 
 
 def test_release_keeps_the_lexicon_and_bench_takes_a_shortlist(tiny_run, tmp_path):
@@ -141,7 +134,7 @@ def test_release_keeps_the_lexicon_and_bench_takes_a_shortlist(tiny_run, tmp_pat
 
 
 def test_shortlist_recall_counts_reference_tokens_in_their_own_list():
-    from nmt.evaluate import shortlist_recall
+    from nmt.run.translation import shortlist_recall
 
     class Pieces:  # "a b" -> [a, b]
         def encode(self, texts):
@@ -167,5 +160,5 @@ def test_a_bad_lexicon_file_is_one_line(tiny_run, tmp_path):
             with open(path, "wb") as f:
                 f.write(content)
         r = run_cli("nmt.translate", "--checkpoint", run, "--shortlist", "4", stdin=b"a man\n")
-        err = r.stderr.decode().strip().splitlines()
-        assert r.returncode != 0 and len(err) == 1 and message in err[0] and "delete it to retrain it" in err[0], err
+        err = one_line_error(r)
+        assert message in err and "delete it to retrain it" in err, err

@@ -7,33 +7,28 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
-from nmt import step as step_lib
-from nmt import trainer
+from nmt.config import ConfigError, get_config
 from nmt.data import BatchIterator, load_data
-from tests.conftest import tiny_config, tiny_overrides
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from nmt.training import step as step_lib
+from nmt.training import trainer
+from tests.helpers import ROOT, tiny_config, tiny_overrides
 
 
 def test_thirty_steps_lower_the_loss(corpus_dir):
     config = tiny_config(corpus_dir, "model.dropout=0.0")
-    data = load_data(config.data, log=lambda s: None)
+    data = load_data(config.data)
     model = step_lib.make_model(config, data.sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
-    state = step_lib.init_state(model, opt, jax.random.key(0))
-    train_fn, eval_fn = step_lib.compile_train_step(config, model, opt), step_lib.compile_eval_step(model)
+    state = step_lib.init_train_state(model, opt, jax.random.key(0))
+    train_fn = step_lib.compile_train_step(config, model, opt)
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0)
-    probe = [step_lib.model_batch(next(it)) for _ in range(4)]
-
-    def loss(params):
-        ms = [eval_fn(params, b) for b in probe]
-        return sum(float(m["nll_sum"]) for m in ms) / sum(float(m["tokens"]) for m in ms)
-
-    before = loss(state.params)
+    probe = [next(it) for _ in range(4)]
+    before = step_lib.mean_loss(state.params, model, probe)
     for _ in range(30):
         state, _ = train_fn(state, step_lib.model_batch(next(it)), jax.random.key(1))
-    after = loss(state.params)
+    after = step_lib.mean_loss(state.params, model, probe)
     assert int(state.step) == 30 and after < 0.8 * before, (before, after)
 
 
@@ -43,10 +38,10 @@ def params_of(result):
 
 def test_one_epoch_compiles_at_most_one_program_per_bucket(corpus_dir, tmp_path):
     config = tiny_config(corpus_dir)
-    data = load_data(config.data, log=lambda s: None)
+    data = load_data(config.data)
     epoch = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0).steps_per_epoch()
     res = trainer.run(tiny_config(corpus_dir, f"train.steps={epoch}", "train.final_beam=3"), str(tmp_path),
-                      progress=False, log=lambda s: None)
+                      progress=False)
     assert res["train_programs"] <= len(config.data.buckets) and res["train_programs"] == res["train_shapes"]
     saved = json.load(open(tmp_path / "results.json"))
     assert set(saved["test"]) >= {"bleu", "bleu_lc", "loss", "signature"} and saved["step"] == epoch
@@ -74,9 +69,8 @@ def test_sigterm_then_resume_equals_uninterrupted_run(corpus_dir, tmp_path):
     assert 8 <= stopped < 100000
 
     total = f"train.steps={stopped + 7}"
-    resumed = trainer.run(tiny_config(corpus_dir, total), str(interrupted), progress=False, log=lambda s: None)
-    straight = trainer.run(tiny_config(corpus_dir, total), str(tmp_path / "straight"), progress=False,
-                           log=lambda s: None)
+    resumed = trainer.run(tiny_config(corpus_dir, total), str(interrupted), progress=False)
+    straight = trainer.run(tiny_config(corpus_dir, total), str(tmp_path / "straight"), progress=False)
     assert resumed["step"] == straight["step"] == stopped + 7
     for a, b in zip(jax.tree.leaves(params_of(resumed)), jax.tree.leaves(params_of(straight))):
         np.testing.assert_array_equal(a, b)
@@ -84,19 +78,13 @@ def test_sigterm_then_resume_equals_uninterrupted_run(corpus_dir, tmp_path):
 
 
 def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
-    trainer.run(tiny_config(corpus_dir, "train.steps=2"), str(tmp_path), progress=False, log=lambda s: None)
-    import pytest
-    from nmt.config import ConfigError
+    trainer.run(tiny_config(corpus_dir, "train.steps=2"), str(tmp_path), progress=False)
     with pytest.raises(ConfigError, match="model.hidden"):
-        trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False, log=lambda s: None)
+        trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False)
 
 
 def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():
     import jax.numpy as jnp
-    import pytest
-
-    from nmt import step as step_lib
-    from nmt.config import ConfigError, get_config
     cfg = get_config("tiny", ["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.5", "train.clip_norm=0",
                               "train.warmup_steps=0", "train.decay=constant"]).train
     opt = step_lib.make_optimizer(cfg)
@@ -111,7 +99,6 @@ def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():
 
 
 def test_no_warmup_means_the_full_rate_from_the_first_step():
-    from nmt.config import get_config
     for decay in ("constant", "cosine", "rsqrt"):
         cfg = get_config("tiny", [f"train.decay={decay}", "train.warmup_steps=0", "train.lr=0.5"]).train
         assert abs(float(step_lib.learning_rate(cfg)(0)) - 0.5) < 1e-6, decay

@@ -6,19 +6,9 @@ import sys
 import pytest
 
 from nmt.decode import BeamConfig
-from nmt.inference import load_run
-from nmt.translate import translate_lines
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LINES = [b"the cat sees a dog", b"", b"red \xff car drives", b" ".join([b"big tree"] * 40), b"a man eats", b""]
-
-
-def run_cli(*args, stdin=None, corpus=None):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    if corpus:
-        env["NMT_DATA_DIR"] = corpus
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, input=stdin, capture_output=True, env=env,
-                          timeout=300)
+from nmt.run import load_run
+from nmt.run.translation import translate_lines
+from tests.helpers import LINES, ROOT, one_line_error, run_cli
 
 
 @pytest.mark.parametrize("beam", [1, 3])
@@ -37,7 +27,7 @@ def test_cli_keeps_line_count_and_order(tiny_run, tmp_path, beam):
     cfg = BeamConfig(beam=beam)
     for i, line in enumerate(LINES):  # each line translated alone gives the same output as in the file
         if line:
-            alone = translate_lines(run, [line.decode("utf-8", "replace")], cfg, 1, lambda s: None)[0][0][1]
+            alone = translate_lines(run, [line.decode("utf-8", "replace")], cfg, 1)[0][0][1]
             assert got[i] == alone
 
 
@@ -54,13 +44,13 @@ def test_cli_nbest_lists(tiny_run):
 
 def test_cli_bad_checkpoint_is_one_line(tmp_path):
     r = run_cli("nmt.translate", "--checkpoint", str(tmp_path), stdin=b"x\n")
-    err = r.stderr.decode().strip().splitlines()
-    assert r.returncode != 0 and len(err) == 1 and "not a run directory" in err[0]
+    assert "not a run directory" in one_line_error(r)
     (tmp_path / "config.json").write_text(json.dumps({"model": {"hidden": "wide"}}))
     (tmp_path / "vocab.model").write_text("")
     r = run_cli("nmt.translate", "--checkpoint", str(tmp_path), stdin=b"x\n")
-    err = r.stderr.decode().strip().splitlines()
-    assert r.returncode != 0 and len(err) == 1 and "config.json" in err[0], err
+    assert "config.json" in one_line_error(r)
+    r = run_cli("nmt.translate", "--checkpoint", str(tmp_path), "--input", str(tmp_path / "missing.txt"))
+    assert one_line_error(r) == f"nmt.translate: error: {tmp_path / 'missing.txt'}: No such file or directory"
 
 
 def test_evaluate_reports_greedy_and_beam(tiny_run, corpus_dir):
@@ -90,7 +80,7 @@ def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path):
     assert _bytes(os.path.join(out, "checkpoints")) < 0.5 * _bytes(os.path.join(tiny_run, "checkpoints", "best"))
     lines = ["the cat sees a dog", "a man eats"]
     cfg = BeamConfig(beam=3)
-    assert translate_lines(rel, lines, cfg, 1, lambda s: None) == translate_lines(full, lines, cfg, 1, lambda s: None)
+    assert translate_lines(rel, lines, cfg) == translate_lines(full, lines, cfg)
     with pytest.raises(SystemExit, match="already exists"):
         release.main(["--checkpoint", tiny_run, "--out", out])
     assert sorted(os.listdir(tmp_path)) == ["released"]  # no temporary folder left behind
@@ -101,9 +91,9 @@ def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from nmt.checkpoint import Checkpoints
+    from nmt.training.checkpoint import Checkpoints
     code = ("import sys, jax, jax.numpy as jnp\n"
-            "from nmt.checkpoint import Checkpoints\n"
+            "from nmt.training.checkpoint import Checkpoints\n"
             "d = jax.devices()[3]\n"
             "state = {'w': jax.device_put(jnp.arange(6.0).reshape(2, 3), d), 'step': jax.device_put(jnp.int32(7), d)}\n"
             "c = Checkpoints(sys.argv[1]); c.save_latest(7, state, {'from': 'device 3'}); c.close()\n")
@@ -124,5 +114,5 @@ def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
 
 def test_decode_bench_with_a_checkpoint_takes_only_data_overrides(tiny_run):
     r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "model.hidden=32")
-    err = r.stderr.decode().strip().splitlines()
-    assert r.returncode != 0 and len(err) == 1 and "model.hidden=32" in err[0] and "only data.*" in err[0], err
+    err = one_line_error(r)
+    assert "model.hidden=32" in err and "only data.*" in err, err

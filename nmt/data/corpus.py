@@ -15,29 +15,37 @@ def open_text(path: str):
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
-def read_lines(path: str, invalid_utf8: str = "error") -> tuple[list[str], list[int]]:
-    """Reads one sentence per line.
+def decode_lines(stream, name: str, invalid_utf8: str = "error") -> tuple[list[str], list[int]]:
+    """Decodes a binary stream of one sentence per line.
 
     Returns:
       (lines, replaced): the stripped lines, and the 1-based numbers of lines whose invalid UTF-8 was replaced.
     Raises:
-      DataError naming file and line for invalid UTF-8 when invalid_utf8 == "error".
+      DataError naming `name` and the line for invalid UTF-8 when invalid_utf8 == "error".
     """
+    lines, replaced = [], []
+    for i, raw in enumerate(stream, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if invalid_utf8 != "replace":
+                raise DataError(f"{name}:{i}: invalid UTF-8 at byte {e.start} "
+                                "(set data.invalid_utf8=replace to replace and count such bytes)") from None
+            text = raw.decode("utf-8", errors="replace")
+            replaced.append(i)
+        lines.append(text.rstrip("\r\n").strip())
+    return lines, replaced
+
+
+def read_lines(path: str, invalid_utf8: str = "error") -> tuple[list[str], list[int]]:
+    """`decode_lines` of a plain or gzipped file."""
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
-    lines, replaced = [], []
-    with open_text(path) as f:
-        for i, raw in enumerate(f, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if invalid_utf8 != "replace":
-                    raise DataError(f"{path}:{i}: invalid UTF-8 at byte {e.start} "
-                                    "(set data.invalid_utf8=replace to replace and count such bytes)") from None
-                text = raw.decode("utf-8", errors="replace")
-                replaced.append(i)
-            lines.append(text.rstrip("\r\n").strip())
-    return lines, replaced
+    try:
+        with open_text(path) as f:
+            return decode_lines(f, path, invalid_utf8)
+    except OSError as e:
+        raise DataError(f"{path}: {e.strerror or e}") from None
 
 
 @dataclasses.dataclass

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.request
 
 from nmt.data.corpus import DataError
+from nmt.utils import atomic_open
 
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/{name}"
 MULTI30K_SPLITS = ("train", "val", "test_2016_flickr")
@@ -32,15 +32,8 @@ def _find(name: str, dirs: list[str]) -> str | None:
 
 
 def _download(url: str, dest: str) -> None:
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
-            shutil.copyfileobj(resp, out)
-        os.replace(tmp, dest)  # a reader never sees a half-written file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(dest) as out, urllib.request.urlopen(url, timeout=30) as resp:
+        shutil.copyfileobj(resp, out)
 
 
 def locate(prefix: str, lang: str, corpus: str, configured: str | None) -> str:

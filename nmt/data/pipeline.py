@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import os
 
 import numpy as np
 
 from nmt.config import DataConfig
 from nmt.data import batching, corpus, multi30k, vocab
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -50,7 +53,7 @@ def encode_split(name: str, text: corpus.ParallelText, sp, max_len: int, train: 
     return Split(name, text.src, text.tgt, ex, summary)
 
 
-def load_data(cfg: DataConfig, vocab_cache: str | None = None, vocab_path: str | None = None, log=print) -> Data:
+def load_data(cfg: DataConfig, vocab_cache: str | None = None, vocab_path: str | None = None) -> Data:
     """Reads and validates train/val/test, trains or reuses the vocabulary, encodes every split.
 
     Args:
@@ -66,5 +69,5 @@ def load_data(cfg: DataConfig, vocab_cache: str | None = None, vocab_path: str |
     sp = vocab.load_vocab(vocab_path)
     splits = {n: encode_split(n, t, sp, cfg.max_len, n == "train") for n, t in texts.items()}
     for s in splits.values():
-        log(s.summary)
+        logger.info(s.summary)
     return Data(vocab_path, sp, splits["train"], splits["val"], splits["test"])

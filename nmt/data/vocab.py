@@ -5,9 +5,10 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 
 import sentencepiece as spm
+
+from nmt.utils import write_atomic
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -27,14 +28,6 @@ def vocab_key(texts: list[list[str]], vocab_size: int) -> str:
             h.update(b"\n")
         h.update(b"\x00")
     return h.hexdigest()[:16]
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".part")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def train_vocab(texts: list[list[str]], vocab_size: int, cache: str) -> str:

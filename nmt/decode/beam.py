@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from nmt.data.vocab import BOS, EOS, PAD
+from nmt.utils import NEG_INF
 
-NEG_INF = -1.0e9
 TOPK = ("auto", "fused", "plain")
 
 
@@ -234,10 +234,3 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
 
     return init, cond, body
 
-
-def beam_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
-    """Runs the search to completion in one `lax.while_loop`; finished hypotheses come sorted best first.
-    Arguments as for `make_search`."""
-    init, cond, body = make_search(step_fn, dec_init, src_mask, cfg, max_len, keep_attention, shortlist)
-    return jax.lax.while_loop(cond, body, init)

@@ -11,10 +11,11 @@ import numpy as np
 
 from nmt.data.batching import Examples, bucket_of, eval_batches
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import (NEG_INF, BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
+from nmt.decode.beam import (BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
                               max_lengths, output_log_probs, shortlist_tokens)
 from nmt.decode.continuous import make_queue_search
-from nmt.model import Memory, Seq2Seq
+from nmt.model import EncoderOutput, Seq2Seq
+from nmt.utils import NEG_INF
 
 
 def max_output_len(src_len: int, cfg: BeamConfig) -> int:
@@ -29,7 +30,7 @@ def embedding_projection(model: Seq2Seq, params) -> jax.Array:
 
 
 def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
-            ) -> tuple[Memory, tuple | None]:
+            ) -> tuple[EncoderOutput, tuple | None]:
     """What a search reads and never changes: the encoder memory of src [B, S], and the shortlist's output weights
     (None for the whole vocabulary)."""
     v = {"params": params}
@@ -37,7 +38,7 @@ def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, 
     return memory, None if shortlist is None else model.apply(v, shortlist[0], method=Seq2Seq.output_weights)
 
 
-def decoder_step(model: Seq2Seq, params, memory: Memory, weights, projected):
+def decoder_step(model: Seq2Seq, params, memory: EncoderOutput, weights, projected):
     """The searches' step callback over `prepare`'s memory and weights: (state, tokens [B, (K,)]) -> (state,
     logits [B, (K,) V or N], attention [B, (K,) S])."""
     return lambda state, tokens: model.apply({"params": params}, memory, state, tokens, weights, projected,
@@ -71,15 +72,15 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
         return t + 1, state, tok, finished | (tok == EOS), out.at[:, t].set(tok)
 
     b = src.shape[0]
-    state = model.apply({"params": params}, memory, method=Seq2Seq.init_state)
+    state = model.apply({"params": params}, memory, method=Seq2Seq.zero_state)
     init = (0, state, jnp.full((b,), BOS, jnp.int32), jnp.zeros((b,), bool), jnp.full((b, max_len), PAD, jnp.int32))
     return jax.lax.while_loop(cond, body, init)[-1]
 
 
-def beam_program(model: Seq2Seq, params, memory: Memory, weights, shortlist, projected, *, cfg: BeamConfig,
+def beam_program(model: Seq2Seq, params, memory: EncoderOutput, weights, shortlist, projected, *, cfg: BeamConfig,
                  max_len: int, keep_attention: bool = False) -> tuple:
     """`beam_decode`'s loop as (initial state, cond, body), from `prepare`'s memory and weights."""
-    dec = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.init_state)
+    dec = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.zero_state)
     step = decoder_step(model, params, memory, weights, projected)
     return make_search(step, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
 
@@ -111,15 +112,15 @@ def source_projection(model: Seq2Seq, params) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _encode(model: Seq2Seq, params, src: jax.Array, source: jax.Array | None) -> Memory:
+def _encode(model: Seq2Seq, params, src: jax.Array, source: jax.Array | None) -> EncoderOutput:
     return model.apply({"params": params}, src, projected=source, method=Seq2Seq.encode)
 
 
 def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, rows: int = 256,
-                 source: jax.Array | None = None) -> Memory:
-    """The encoder memory of a queue of sources (id arrays, EOS included) as one [Q, S, ...] Memory, S the bucket of
-    the longest. Consecutive sources of one bucket are encoded together, at most `rows` at a time, padded to that
-    bucket and to a power of two of rows (few shapes); so a queue ordered by length encodes little padding.
+                 source: jax.Array | None = None) -> EncoderOutput:
+    """The encoder output of a queue of sources (id arrays, EOS included) as one [Q, S, ...] EncoderOutput, S the
+    bucket of the longest. Consecutive sources of one bucket are encoded together, at most `rows` at a time, padded to
+    that bucket and to a power of two of rows (few shapes); so a queue ordered by length encodes little padding.
     source: `source_projection(model, params)`, or None to project the first layer's inputs."""
     bucket = [bucket_of(len(x), buckets) or buckets[-1] for x in src]
     s_max = max(bucket)
@@ -136,14 +137,14 @@ def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, 
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
-def queue_program(model: Seq2Seq, params, memory: Memory, count: jax.Array, ids: jax.Array | None,
+def queue_program(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, ids: jax.Array | None,
                   projected: jax.Array | None, *, cfg: BeamConfig, max_len: int, slots: int) -> tuple:
     """`queue_beam_decode`'s loop as (initial state, cond, body)."""
     v = {"params": params}
 
     def admit(q):
         mem = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, q, 1), memory)
-        dec = jax.tree.map(lambda x: x[0], model.apply(v, mem, cfg.beam, method=Seq2Seq.init_state))
+        dec = jax.tree.map(lambda x: x[0], model.apply(v, mem, cfg.beam, method=Seq2Seq.zero_state))
         weights = None if ids is None else model.apply(v, ids[q], method=Seq2Seq.output_weights)
         return (jax.tree.map(lambda x: x[0], mem), weights), dec
 
@@ -154,7 +155,7 @@ def queue_program(model: Seq2Seq, params, memory: Memory, count: jax.Array, ids:
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"))
-def queue_beam_decode(model: Seq2Seq, params, memory: Memory, count: jax.Array, cfg: BeamConfig, max_len: int,
+def queue_beam_decode(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, cfg: BeamConfig, max_len: int,
                       slots: int, ids: jax.Array | None = None, projected: jax.Array | None = None) -> dict:
     """Beam search with continuous batching (`nmt.decode.continuous`) over a queue of encoded sentences.
 
@@ -262,12 +263,12 @@ def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: 
         hyps = [None] * len(examples)
         for batch in eval_batches(examples, buckets, batch_tokens):
             max_len = max_output_len(batch["src"].shape[1], cfg)
-            vocab = None if shortlister is None else shortlister(batch["src"])
+            shortlist = None if shortlister is None else shortlister(batch["src"])
             if cfg.beam == 1:
-                toks = np.asarray(greedy_decode(model, params, batch["src"], cfg, max_len, vocab, projected))
+                toks = np.asarray(greedy_decode(model, params, batch["src"], cfg, max_len, shortlist, projected))
                 toks, scores = toks[:, None], np.zeros(toks.shape[:1] + (1,))
             else:
-                res = jax.device_get(beam_decode(model, params, batch["src"], cfg, max_len, shortlist=vocab,
+                res = jax.device_get(beam_decode(model, params, batch["src"], cfg, max_len, shortlist=shortlist,
                                                  projected=projected))
                 toks, scores = res["tokens"], res["scores"]
             for row, idx in enumerate(batch["index"]):

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 
 import numpy as np
 
-from nmt.data.vocab import BOS, EOS, PAD, write_atomic
+from nmt.data.vocab import BOS, EOS, PAD
+from nmt.utils import write_atomic
 
-LEXICON_FILE = "lexicon.npz"
 NULL = 0  # IBM Model 1's empty source word takes PAD's id (PAD never occurs inside a sentence)
 
 
@@ -134,23 +133,3 @@ class Shortlister:
         listed[:, :len(union)] = chosen[:, union]
         return ids, listed
 
-
-def lexicon_for_run(run, log=print) -> Lexicon:
-    """The lexicon of a `LoadedRun`, trained from its training corpus and saved in its directory on first use."""
-    from nmt.config import ConfigError
-    path = os.path.join(run.workdir, LEXICON_FILE)
-    if not os.path.isfile(path):
-        from nmt.data import load_data
-        log(f"training the shortlist lexicon (IBM Model 1) on the run's training corpus -> {path}")
-        data = load_data(run.config.data, vocab_path=os.path.join(run.workdir, "vocab.model"), log=log)
-        ex = data.train.examples
-        save_lexicon(train_lexicon(ex.src, ex.tgt, data.sp.vocab_size()), path)
-    try:
-        lex = load_lexicon(path)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is one user-facing error
-        raise ConfigError(f"{path}: unreadable lexicon ({str(e).splitlines()[0][:200]}); delete it to retrain it") \
-            from None
-    if lex.table.ndim != 2 or lex.table.shape[0] != run.sp.vocab_size():
-        raise ConfigError(f"{path}: a lexicon for {lex.table.shape[0]} tokens, not this run's vocabulary of "
-                          f"{run.sp.vocab_size()}; delete it to retrain it")
-    return lex

@@ -1,2 +1,2 @@
 """Model: LSTM layers, attention scores, and the encoder–attention–decoder built around one decoder step."""
-from nmt.model.seq2seq import DecState, Memory, Seq2Seq
+from nmt.model.seq2seq import DecState, EncoderOutput, Seq2Seq

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
-NEG_INF = -1e9
+from nmt.model.recompute_attention import attend_recompute
+from nmt.utils import NEG_INF, widen
 
 
 def attention_param_shapes(kind: str, enc_dim: int, dec_dim: int) -> dict[str, tuple]:
@@ -38,7 +39,7 @@ def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
         s = jnp.tanh(keys[:, None] + q[:, :, None, :]) @ p["v"].astype(keys.dtype)
     else:
         s = jnp.einsum("bkh,bsh->bks", query, keys)
-    return s.astype(jnp.promote_types(s.dtype, jnp.float32))
+    return widen(s)
 
 
 def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array,
@@ -54,7 +55,6 @@ def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Ar
     if kind == "general":
         q, kind = q @ p["w_k"].T.astype(q.dtype), "dot"
     if recompute:
-        from nmt.model.recompute_attention import attend_recompute
         ctx, probs = attend_recompute(kind, dict(p), q, keys, values, mask)  # plain dict: the VJP builds one
         return ctx.reshape(*query.shape[:-1], -1), probs.reshape(*query.shape[:-1], -1)
     s = checkpoint_name(jnp.where(mask[:, None, :], scores(p, kind, q, keys), NEG_INF), "attn_scores")

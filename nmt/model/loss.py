@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from nmt.data.vocab import PAD
+from nmt.utils import widen
 
 
 def token_loss(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -15,7 +16,7 @@ def token_loss(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple
     Returns:
       (loss sum, nll sum, number of target tokens): sums, so callers normalise after any cross-device sum.
     """
-    logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)), axis=-1)
+    logp = jax.nn.log_softmax(widen(logits), axis=-1)
     nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
     smooth = -jnp.mean(logp, axis=-1)
     weight = (targets != PAD).astype(logp.dtype)

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
-from nmt.memory import policies
+from nmt.model import policies
+from nmt.utils import wide_dtype
 
 Dtype = jnp.dtype
 
@@ -22,14 +23,9 @@ def lstm_bias_init(key, shape, dtype=jnp.float32):
     return jnp.zeros(shape, dtype).at[..., h:2 * h].set(1.0)
 
 
-def state_dtype(dtype) -> jnp.dtype:
-    """Recurrent state and softmax precision: at least float32 (bfloat16 compute keeps float32 state)."""
-    return jnp.promote_types(dtype, jnp.float32)
-
-
 def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Gate nonlinearities. gates: [B, 4H] (i, f, g, o), c: [B, H] -> (h, c), both [B, H]."""
-    i, f, g, o = jnp.split(gates.astype(state_dtype(gates.dtype)), 4, axis=-1)
+    i, f, g, o = jnp.split(gates.astype(wide_dtype(gates.dtype)), 4, axis=-1)
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
     h = jax.nn.sigmoid(o) * jnp.tanh(c)
     return h, c
@@ -75,9 +71,9 @@ class LSTMLayer(nn.Module):
             h_new, c_new = jnp.where(m, h_new, h_prev), jnp.where(m, c_new, c_prev)
             return (h_new, c_new), jnp.where(m, h_new, 0.0)
 
-        zeros = jnp.zeros((mask.shape[1], h), state_dtype(self.dtype))
+        zeros = jnp.zeros((mask.shape[1], h), wide_dtype(self.dtype))
         xs = (x, mask)
-        if self.remat == "sqrt_t" and gates is None:
+        if policies.chunked(self.remat) and gates is None:
             # The input projection of all steps at once would be a [T, B, 4H] residual: project chunk by chunk.
             chunk = lambda carry, xm: jax.lax.scan(step, carry, (project(xm[0]), xm[1]), reverse=self.reverse)
             _, out = policies.chunked_scan(chunk, (zeros, zeros), xs, reverse=self.reverse)

@@ -11,20 +11,14 @@ import functools
 import jax
 import jax.numpy as jnp
 
-NEG_INF = -1e9
-
-
-def _f32(x: jax.Array) -> jax.Array:
-    """At least float32 (float64 stays float64 for gradient checks)."""
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
+from nmt.utils import NEG_INF, widen
 
 def _scores(kind: str, p: dict, q: jax.Array, keys: jax.Array):
     """q: [B, K, H], keys: [B, S, H] -> (scores [B, K, S] float32, tanh activations for bahdanau or None)."""
     if kind == "bahdanau":
         t = jnp.tanh(keys[:, None] + (q @ p["w_q"].astype(q.dtype))[:, :, None, :])
-        return _f32(t @ p["v"].astype(t.dtype)), t
-    return _f32(jnp.einsum("bkh,bsh->bks", q, keys)), None
+        return widen(t @ p["v"].astype(t.dtype)), t
+    return widen(jnp.einsum("bkh,bsh->bks", q, keys)), None
 
 
 def _forward(kind, p, q, keys, values, mask):
@@ -53,20 +47,20 @@ def _bwd(kind, res, cts):
     d_ctx, d_probs = cts
     s, t = _scores(kind, p, q, keys)
     probs = jnp.where(mask[:, None, :], jnp.exp(s - lse[..., None]), 0.0)  # recomputed, never stored
-    d_p = _f32(jnp.einsum("bkd,bsd->bks", d_ctx, values)) + d_probs
+    d_p = widen(jnp.einsum("bkd,bsd->bks", d_ctx, values)) + d_probs
     d_values = jnp.einsum("bks,bkd->bsd", probs.astype(d_ctx.dtype), d_ctx).astype(values.dtype)
     d_s = probs * (d_p - jnp.sum(probs * d_p, -1, keepdims=True))  # softmax backward; 0 on padding
     if kind == "bahdanau":
-        d_t = d_s[..., None] * p["v"] * (1.0 - _f32(t) ** 2)  # [B, K, S, H]
+        d_t = d_s[..., None] * p["v"] * (1.0 - widen(t) ** 2)  # [B, K, S, H]
         d_keys = jnp.sum(d_t, 1).astype(keys.dtype)
         d_qw = jnp.sum(d_t, 2)  # [B, K, H]: gradient of q @ W_q
         d_q = (d_qw @ p["w_q"].T).astype(q.dtype)
-        d_p_params = {"w_q": jnp.einsum("bkh,bkg->hg", _f32(q), d_qw).astype(p["w_q"].dtype),
-                      "v": jnp.einsum("bksh,bks->h", _f32(t), d_s).astype(p["v"].dtype)}
+        d_p_params = {"w_q": jnp.einsum("bkh,bkg->hg", widen(q), d_qw).astype(p["w_q"].dtype),
+                      "v": jnp.einsum("bksh,bks->h", widen(t), d_s).astype(p["v"].dtype)}
         d_p_params.update({k: jnp.zeros_like(v) for k, v in p.items() if k not in d_p_params})
     else:
-        d_q = jnp.einsum("bks,bsh->bkh", d_s, _f32(keys)).astype(q.dtype)
-        d_keys = jnp.einsum("bks,bkh->bsh", d_s, _f32(q)).astype(keys.dtype)
+        d_q = jnp.einsum("bks,bsh->bkh", d_s, widen(keys)).astype(q.dtype)
+        d_keys = jnp.einsum("bks,bkh->bsh", d_s, widen(q)).astype(keys.dtype)
         d_p_params = jax.tree.map(jnp.zeros_like, p)
     return d_p_params, d_q, d_keys, d_values, None
 

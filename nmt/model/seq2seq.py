@@ -13,15 +13,15 @@ from jax.ad_checkpoint import checkpoint_name
 
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
-from nmt.model import attention
-from nmt.memory import policies
+from nmt.model import attention, policies
 from nmt.model.loss import token_loss
-from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, state_dtype, uniform_init
+from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, uniform_init
+from nmt.utils import wide_dtype
 
 
 @flax.struct.dataclass
-class Memory:
-    """Encoder output, loop-invariant during decoding."""
+class EncoderOutput:
+    """What the decoder attends to, loop-invariant during decoding."""
     keys: jax.Array  # [B, S, H]   projected for the attention score
     values: jax.Array  # [B, S, D_enc]
     mask: jax.Array  # [B, S] bool
@@ -47,7 +47,7 @@ class Seq2Seq(nn.Module):
         c, v = self.cfg, self.vocab_size
         h, e, d_enc = c.hidden, c.emb, encoder_dim(c)
         self.dtype = jnp.dtype(c.dtype)
-        self.state_dtype = state_dtype(self.dtype)
+        self.state_dtype = wide_dtype(self.dtype)
         self.src_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="src_embed")
         self.tgt_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="tgt_embed")
         self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat)
@@ -74,24 +74,24 @@ class Seq2Seq(nn.Module):
         keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - rate, x.shape)
         return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
 
-    def encode(self, src: jax.Array, train: bool = False, projected: jax.Array | None = None) -> Memory:
-        """src: [B, S] token ids (0 = padding) -> Memory. projected: `source_projection()` when the caller keeps
+    def encode(self, src: jax.Array, train: bool = False, projected: jax.Array | None = None) -> EncoderOutput:
+        """src: [B, S] token ids (0 = padding) -> EncoderOutput. projected: `source_projection()` when the caller keeps
         it (no dropout), to look the first layer's input projections up instead of computing them."""
         mask = src != PAD
         x = self._dropout(self.src_embed(src), train)
         gates = None if projected is None else tuple(jnp.take(projected[d], src.T, axis=0) for d in range(2))
         enc = self.encoder(x.astype(self.dtype), mask, train, gates).astype(self.dtype)
-        return Memory(attention.project_keys(self.attn, self.cfg.attention, enc), enc, mask)
+        return EncoderOutput(attention.project_keys(self.attn, self.cfg.attention, enc), enc, mask)
 
-    def init_state(self, memory: Memory, beam: int | None = None) -> DecState:
+    def zero_state(self, memory: EncoderOutput, beam: int | None = None) -> DecState:
         """Zero state, [B, ...] or with a beam axis [B, beam, ...]."""
         lead = (memory.mask.shape[0],) if beam is None else (memory.mask.shape[0], beam)
         l, h = self.cfg.dec_layers, self.cfg.hidden
         zeros = lambda *shape: jnp.zeros(lead + shape, self.state_dtype)
         return DecState(zeros(l, h), zeros(l, h), zeros(h))
 
-    def _step(self, memory: Memory, state: DecState, gx0: jax.Array, drop: jax.Array | None):
-        """One decoder step. gx0: [B, (K,) 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
+    def _step(self, memory: EncoderOutput, state: DecState, emb_gates: jax.Array, drop: jax.Array | None):
+        """One decoder step. emb_gates: [B, (K,) 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
 
         Returns (new state, attentional hidden [B, (K,) H], attention probs [B, (K,) S]).
         """
@@ -101,7 +101,7 @@ class Seq2Seq(nn.Module):
             gates = self._mm(jnp.concatenate([x, state.h[..., l, :]], -1), self.dec_w[l])
             gates = gates + self.dec_b[l].astype(self.dtype)
             if l == 0:
-                gates = gates + gx0
+                gates = gates + emb_gates
             h, c = lstm_update(gates, state.c[..., l, :])
             h, c = checkpoint_name(h, "dec_h"), checkpoint_name(c, "dec_c")
             hs.append(h)
@@ -150,17 +150,17 @@ class Seq2Seq(nn.Module):
         layers = [self.encoder.variables["params"][f"l0_{d}"] for d in ("fwd", "bwd")]
         return jnp.stack([self._mm(emb, p["w_x"]) + p["b"].astype(self.dtype) for p in layers])
 
-    def step(self, memory: Memory, state: DecState, tokens: jax.Array,
+    def step(self, memory: EncoderOutput, state: DecState, tokens: jax.Array,
              weights: tuple[jax.Array, jax.Array] | None = None,
              projected: jax.Array | None = None) -> tuple[DecState, jax.Array, jax.Array]:
         """Decoding step (no dropout). tokens: [B] or [B, K] previous outputs -> (state, logits [B, (K,) V],
         attention [B, (K,) S]); with a shortlist's `weights` (see `output_weights`) the logits are [B, (K,) N];
         `projected` is `embedding_projection()` when the caller keeps it."""
         if projected is None:
-            gx0 = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
+            emb_gates = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
         else:
-            gx0 = jnp.take(projected, tokens, axis=0)
-        state, hidden, probs = self._step(memory, state, gx0, None)
+            emb_gates = jnp.take(projected, tokens, axis=0)
+        state, hidden, probs = self._step(memory, state, emb_gates, None)
         return state, self.output_logits(hidden, weights), probs
 
     def _dropout_scales(self, key: jax.Array, steps: jax.Array, batch: int):
@@ -178,7 +178,7 @@ class Seq2Seq(nn.Module):
                     scale(k_out, (batch, c.hidden)))
         return jax.vmap(one)(steps)
 
-    def _teacher_steps(self, memory: Memory, state: DecState, tokens: jax.Array, steps: jax.Array,
+    def _teacher_steps(self, memory: EncoderOutput, state: DecState, tokens: jax.Array, steps: jax.Array,
                        key: jax.Array | None, remat: str, return_attention: bool = False):
         """Teacher-forced decoder over n consecutive steps.
 
@@ -193,14 +193,14 @@ class Seq2Seq(nn.Module):
         if key is not None:
             emb_drop, drop, out_drop = self._dropout_scales(key, steps, tokens.shape[1])
             emb = emb * emb_drop
-        gx0 = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
+        emb_gates = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
 
         def body(state, inputs):
             g, d = inputs
             state, hidden, probs = self._step(memory, state, g, d)
             return state, (hidden, probs if return_attention else None)
 
-        state, (hidden, probs) = policies.scan(body, state, (gx0, drop), remat)
+        state, (hidden, probs) = policies.scan(body, state, (emb_gates, drop), remat)
         if out_drop is not None:
             hidden = hidden * out_drop
         return state, hidden, probs
@@ -208,12 +208,12 @@ class Seq2Seq(nn.Module):
     def _dropout_key(self, train: bool) -> jax.Array | None:
         return self.make_rng("dropout") if train and self.cfg.dropout > 0 else None
 
-    def decode_teacher(self, memory: Memory, tgt_in: jax.Array, train: bool = False,
+    def decode_teacher(self, memory: EncoderOutput, tgt_in: jax.Array, train: bool = False,
                        return_attention: bool = False):
         """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H], output dropout
         applied when training (and attention probabilities [B, T, S] when return_attention)."""
         steps = jnp.arange(tgt_in.shape[1])
-        _, hidden, probs = self._teacher_steps(memory, self.init_state(memory), tgt_in.T, steps,
+        _, hidden, probs = self._teacher_steps(memory, self.zero_state(memory), tgt_in.T, steps,
                                                self._dropout_key(train), self.cfg.remat, return_attention)
         if return_attention:
             return hidden.transpose(1, 0, 2), probs.transpose(1, 0, 2)
@@ -237,7 +237,7 @@ class Seq2Seq(nn.Module):
         """
         memory = self.encode(src, train)
         key = self._dropout_key(train)
-        chunked = self.cfg.remat == "sqrt_t"
+        chunked = policies.chunked(self.cfg.remat)
 
         def chunk(carry, xs):
             state, sums = carry
@@ -248,7 +248,7 @@ class Seq2Seq(nn.Module):
             return (state, tuple(a + b for a, b in zip(sums, part))), None
 
         zero = jnp.zeros((), self.state_dtype)
-        carry = (self.init_state(memory), (zero, zero, zero))
+        carry = (self.zero_state(memory), (zero, zero, zero))
         xs = (tgt_in.T, tgt_out.T, jnp.arange(tgt_in.shape[1]))
         (_, sums), _ = policies.chunked_scan(chunk, carry, xs) if chunked else chunk(carry, xs)
         return sums

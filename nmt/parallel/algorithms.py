@@ -17,7 +17,6 @@ evaluation) the rate is multiplied by `plateau_decay`, as fairseq's and OpenNMT'
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import Any
@@ -28,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nmt import step as step_lib
+from nmt.training import step as step_lib
 from nmt.config import Config, ParallelConfig
 from nmt.parallel.mesh import global_array, place, replicated, sharded
 
@@ -73,8 +72,8 @@ class Workers:
         self.k = workers or mesh.size
         if self.k % mesh.size:
             raise ValueError(f"Workers: {self.k} workers do not divide evenly over {mesh.size} devices")
-        tc = dataclasses.replace(config.train, lr=config.train.lr * lr_multiplier(self.pc.lr_rule, self.k))
-        self.optimizer = step_lib.make_optimizer(tc)
+        scaled = config.replace(train={"lr": config.train.lr * lr_multiplier(self.pc.lr_rule, self.k)})
+        self.optimizer = step_lib.make_optimizer(scaled.train)
         self.smoothing = config.train.label_smoothing
         stacked = self.pc.method != "sync"
         self._shardings = ParallelState(replicated(mesh), sharded(mesh) if stacked else replicated(mesh),
@@ -93,7 +92,7 @@ class Workers:
         return jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k,) + x.shape), tree)
 
     def init(self, rng: jax.Array) -> ParallelState:
-        base = step_lib.init_state(self.model, self.optimizer, rng)
+        base = step_lib.init_train_state(self.model, self.optimizer, rng)
         stacked = self.pc.method != "sync"
         state = ParallelState(jnp.zeros((), jnp.int32),
                               self._expand(base.params) if stacked else base.params,
@@ -170,6 +169,10 @@ class Workers:
         elif not warm and (done - self.pc.warmup_steps) % self.pc.sync_every == 0:
             state = self._block(state)
         return state, metrics
+
+    def advance(self, state: ParallelState, batch: dict, rng: jax.Array, host_step: int):
+        """`step` on a host batch `[K·rows, len]` as the batch iterator gives it, split over the workers."""
+        return self.step(state, split_batch(batch, self.k), rng, host_step)
 
     def model_params(self, state: ParallelState, host_step: int):
         """The model to evaluate: the replicated one (sync), the workers' common one during warm-up, else the

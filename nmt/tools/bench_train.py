@@ -3,48 +3,25 @@ from __future__ import annotations
 
 import resource
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt import step as step_lib
 from nmt.config import Config
 from nmt.data import BatchIterator, load_data
-from nmt.flops import train_step_flops
+from nmt.tools.flops import train_step_flops
+from nmt.tools.timing import matmul_flops_per_s, timed
+from nmt.training import step as step_lib
+from nmt.training.memory import compiled_stats, footprint
 
 
-def matmul_flops_per_s(sizes=(512, 1024, 2048), repeats: int = 10) -> float:
-    """The best float32 matmul rate this machine reaches through XLA (median of repeats per size)."""
-    best = 0.0
-    for n in sizes:
-        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-        b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-        f = jax.jit(jnp.dot)
-        f(a, b).block_until_ready()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            f(a, b).block_until_ready()
-            times.append(time.perf_counter() - t)
-        best = max(best, 2 * n ** 3 / statistics.median(times))
-    return best
-
-
-def compiled_bytes(compiled) -> int | None:
-    m = compiled.memory_analysis()
-    if m is None:
-        return None
-    return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes)
-
-
-def bench_train(config: Config, steps: int = 20, warmup: int = 3, log=print) -> dict:
-    data = load_data(config.data, log=log)
+def bench_train(config: Config, steps: int = 20, warmup: int = 3) -> dict:
+    data = load_data(config.data)
     vocab = data.sp.vocab_size()
     model = step_lib.make_model(config, vocab)
     opt = step_lib.make_optimizer(config.train)
-    state = step_lib.init_state(model, opt, jax.random.key(0))
+    state = step_lib.init_train_state(model, opt, jax.random.key(0))
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
     rng = jax.random.key(1)
     jitted = step_lib.compile_train_step(config, model, opt)
@@ -52,20 +29,15 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, log=print) -> 
     compiled, compile_s, peak = {}, 0.0, 0
     for rows, length in sorted(it.shapes()):
         batch = {k: jnp.zeros((rows, length), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
-        t = time.perf_counter()
-        compiled[(rows, length)] = jitted.lower(state, batch, rng).compile()
-        compile_s += time.perf_counter() - t
-        peak = max(peak, compiled_bytes(compiled[(rows, length)]) or 0)
+        compiled[(rows, length)], seconds = timed(lambda: jitted.lower(state, batch, rng).compile())
+        compile_s += seconds
+        peak = max(peak, footprint(compiled_stats(compiled[(rows, length)])) or 0)
 
     times, tokens, flops, padded = [], [], [], []
     for i in range(warmup + steps):
         batch = next(it)
         shape = batch["src"].shape
-        mb = step_lib.model_batch(batch)
-        t = time.perf_counter()
-        state, metrics = compiled[shape](state, mb, rng)
-        jax.block_until_ready(state)
-        dt = time.perf_counter() - t
+        (state, metrics), dt = timed(compiled[shape], state, step_lib.model_batch(batch), rng)
         if i >= warmup:
             n = float(metrics["tokens"])
             times.append(dt)

@@ -20,7 +20,9 @@ Spec strings:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -32,11 +34,49 @@ TENSOR_NAMES = (
     "dec_h", "dec_c",  # decoder LSTM state per step (all layers)
     "attn_scores", "attn_probs", "attn_context", "attn_hidden",  # attention per decoder step
 )
-SIMPLE = ("none", "full", "dots", "dots_no_batch", "offload_dots_no_batch", "sqrt_t")
-VALID = SIMPLE + ("save:<names>", "offload:<names>", "custom:<name>=remat|device|offload,...",
-                  "auto (with model.memory_budget)")
+DECODER_STATE = ("dec_h", "dec_c", "attn_context", "attn_hidden")  # what a decoder step carries and hands on
 
 _cp = jax.checkpoint_policies
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    spec: str
+    make: Callable[[], Any]  # -> the jax.checkpoint policy; None: no jax.checkpoint at all
+    chunked: bool = False  # checkpoint chunks of ~√T steps instead of each step (see `chunked_scan`)
+    recompute: int | None = None  # rank by recomputation, least first: auto-fit's candidates; None: not one
+
+
+def save(names) -> str:
+    return "save:" + ",".join(names)
+
+
+def offload(names) -> str:
+    return "offload:" + ",".join(names)
+
+
+def _offload(saved: list[str], offloaded: list[str]):
+    return _cp.save_and_offload_only_these_names(
+        names_which_can_be_saved=saved, names_which_can_be_offloaded=offloaded,
+        offload_src="device", offload_dst="pinned_host")
+
+
+# The named policies. Offloading ones are no auto-fit candidates: on the CPU backend they move nothing.
+REGISTRY = {p.spec: p for p in (
+    Policy("none", lambda: None, recompute=0),
+    Policy("full", lambda: _cp.nothing_saveable, recompute=4),
+    Policy("dots", lambda: _cp.dots_saveable, recompute=1),
+    Policy("dots_no_batch", lambda: _cp.dots_with_no_batch_dims_saveable, recompute=2),
+    Policy("offload_dots_no_batch", lambda: _cp.offload_dot_with_no_batch_dims("device", "pinned_host")),
+    Policy("sqrt_t", lambda: _cp.nothing_saveable, chunked=True, recompute=5),
+    Policy(save(DECODER_STATE), lambda: _cp.save_only_these_names(*DECODER_STATE), recompute=3),
+    Policy(offload(DECODER_STATE), lambda: _offload([], list(DECODER_STATE))),
+)}
+SIMPLE = tuple(spec for spec in REGISTRY if ":" not in spec)
+AUTOFIT = tuple(sorted((p.spec for p in REGISTRY.values() if p.recompute is not None),
+                       key=lambda spec: REGISTRY[spec].recompute))
+VALID = SIMPLE + ("save:<names>", "offload:<names>", "custom:<name>=remat|device|offload,...",
+                  "auto (with model.memory_budget)")
 
 
 def _names(spec: str, text: str) -> list[str]:
@@ -48,50 +88,59 @@ def _names(spec: str, text: str) -> list[str]:
     return names
 
 
-def _offload(saved: list[str], offloaded: list[str]):
-    return _cp.save_and_offload_only_these_names(
-        names_which_can_be_saved=saved, names_which_can_be_offloaded=offloaded,
-        offload_src="device", offload_dst="pinned_host")
+def _custom(spec: str, rest: str):
+    where = {}
+    for item in rest.split(","):
+        name, _, place = item.partition("=")
+        if place not in ("remat", "device", "offload"):
+            raise ConfigError(f"model.remat={spec!r}: {item!r} must be name=remat|device|offload")
+        where[_names(spec, name)[0]] = place
+    return _offload([n for n, p in where.items() if p == "device"],
+                    [n for n, p in where.items() if p == "offload"])
 
 
-def resolve(spec: str):
-    """Returns the `jax.checkpoint` policy for a spec, or None for `none` (no checkpointing at all).
+def policy(spec: str) -> Policy:
+    """The policy a spec names: a registry entry, or one of the save:/offload:/custom: families.
 
     Raises:
       ConfigError listing the valid names.
     """
-    if spec == "none":
-        return None
+    if spec in REGISTRY:
+        return REGISTRY[spec]
     if spec == "auto":
-        raise ConfigError("model.remat=auto must be resolved first (nmt.memory.autofit.autofit)")
-    simple = {"full": _cp.nothing_saveable, "sqrt_t": _cp.nothing_saveable, "dots": _cp.dots_saveable,
-              "dots_no_batch": _cp.dots_with_no_batch_dims_saveable}
-    if spec in simple:
-        return simple[spec]
-    if spec == "offload_dots_no_batch":
-        return _cp.offload_dot_with_no_batch_dims("device", "pinned_host")
+        raise ConfigError("model.remat=auto must be resolved first (nmt.training.autofit.autofit)")
     kind, _, rest = spec.partition(":")
     if kind == "save" and rest:
-        return _cp.save_only_these_names(*_names(spec, rest))
+        names = _names(spec, rest)
+        return Policy(spec, lambda: _cp.save_only_these_names(*names))
     if kind == "offload" and rest:
-        return _offload([], _names(spec, rest))
+        names = _names(spec, rest)
+        return Policy(spec, lambda: _offload([], names))
     if kind == "custom" and rest:
-        where = {}
-        for item in rest.split(","):
-            name, _, place = item.partition("=")
-            if place not in ("remat", "device", "offload"):
-                raise ConfigError(f"model.remat={spec!r}: {item!r} must be name=remat|device|offload")
-            where[_names(spec, name)[0]] = place
-        return _offload([n for n, p in where.items() if p == "device"],
-                        [n for n, p in where.items() if p == "offload"])
+        made = _custom(spec, rest)
+        return Policy(spec, lambda: made)
     raise ConfigError(f"model.remat: unknown policy {spec!r}; valid: {', '.join(VALID)}")
+
+
+def check(spec: str) -> None:
+    """Raises ConfigError unless `spec` names a policy or is `auto` (resolved against a budget before training)."""
+    if spec != "auto":
+        policy(spec)
+
+
+def resolve(spec: str):
+    """The `jax.checkpoint` policy of a spec, or None for `none` (no checkpointing at all)."""
+    return policy(spec).make()
+
+
+def chunked(spec: str) -> bool:
+    return policy(spec).chunked
 
 
 def checkpointed(fn, spec: str):
     """`fn` under jax.checkpoint with the named policy (unchanged for `none`)."""
-    if spec == "none":
-        return fn
-    return jax.checkpoint(fn, policy=resolve(spec), prevent_cse=False)
+    made = resolve(spec)
+    return fn if made is None else jax.checkpoint(fn, policy=made, prevent_cse=False)
 
 
 def chunk_len(t: int) -> int:
@@ -128,6 +177,6 @@ def chunked_scan(chunk_fn, carry, xs, reverse: bool = False):
 
 def scan(body, carry, xs, spec: str, reverse: bool = False):
     """`lax.scan` of a per-step body under a policy: per-step `jax.checkpoint`, or √T chunks for `sqrt_t`."""
-    if spec != "sqrt_t":
+    if not chunked(spec):
         return jax.lax.scan(checkpointed(body, spec), carry, xs, reverse=reverse)
     return chunked_scan(lambda c, x: jax.lax.scan(body, c, x, reverse=reverse), carry, xs, reverse=reverse)

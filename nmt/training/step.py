@@ -1,6 +1,7 @@
 """Loss, train step and eval step as pure functions: the one compiled step every entry point uses."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.struct
@@ -9,8 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from nmt.config import Config, TrainConfig
-from nmt.model import Seq2Seq
-from nmt.model.loss import token_loss  # noqa: F401  (part of this module's interface)
+from nmt.model import Seq2Seq, policies
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -41,10 +41,12 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 
 def make_model(config: Config, vocab_size: int) -> Seq2Seq:
+    """The model of a configuration; raises ConfigError for an unknown memory policy (or one still `auto`)."""
+    policies.policy(config.model.remat)
     return Seq2Seq(config.model, vocab_size)
 
 
-def init_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
+def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
                batch_shape=(2, 8)) -> TrainState:
     dummy = jnp.ones(batch_shape, jnp.int32)
     params = jax.jit(lambda r: model.init({"params": r}, dummy, dummy)["params"])(rng)
@@ -80,9 +82,20 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq
     return TrainState(state.step + 1, params, opt_state), metrics
 
 
+@functools.partial(jax.jit, static_argnames="model")
 def eval_step(params, batch: dict, *, model: Seq2Seq) -> dict:
+    """Summed NLL and target tokens of a batch, no dropout; compiled once per model and batch shape."""
     _, (nll, n) = loss_fn(params, model, batch, None, 0.0)
     return {"nll_sum": nll, "tokens": n}
+
+
+def mean_loss(params, model: Seq2Seq, batches) -> float:
+    """NLL per target token over host batches (e.g. `eval_batches` of a split)."""
+    nll = tokens = 0.0
+    for batch in batches:
+        m = jax.device_get(eval_step(params, model_batch(batch), model=model))
+        nll, tokens = nll + float(m["nll_sum"]), tokens + float(m["tokens"])
+    return nll / max(tokens, 1.0)
 
 
 def model_batch(batch: dict) -> dict:
@@ -95,7 +108,3 @@ def compile_train_step(config: Config, model: Seq2Seq, optimizer):
     return jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
                                               smoothing=config.train.label_smoothing), donate_argnums=0)
 
-
-def compile_eval_step(model: Seq2Seq):
-    """The jitted eval step: (params, batch) -> metrics."""
-    return jax.jit(lambda p, b: eval_step(p, b, model=model))

@@ -6,6 +6,7 @@ A configuration is plain data passed as an argument. Overrides use OmegaConf dot
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -16,7 +17,18 @@ DTYPES = ("float32", "bfloat16", "float64")  # float64 needs jax_enable_x64 (gra
 
 
 class ConfigError(ValueError):
-    """A user mistake in the configuration; reported as one line, never a traceback."""
+    """A user mistake in the configuration or in a command's options; reported as one line, never a traceback."""
+
+
+_UNITS = {"": 1, "B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def parse_bytes(text: str) -> int:
+    """`16GiB`, `512MiB`, `1e9` -> bytes (model.memory_budget)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
+    if not m or m.group(2).upper() not in _UNITS:
+        raise ConfigError(f"model.memory_budget: expected a size such as 16GiB or 512MiB, got {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,16 +70,14 @@ class ModelConfig:
     dropout: float = 0.3
     tie_output: bool = True  # output projection shares the target embedding
     dtype: str = "float32"  # compute dtype; parameters stay float32
-    remat: str = "none"  # memory policy per scan step: none | full | dots | save:<names> | offload:<names> | auto
+    # memory policy per scan step, checked against nmt.model.policies when a model is built: none | full | dots |
+    # save:<names> | offload:<names> | ... | auto
+    remat: str = "none"
     memory_budget: str = ""  # with remat=auto: e.g. 16GiB
 
     def validate(self):
-        from nmt.memory.policies import resolve
         if self.remat == "auto":
-            from nmt.memory.autofit import parse_bytes
             parse_bytes(self.memory_budget)
-        else:
-            resolve(self.remat)
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
         if self.attention_impl not in ("autodiff", "recompute"):
@@ -157,11 +167,14 @@ class Config:
         self.parallel.validate()
         return self
 
+    def replace(self, **sections: dict) -> "Config":
+        """A validated copy with some fields of some sections changed: `config.replace(model={"remat": "full"})`."""
+        return dataclasses.replace(
+            self, **{k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}).validate()
+
 
 def _preset(**sections) -> Config:
-    base = Config()
-    return dataclasses.replace(
-        base, **{k: dataclasses.replace(getattr(base, k), **v) for k, v in sections.items()})
+    return Config().replace(**sections)
 
 
 PRESETS = {
@@ -227,15 +240,3 @@ def from_dict(d: dict) -> Config:
 def to_yaml(config: Config) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
-
-def main(argv=None):
-    """`python -m nmt.config --preset NAME [overrides]`: prints the resolved configuration."""
-    from nmt import cli
-    parser = cli.Parser(prog="nmt.config", description="Print a resolved configuration.")
-    cli.add_config_args(parser)
-    args = parser.parse_args(argv)
-    print(cli.main_guard(lambda: to_yaml(cli.config_from_args(args)), "nmt.config"))
-
-
-if __name__ == "__main__":
-    main()

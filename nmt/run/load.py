@@ -1,4 +1,4 @@
-"""Loading a trained run (config, vocabulary, parameters) for translation and evaluation."""
+"""Loading a trained or released run (config, vocabulary, parameters) for translation and evaluation."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +7,13 @@ import os
 
 import jax
 
-from nmt import step as step_lib
-from nmt.checkpoint import Checkpoints
-from nmt.config import Config, ConfigError, from_dict
+from nmt.config import Config, from_dict
 from nmt.data import vocab
-from nmt.release import RELEASE_FILE
+from nmt.run.errors import RunError
+from nmt.training import step as step_lib
+from nmt.training.checkpoint import Checkpoints
+
+RELEASE_FILE = "release.json"  # marks a released run: its checkpoint holds {"step", "params"} only
 
 
 @dataclasses.dataclass
@@ -30,21 +32,21 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
     as written by `nmt.release`: its parameters alone.
 
     Raises:
-      ConfigError (one line) when the folder is not a run or its checkpoint does not fit its configuration.
+      RunError (one line) when the folder is not a run or its checkpoint does not fit its configuration.
     """
     cfg_path, vocab_path = os.path.join(workdir, "config.json"), os.path.join(workdir, "vocab.model")
     if not (os.path.isfile(cfg_path) and os.path.isfile(vocab_path)):
-        raise ConfigError(f"{workdir}: not a run directory (expected config.json and vocab.model from nmt.train)")
+        raise RunError(f"{workdir}: not a run directory (expected config.json and vocab.model from nmt.train)")
     try:
         with open(cfg_path) as f:
             config = from_dict(json.load(f))
     except Exception as e:  # noqa: BLE001 - any unreadable config is one user-facing error
-        raise ConfigError(f"{cfg_path}: unreadable configuration ({str(e).splitlines()[0]})") from None
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, remat="none"))  # no gradients here
+        raise RunError(f"{cfg_path}: unreadable configuration ({str(e).splitlines()[0]})") from None
+    config = config.replace(model={"remat": "none", "memory_budget": ""})  # no gradients here
     sp = vocab.load_vocab(vocab_path)
     model = step_lib.make_model(config, sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
-    abstract = jax.eval_shape(lambda: step_lib.init_state(model, opt, jax.random.key(0)))
+    abstract = jax.eval_shape(lambda: step_lib.init_train_state(model, opt, jax.random.key(0)))
     released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
     if released:
         abstract = {"step": abstract.step, "params": abstract.params}
@@ -56,11 +58,11 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
                 try:
                     state, _ = Checkpoints.restore(mgr, abstract)
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
-                    raise ConfigError(f"{workdir}: checkpoint does not fit its configuration "
+                    raise RunError(f"{workdir}: checkpoint does not fit its configuration "
                                       f"({str(e).splitlines()[0][:200]})") from None
                 if not released:
                     state = {"step": state.step, "params": state.params}
                 return LoadedRun(config, model, state["params"], sp, int(state["step"]), name, workdir)
-        raise ConfigError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
+        raise RunError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
     finally:
         ckpt.close()

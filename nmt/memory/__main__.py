@@ -1,3 +1,0 @@
-from nmt.memory.report import main
-
-main()

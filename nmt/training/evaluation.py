@@ -1,0 +1,50 @@
+"""Scoring a model during and after training: validation loss, perplexity and BLEU, greedy and beam search."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from nmt.config import Config
+from nmt.data import Examples, eval_batches
+from nmt.decode import BeamConfig, translate_examples
+from nmt.decode.bleu import bleu
+from nmt.training.step import mean_loss
+from nmt.utils import write_atomic
+
+logger = logging.getLogger(__name__)
+
+
+def validate(model, params, split, sp, cfg: Config, max_sentences: int = 0) -> dict:
+    """Loss and perplexity over a split, and greedy BLEU over its first `max_sentences` (0 = all); the hypotheses
+    under "hyps"."""
+    loss = mean_loss(params, model, eval_batches(split.examples, cfg.data.buckets, cfg.data.batch_tokens))
+    n = len(split.examples) if not max_sentences else min(max_sentences, len(split.examples))
+    ex = split.examples if n == len(split.examples) else Examples(
+        split.examples.src[:n], split.examples.tgt[:n], np.arange(n))
+    hyps = translate_examples(model, params, ex, sp, cfg.data.buckets, cfg.data.batch_tokens)
+    return {"loss": loss, "ppl": math.exp(min(loss, 50)), "sentences": n, **bleu(hyps, split.ref_text[:n]),
+            "hyps": hyps}
+
+
+def final_evaluation(model, params, data, config: Config, workdir: str) -> dict:
+    """Val and test scores of `params`, greedy and (train.final_beam > 1) beam search, as published results are
+    decoded; the hypotheses of the last search are written to `<split>.hyp`."""
+    k = config.train.final_beam
+    results = {}
+    for name, split in (("val", data.val), ("test", data.test)):
+        ev = validate(model, params, split, data.sp, config)
+        hyps = ev.pop("hyps")
+        line = f"greedy BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased"
+        if k > 1:
+            hyps = translate_examples(model, params, split.examples, data.sp, config.data.buckets,
+                                      config.data.batch_tokens, BeamConfig(beam=k))
+            ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
+            line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"
+        write_atomic(os.path.join(workdir, f"{name}.hyp"), "\n".join(hyps) + "\n")
+        results[name] = ev
+        logger.info(f"{name} ({split.name}): {line}; loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
+    logger.info(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")
+    return results

@@ -1,0 +1,247 @@
+"""The training loop as a library function, `run(config, workdir)`, for a notebook or `python -m nmt.train`.
+
+It runs in named stages:
+  set_up       configuration checks, data and vocabulary, model, workers, the resumed state
+  train_loop   the steps, a log row every train.log_every steps and `validation` every train.eval_every steps
+  validation   validation scores, the plateau and patience rules, checkpoints
+  finish       the best checkpoint scored on val and test, `results.json`
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from typing import Any
+
+import jax
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
+from nmt.data import BatchIterator, Data, load_data
+from nmt.model import Seq2Seq, policies
+from nmt.training import step as step_lib
+from nmt.training.autofit import autofit
+from nmt.training.checkpoint import Checkpoints
+from nmt.training.evaluation import final_evaluation, validate
+from nmt.training.metrics import MetricWriter
+from nmt.training.workers import make_workers
+from nmt.utils import write_atomic
+
+logger = logging.getLogger(__name__)
+
+RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max",
+                     "parallel.devices"}  # where the workers run, not what they compute (tested equal)
+
+
+@dataclasses.dataclass
+class Session:
+    """A run in progress: what `set_up` builds and the later stages share."""
+    config: Config
+    workdir: str
+    data: Data
+    model: Seq2Seq
+    workers: Any  # see nmt.training.workers
+    state: Any
+    batches: BatchIterator
+    ckpt: Checkpoints
+    writer: MetricWriter
+    rng: jax.Array  # the steps' root key, folded with the step number inside the step
+    meta: dict  # best_bleu, bad_evals, best_loss: saved with every checkpoint
+    parameters: int
+
+    def save(self, kind: str = "latest") -> None:
+        meta = dict(self.meta, data=self.batches.position, config=to_dict(self.config))
+        save = self.ckpt.save_latest if kind == "latest" else self.ckpt.save_best
+        save(int(self.state.step), self.state, meta)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.ckpt.close()
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in a:
+        if isinstance(a[k], dict):
+            out += _diff(a[k], b.get(k, {}), f"{prefix}{k}.")
+        elif a[k] != b.get(k) and not (isinstance(a[k], (list, tuple)) and list(a[k]) == list(b.get(k, []))):
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def _check_resume(config: Config, workdir: str) -> None:
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        saved = from_dict(json.load(f))
+    changed = [k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES]
+    if changed:
+        raise ConfigError(f"{workdir} holds a run with a different configuration ({', '.join(changed)}); "
+                          "resume it with the same settings or choose another --workdir")
+
+
+def set_up(config: Config, workdir: str) -> Session:
+    """Everything before the first step; a workdir that holds a checkpoint resumes from it."""
+    policies.check(config.model.remat)
+    os.makedirs(workdir, exist_ok=True)
+    _check_resume(config, workdir)
+    vocab_in_workdir = os.path.join(workdir, "vocab.model")
+    data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
+    if not os.path.exists(vocab_in_workdir):
+        shutil.copyfile(data.vocab_path, vocab_in_workdir)
+    write_atomic(os.path.join(workdir, "config.json"), json.dumps(to_dict(config), indent=1))
+    if config.model.remat == "auto":
+        config = autofit(config, data.sp.vocab_size())[0]
+    model = step_lib.make_model(config, data.sp.vocab_size())
+    init_rng, step_rng = jax.random.split(jax.random.key(config.train.seed))
+    workers = make_workers(config, model)
+    state = workers.init(init_rng)
+    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.k,
+                            config.train.seed)
+    ckpt = Checkpoints(workdir)
+    meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
+    restored = Checkpoints.restore(ckpt.latest, state)
+    if restored is not None:
+        state, meta = restored
+        batches.restore(meta["data"])
+        logger.info(f"resumed from step {int(state.step)} (epoch {batches.epoch}, batch {batches.pos})")
+    parameters = int(sum(x.size for x in jax.tree.leaves(workers.model_params(state, 0))))
+    logger.info(f"model: {parameters / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
+                f"{len(batches.shapes())} shapes"
+                + (f"; {workers.k} workers ({config.parallel.method})" if workers.k > 1 else "")
+                + "\n" + to_yaml(config).rstrip())
+    return Session(config, workdir, data, model, workers, state, batches, ckpt, MetricWriter(workdir), step_rng,
+                   meta, parameters)
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps, so the state is saved whole."""
+
+    def __init__(self):
+        self.signal = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:
+    """Loss per target token, throughput and the rest over the steps since the last log line."""
+    tokens = sum(float(m["tokens"]) for m in window)
+    return {"loss": sum(float(m["nll_sum"]) for m in window) / max(tokens, 1), "lr": lr,
+            "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
+            "epoch": epoch, "programs": programs}
+
+
+def _log_above_bar(progress: bool):
+    """While the progress bar runs, the log lines that go to a console go above it (tqdm.write), not through it."""
+    if not progress:
+        return contextlib.nullcontext()
+    loggers = [logger for logger in (logging.root, logging.getLogger("nmt"))
+               if any(isinstance(h, logging.StreamHandler) for h in logger.handlers)]
+    return logging_redirect_tqdm(loggers=loggers)
+
+
+def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]:
+    """Steps until train.steps, an early stop or a signal; returns (step, why it stopped early, the signal)."""
+    tc = s.config.train
+    lr_fn = step_lib.learning_rate(tc)
+    step = int(s.state.step)  # counted on the host too, so the loop never waits on the device to read it
+    pending, window_start, stopped = [], time.time(), None
+    bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
+    with _Interrupt() as interrupt, _log_above_bar(progress), bar:
+        while step < tc.steps and not stopped:
+            s.state, metrics = s.workers.advance(s.state, next(s.batches), s.rng, step)
+            pending.append(metrics)
+            step += 1
+            bar.update(1)
+            if step % tc.log_every == 0 or step == tc.steps:
+                row = _train_row(jax.device_get(pending), time.time() - window_start, float(lr_fn(step - 1)),
+                                 s.batches.epoch, s.workers.programs())
+                s.writer.write(step, "train", row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
+                pending, window_start = [], time.time()
+            if step % tc.eval_every == 0 or step == tc.steps:
+                stopped = validation(s, step)
+                window_start = time.time()
+            if interrupt.signal:
+                s.save("latest")
+                logger.info(f"{interrupt.signal}: saved step {step} to {s.workdir}; run the same command to resume")
+                return step, None, interrupt.signal
+    return step, stopped, None
+
+
+def validation(s: Session, step: int) -> str | None:
+    """Scores the current model on val, applies the plateau rule, saves the checkpoints; returns why training
+    should stop early (train.patience), or None."""
+    tc = s.config.train
+    ev = validate(s.model, s.workers.model_params(s.state, step), s.data.val, s.data.sp, s.config, tc.eval_bleu_max)
+    del ev["hyps"]
+    s.writer.write(step, "val", ev)
+    logger.info(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} BLEU {ev['bleu']:.2f} "
+                f"(lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
+    best_loss = s.meta.get("best_loss")
+    if best_loss is not None and ev["loss"] >= best_loss:
+        s.state = s.workers.decay_lr(s.state)
+    s.meta["best_loss"] = ev["loss"] if best_loss is None else min(ev["loss"], best_loss)
+    improved = ev["bleu"] > s.meta["best_bleu"]
+    s.meta.update(best_bleu=max(ev["bleu"], s.meta["best_bleu"]), bad_evals=0 if improved else s.meta["bad_evals"] + 1)
+    if improved:
+        s.save("best")
+    s.save("latest")
+    if tc.patience and s.meta["bad_evals"] >= tc.patience:
+        return f"no better val BLEU in {tc.patience} evaluations"
+    return None
+
+
+def finish(s: Session, step: int, stopped: str | None) -> dict:
+    """Saves the last state, scores the best checkpoint on val and test, writes `results.json`."""
+    s.save("latest")
+    if stopped:
+        logger.info(f"early stop at step {step}: {stopped}")
+    best, best_step = Checkpoints.restore(s.ckpt.best, s.state), s.ckpt.best.latest_step()
+    params = s.workers.model_params(best[0], best_step) if best else s.workers.model_params(s.state, step)
+    results = {"step": step, "best_step": best_step, "train_programs": s.workers.programs(),
+               "train_shapes": len(s.batches.shapes()), "parameters": s.parameters}
+    results.update(final_evaluation(s.model, params, s.data, s.config, s.workdir))
+    final = {f"{n}_{k}": results[n][k] for n in ("val", "test") for k in ("bleu", "bleu_lc", "loss")}
+    final.update({f"{n}_beam_{k}": results[n]["beam"][k] for n in ("val", "test") if "beam" in results[n]
+                  for k in ("bleu", "bleu_lc")})
+    s.writer.write(step, "final", final)
+    write_atomic(os.path.join(s.workdir, "results.json"), json.dumps(results, indent=1))
+    return dict(results, state=s.state, model=s.model, sp=s.data.sp)
+
+
+def run(config: Config, workdir: str, progress: bool = True) -> dict:
+    """Trains (or resumes) a model in `workdir`; returns the final metrics (and `state`, `model`, `sp`).
+
+    Writes `config.json`, `vocab.model`, `metrics.jsonl`, `tb/`, `checkpoints/{latest,best}` and, when the run
+    completes, `results.json` with val and test BLEU of the best checkpoint. Interrupted by SIGINT or SIGTERM, it
+    saves the state and returns {"interrupted": True, "step", "state"}.
+    """
+    s = set_up(config, workdir)
+    try:
+        step, stopped, interrupted = train_loop(s, progress)
+        if interrupted:
+            return {"interrupted": True, "step": step, "state": s.state}
+        return finish(s, step, stopped)
+    finally:
+        s.close()

@@ -1,0 +1,47 @@
+"""Who takes the training steps: one device, or several workers (`nmt.parallel`), behind one interface.
+
+A worker object has `k` (the workers), `init(rng) -> state`, `advance(state, host batch, rng, host step) -> (state,
+metrics)`, `model_params(state, host step)` (the model to evaluate), `programs()` (compiled step programs so far)
+and `decay_lr(state)` (the plateau rule), so the training loop never asks which kind it drives.
+"""
+from __future__ import annotations
+
+import jax
+
+from nmt import parallel
+from nmt.config import Config
+from nmt.training import step as step_lib
+
+
+class SingleWorker:
+    """Plain training on one device: the train step compiled once per batch shape, its state donated."""
+    k = 1
+
+    def __init__(self, config: Config, model):
+        self.model = model
+        self.optimizer = step_lib.make_optimizer(config.train)
+        self._train = step_lib.compile_train_step(config, model, self.optimizer)
+
+    def init(self, rng: jax.Array) -> step_lib.TrainState:
+        return step_lib.init_train_state(self.model, self.optimizer, rng)
+
+    def advance(self, state, batch: dict, rng: jax.Array, host_step: int):
+        return self._train(state, step_lib.model_batch(batch), rng)
+
+    def model_params(self, state, host_step: int):
+        return state.params
+
+    def programs(self) -> int:
+        return self._train._cache_size()
+
+    def decay_lr(self, state):
+        return state  # one worker keeps its schedule; the plateau rule belongs to the parallel learning rate
+
+
+def make_workers(config: Config, model):
+    """A `SingleWorker` for `parallel.method=none`, else the parallel method's `Workers` over a device mesh."""
+    if config.parallel.method == "none":
+        return SingleWorker(config, model)
+    parallel.initialize_distributed()
+    pc = config.parallel
+    return parallel.Workers(config, model, parallel.make_mesh(pc.devices or pc.workers), pc.workers)

@@ -1,0 +1,42 @@
+"""Small helpers that every layer shares. It imports nothing of nmt, and JAX only when called, so a command can parse
+its options (and set JAX's environment) before JAX starts."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+NEG_INF = -1.0e9  # a logit or score that no real one reaches, finite so that sums and differences stay finite
+
+
+def wide_dtype(dtype):
+    """At least float32: recurrent state, softmax and scores keep float32 under bfloat16 compute (float64 stays
+    float64 for gradient checks)."""
+    import jax.numpy as jnp
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def widen(x):
+    """The array `x` in `wide_dtype(x.dtype)`."""
+    return x.astype(wide_dtype(x.dtype))
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, mode: str = "wb"):
+    """A file opened for writing under a temporary name beside `path` and renamed to it when the block ends without
+    an error, so a reader never sees a half-written file; on an error the temporary file is removed."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
