@@ -66,7 +66,7 @@ def _bytes(path) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
-def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path):
+def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path, capsys):
     from nmt import release
     import jax
     import numpy as np
@@ -81,8 +81,9 @@ def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path):
     lines = ["the cat sees a dog", "a man eats"]
     cfg = BeamConfig(beam=3)
     assert translate_lines(rel, lines, cfg) == translate_lines(full, lines, cfg)
-    with pytest.raises(SystemExit, match="already exists"):
+    with pytest.raises(SystemExit) as stop:
         release.main(["--checkpoint", tiny_run, "--out", out])
+    assert stop.value.code == 2 and "already exists" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["released"]  # no temporary folder left behind
 
 
