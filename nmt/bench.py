@@ -13,6 +13,13 @@ def _parser() -> cli.Parser:
     train = sub.add_parser("train", help="training step throughput and MFU")
     train.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
     train.add_argument("--warmup", type=int, default=3)
+    train.add_argument("--variant", action="append", default=[], metavar="NAME=OVERRIDES",
+                       help="a variant of the configuration, e.g. 'unroll2=model.unroll=2' (several overrides "
+                            "separated by spaces); repeatable. The variants take turns in windows of --steps steps over "
+                            "the same batches, --rounds times, and are reported as ratios to the first")
+    train.add_argument("--rounds", type=int, default=1, help="windows of each variant (default: 1)")
+    train.add_argument("--profile", action="store_true",
+                       help="also where a step's time goes, by part of the model (nmt/tools/profile.py)")
     decode = sub.add_parser("decode", help="beam search latency/throughput against the per-step-graph baseline")
     decode.add_argument("--checkpoint", help="a run directory to take the model from (default: the preset's model "
                                              "with untrained parameters)")
@@ -49,6 +56,20 @@ def _decode(config, args) -> dict:
     return dict(res, model=label if args.checkpoint else f"preset {args.preset}, {label}")
 
 
+def _variants(specs: list[str]) -> dict | None:
+    """--variant NAME=OVERRIDES -> {NAME: [override, ...]}, in the order given."""
+    import shlex
+
+    from nmt.config import ConfigError
+    out = {}
+    for spec in specs:
+        name, _, rest = spec.partition("=")
+        if not name or not rest:
+            raise ConfigError(f"--variant {spec!r}: expected NAME=section.field=value [section.field=value ...]")
+        out[name] = shlex.split(rest)
+    return out or None
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
 
@@ -57,7 +78,8 @@ def main(argv=None):
         config = cli.config_from_args(args)
         if args.what == "train":
             from nmt.tools.bench_train import bench_train
-            print_report(f"train step, preset {args.preset}", bench_train(config, args.steps, args.warmup))
+            res = bench_train(config, args.steps, args.warmup, _variants(args.variant), args.rounds, args.profile)
+            print_report(f"train step, preset {args.preset}", res)
         elif args.what == "decode":
             print_report(f"beam search, beam {args.beam}", _decode(config, args))
         else:
@@ -67,7 +89,7 @@ def main(argv=None):
                                args.hidden, args.attention, args.repeats)
             print_report("memory: recomputing attention, sqrt_t, depth", res)
 
-    cli.main_guard(go, "nmt.bench")
+    cli.main_guard(go, "nmt.bench", compilation_cache=False)  # compile_s times compiling, not loading
 
 
 if __name__ == "__main__":

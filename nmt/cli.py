@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from nmt.config import DEFAULT_PRESET, PRESETS, ConfigError, get_config
@@ -104,10 +105,26 @@ def setup_logging() -> None:
     logger.propagate = False
 
 
-def main_guard(fn, prog: str):
-    """Runs `fn()` with logging set up; configuration, data and run-directory mistakes end with one line."""
+def enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache in the user's cache folder (`~/.cache/nmt/jax`), so that a command run
+    again loads its programs instead of compiling them. JAX_COMPILATION_CACHE_DIR chooses another folder;
+    NMT_COMPILATION_CACHE=0 turns it off."""
+    import jax
+
+    from nmt.data.multi30k import cache_dir
+    if os.environ.get("NMT_COMPILATION_CACHE", "1") == "0" or jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.join(cache_dir(), "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def main_guard(fn, prog: str, compilation_cache: bool = True):
+    """Runs `fn()` with logging and (unless a benchmark times compiling) the compilation cache set up;
+    configuration, data and run-directory mistakes end with one line."""
     from nmt.run.errors import RunError
     setup_logging()
+    if compilation_cache:
+        enable_compilation_cache()
     try:
         return fn()
     except (ConfigError, DataError, RunError) as e:

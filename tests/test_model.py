@@ -92,3 +92,48 @@ def test_gradients_match_finite_differences(x64, kind):
         analytic = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6)
     assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))
+
+
+def _lstm(weights, xs):
+    """One LSTM direction step by step in numpy: xs [n, D] -> [n, H]."""
+    w_x, w_h, b = (np.asarray(weights[k], np.float64) for k in ("w_x", "w_h", "b"))
+    h = c = np.zeros(w_h.shape[0])
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    out = []
+    for x in xs:
+        i, f, g, o = np.split(x @ w_x + h @ w_h + b, 4)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("encoder, fuse", [("gnmt", True), ("brnn", True), ("brnn", False)])
+def test_encoder_equals_a_step_by_step_lstm(encoder, fuse):
+    """Each sentence's encoding equals LSTMs run token by token over it alone: forward in order, backward over the
+    reversed sentence; zeros at padding. With the directions in one scan or in two."""
+    model, params = model_and_params(f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}")
+    src, _ = random_batch(np.random.default_rng(5), 4, 7, 2)
+    enc = np.asarray(model.apply({"params": params}, src, method=Seq2Seq.encode).values)
+    p, emb = params["encoder"], np.asarray(params["src_embed"]["embedding"], np.float64)
+    bi = lambda name, xs: np.concatenate([_lstm(p[f"{name}_fwd"], xs), _lstm(p[f"{name}_bwd"], xs[::-1])[::-1]], -1)
+    for row, ids in zip(enc, np.asarray(src)):
+        n = int((ids != PAD).sum())
+        out = bi("l0", emb[ids[:n]])
+        for layer in range(1, 3):
+            new = bi(f"l{layer}", out) if encoder == "brnn" else _lstm(p[f"l{layer}"], out)
+            out = new + out if encoder == "gnmt" and layer >= 2 else new
+        np.testing.assert_allclose(row[:n], out, rtol=1e-4, atol=1e-5)
+        assert not row[n:].any()
+
+
+def test_the_opennmt_preset_has_the_peers_parameters_but_the_second_lstm_biases():
+    """OpenNMT-py's model has 16,342,848 parameters; PyTorch keeps two bias vectors per LSTM (b_ih and b_hh) where
+    one suffices: 4 encoder directions x 4 x 256 and 2 decoder layers x 4 x 512 = 8,192 more."""
+    import jax
+    from nmt.config import get_config
+    from nmt.training.step import init_train_state, make_model, make_optimizer
+    cfg = get_config("opennmt_rnn")
+    model = make_model(cfg, 8000)
+    state = jax.eval_shape(lambda: init_train_state(model, make_optimizer(cfg.train), jax.random.key(0)))
+    assert sum(x.size for x in jax.tree.leaves(state.params)) == 16_342_848 - 8_192

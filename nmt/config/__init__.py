@@ -13,6 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 ATTENTIONS = ("general", "dot", "bahdanau")
+ENCODERS = ("gnmt", "brnn")
+INITS = ("default", "uniform")
 DTYPES = ("float32", "bfloat16", "float64")  # float64 needs jax_enable_x64 (gradient checks)
 
 
@@ -63,13 +65,19 @@ class DataConfig:
 class ModelConfig:
     emb: int = 256
     hidden: int = 512
-    enc_layers: int = 2  # the first is bidirectional; residual connections from the third up
+    enc_layers: int = 2
+    # gnmt: the first layer bidirectional with `hidden` a direction, the rest forward, residual from the third up;
+    # brnn: every layer bidirectional with hidden/2 a direction (OpenNMT-py's brnn)
+    encoder: str = "gnmt"
     dec_layers: int = 2
     attention: str = "general"  # general | dot | bahdanau
     attention_impl: str = "autodiff"  # autodiff | recompute (custom VJP: no stored scores, recomputed backward)
     dropout: float = 0.3
     tie_output: bool = True  # output projection shares the target embedding
     dtype: str = "float32"  # compute dtype; parameters stay float32
+    init: str = "default"  # default: normal(0.1) embeddings, forget bias 1; uniform: all uniform(-0.1, 0.1) (OpenNMT)
+    unroll: int = 1  # time steps per loop iteration of every recurrent scan (lax.scan's unroll)
+    fuse_directions: bool = False  # both directions of a bidirectional layer in one scan (a batched product a step)
     # memory policy per scan step, checked against nmt.model.policies when a model is built: none | full | dots |
     # save:<names> | offload:<names> | ... | auto
     remat: str = "none"
@@ -80,13 +88,19 @@ class ModelConfig:
             parse_bytes(self.memory_budget)
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
+        if self.encoder not in ENCODERS or (self.encoder == "brnn" and self.hidden % 2):
+            raise ConfigError(f"model.encoder: expected one of {ENCODERS} (brnn with an even model.hidden), "
+                              f"got {self.encoder!r} with hidden {self.hidden}")
+        if self.init not in INITS or self.unroll < 1:
+            raise ConfigError(f"model.init: expected one of {INITS}, and model.unroll >= 1; "
+                              f"got {self.init!r}, {self.unroll}")
         if self.attention_impl not in ("autodiff", "recompute"):
             raise ConfigError(f"model.attention_impl: expected autodiff or recompute, got {self.attention_impl!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"model.dtype: expected one of {DTYPES}, got {self.dtype!r}")
         if min(self.emb, self.hidden, self.enc_layers, self.dec_layers) < 1:
             raise ConfigError("model.emb, model.hidden, model.enc_layers and model.dec_layers must be >= 1")
-        if self.attention == "dot" and self.enc_layers < 2:
+        if self.attention == "dot" and self.enc_layers < 2 and self.encoder == "gnmt":
             raise ConfigError("model.attention=dot needs model.enc_layers >= 2 (encoder and decoder widths must match)")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout: expected 0 <= p < 1, got {self.dropout}")
@@ -191,6 +205,12 @@ PRESETS = {
         train=dict(steps=2500, lr=2e-3, warmup_steps=400, eval_every=500, patience=4)),
     # The model every benchmark uses unless it says otherwise (see README).
     "reference": Config(),
+    # OpenNMT-py's attention LSTM in ../shared/peers/opennmt-py/rnn.yaml, the model the speed race runs: brnn encoder
+    # of 2 x 256 a direction, untied generator with bias, all parameters uniform(-0.1, 0.1), constant Adam 1e-3.
+    "opennmt_rnn": _preset(
+        model=dict(emb=256, hidden=512, enc_layers=2, dec_layers=2, encoder="brnn", attention="general",
+                   dropout=0.3, tie_output=False, init="uniform"),
+        train=dict(lr=1e-3, decay="constant", warmup_steps=0, clip_norm=5.0, label_smoothing=0.0)),
     "deep": _preset(model=dict(enc_layers=4, dec_layers=4)),
 }
 DEFAULT_PRESET = "multi30k"

@@ -31,78 +31,149 @@ def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
     return h, c
 
 
-class LSTMLayer(nn.Module):
-    """One unidirectional LSTM layer over a padded batch.
+def bias_init(init: str):
+    """LSTM biases: uniform(-0.1, 0.1) as every parameter under `model.init=uniform` (OpenNMT-py's param_init),
+    else zero with the forget gate at 1."""
+    return uniform_init() if init == "uniform" else lstm_bias_init
 
-    Padding positions neither update the state nor produce output (zeros), so a reversed layer starts at each
-    sentence's last real token even though sentences are right-padded.
+
+def lstm_params(module: nn.Module, d: int, hidden: int, init: str):
+    """Declares one LSTM direction's parameters in `module`: (w_x [d, 4H], w_h [H, 4H], b [4H])."""
+    return (module.param("w_x", uniform_init(), (d, 4 * hidden)),
+            module.param("w_h", uniform_init(), (hidden, 4 * hidden)),
+            module.param("b", bias_init(init), (4 * hidden,)))
+
+
+def reverse_within(x: jax.Array, lengths: jax.Array) -> jax.Array:
+    """x: [T, B, ...] with each column's first lengths[b] steps reversed and its padding left after them (its own
+    inverse): a backward direction then runs forward over right-padded input, as the forward one does."""
+    t = jnp.arange(x.shape[0])[:, None]
+    idx = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
+
+
+@jax.named_scope("input_projection")  # the scopes name the parts of `python -m nmt.bench train --profile`
+def project(weights, parts: tuple, dtype) -> jax.Array:
+    """The input projection of every step at once: parts, [T, B, D_i] each, read as their concatenation (the
+    directions of a bidirectional layer stay apart) -> gates [T, B, 4H], bias included."""
+    w_x, _, b = weights
+    w = w_x.astype(dtype)
+    out, start = b.astype(dtype), 0
+    for xi in parts:
+        out = out + jnp.einsum("tbd,dg->tbg", xi.astype(dtype), w[start:start + xi.shape[-1]])
+        start += xi.shape[-1]
+    return out
+
+
+def scan_directions(w_h: jax.Array, inputs, gates_of, dtype, remat: str, unroll: int = 1) -> jax.Array:
+    """The recurrence of D LSTM directions in one scan, each over right-padded input: one batched product a step.
+
+    No step is masked: padding comes after every real step in each direction's order, so it changes only states and
+    outputs that nothing reads (the caller zeroes the outputs there).
+
+    Args:
+      w_h: [D, H, 4H] recurrent weights; inputs: pytree of [T, ...] arrays; gates_of: inputs (or a chunk of their
+        steps) -> gates [T, D, B, 4H], the input projections.
+    Returns:
+      the hidden state of every step, [T, D, B, H].
     """
+    @jax.named_scope("recurrence")
+    def step(carry, g):
+        h, c = carry
+        h, c = lstm_update(g + jnp.einsum("dbh,dhg->dbg", h.astype(dtype), w_h), c)
+        h, c = checkpoint_name(h, "lstm_h"), checkpoint_name(c, "lstm_c")
+        return (h, c), h
+
+    b = jax.tree.leaves(inputs)[0].shape[1]
+    zeros = jnp.zeros((w_h.shape[0], b, w_h.shape[1]), wide_dtype(dtype))
+    if policies.chunked(remat):
+        # Projecting every step at once would keep a [T, D, B, 4H] residual: project chunk by chunk.
+        chunk = lambda carry, xs: jax.lax.scan(step, carry, gates_of(xs), unroll=unroll)
+        return policies.chunked_scan(chunk, (zeros, zeros), inputs)[1]
+    return policies.scan(step, (zeros, zeros), gates_of(inputs), remat, unroll=unroll)[1]
+
+
+class LSTMWeights(nn.Module):
+    """One direction's parameters of a bidirectional layer (see `lstm_params`)."""
     hidden: int
-    reverse: bool = False
-    dtype: Dtype = jnp.float32
-    remat: str = "none"
+    init: str = "default"
 
     @nn.compact
-    def __call__(self, x, mask: jax.Array, gates: jax.Array | None = None) -> jax.Array:
-        """Time-major. x: [T, B, D] or a tuple of [T, B, D_i] read as their concatenation (without building it: the
-        bidirectional layer's two halves stay apart); mask: [T, B] bool -> [T, B, H].
+    def __call__(self, d: int):
+        return lstm_params(self, d, self.hidden, self.init)
 
-        gates: [T, B, 4H], x's input projection (bias included) when the caller has it already (decoding looks the
-        first layer's up in a table per token); then x gives only shapes."""
+
+class LSTMLayer(nn.Module):
+    """One forward LSTM layer over a right-padded batch: time-major x [T, B, D] (or a tuple of [T, B, D_i] read as
+    their concatenation) -> [T, B, H], its outputs at padding undefined (the encoder zeroes them)."""
+    hidden: int
+    dtype: Dtype = jnp.float32
+    remat: str = "none"
+    init: str = "default"
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, x) -> jax.Array:
         x = x if isinstance(x, tuple) else (x,)
-        d, h = sum(xi.shape[-1] for xi in x), self.hidden
-        w_x = self.param("w_x", uniform_init(), (d, 4 * h))
-        w_h = self.param("w_h", uniform_init(), (h, 4 * h))
-        b = self.param("b", lstm_bias_init, (4 * h,))
-        w_h = w_h.astype(self.dtype)
-        offsets = [sum(xi.shape[-1] for xi in x[:i]) for i in range(len(x) + 1)]
-
-        def project(parts):
-            w = w_x.astype(self.dtype)
-            return sum(jnp.einsum("tbd,dg->tbg", xi.astype(self.dtype), w[offsets[i]:offsets[i + 1]])
-                       for i, xi in enumerate(parts)) + b.astype(self.dtype)
-
-        def step(carry, inputs):
-            h_prev, c_prev = carry
-            g, m = inputs
-            h_new, c_new = lstm_update(g + h_prev.astype(self.dtype) @ w_h, c_prev)
-            h_new, c_new = checkpoint_name(h_new, "lstm_h"), checkpoint_name(c_new, "lstm_c")
-            m = m[:, None]
-            h_new, c_new = jnp.where(m, h_new, h_prev), jnp.where(m, c_new, c_prev)
-            return (h_new, c_new), jnp.where(m, h_new, 0.0)
-
-        zeros = jnp.zeros((mask.shape[1], h), wide_dtype(self.dtype))
-        xs = (x, mask)
-        if policies.chunked(self.remat) and gates is None:
-            # The input projection of all steps at once would be a [T, B, 4H] residual: project chunk by chunk.
-            chunk = lambda carry, xm: jax.lax.scan(step, carry, (project(xm[0]), xm[1]), reverse=self.reverse)
-            _, out = policies.chunked_scan(chunk, (zeros, zeros), xs, reverse=self.reverse)
-        else:
-            gates = project(x) if gates is None else gates
-            _, out = policies.scan(step, (zeros, zeros), (gates, mask), self.remat, reverse=self.reverse)
-        return out
+        weights = lstm_params(self, sum(xi.shape[-1] for xi in x), self.hidden, self.init)
+        gates_of = lambda parts: project(weights, parts, self.dtype)[:, None]
+        w_h = weights[1].astype(self.dtype)[None]
+        return scan_directions(w_h, x, gates_of, self.dtype, self.remat, self.unroll)[:, 0]
 
 
 class Encoder(nn.Module):
-    """Stacked LSTM encoder: bidirectional first layer (directions concatenated, 2H), then unidirectional H;
-    residual connections from the third layer up."""
+    """Stacked LSTM encoder over right-padded sources, in one of two shapes (`model.encoder`):
+      gnmt: a bidirectional first layer of H units a direction (2H concatenated), then forward layers of H with
+        residual connections from the third layer up;
+      brnn: every layer bidirectional with H/2 units a direction (H concatenated), OpenNMT-py's `brnn`.
+    The two directions of a bidirectional layer run in one scan (`scan_directions`)."""
     hidden: int
     layers: int
     dropout: float
     dtype: Dtype = jnp.float32
     remat: str = "none"
+    kind: str = "gnmt"
+    init: str = "default"
+    unroll: int = 1
+    fuse: bool = False
+
+    def _bidirectional(self, name: str, parts: tuple, lengths: jax.Array, hidden: int, gates=None) -> tuple:
+        """Both directions of layer `name` over parts ([T, B, D_i] each) -> (forward, backward), [T, B, H] each.
+        gates: their input projections (forward, backward), [T, B, 4H] each in time order, when the caller has them.
+        The backward direction runs forward over each sentence reversed within its length."""
+        d = sum(p.shape[-1] for p in parts)
+        weights = [LSTMWeights(hidden, self.init, name=f"{name}_{k}")(d) for k in ("fwd", "bwd")]
+        if gates is not None:
+            directions = [(gates[0], lambda g: g[:, None]), (reverse_within(gates[1], lengths), lambda g: g[:, None])]
+        else:
+            rev = tuple(reverse_within(p, lengths) for p in parts)
+            directions = [(xs, lambda xs, w=w: project(w, xs, self.dtype)[:, None])
+                          for xs, w in zip((parts, rev), weights)]
+        run = lambda w_h, inputs, gates_of: scan_directions(w_h.astype(self.dtype), inputs, gates_of, self.dtype,
+                                                            self.remat, self.unroll)
+        if self.fuse:
+            gates_of = lambda xs: jnp.concatenate([f(x) for (_, f), x in zip(directions, xs)], 1)
+            out = run(jnp.stack([w[1] for w in weights]), tuple(x for x, _ in directions), gates_of)
+            fwd, bwd = out[:, 0], out[:, 1]
+        else:
+            fwd, bwd = (run(w[1][None], x, f)[:, 0] for w, (x, f) in zip(weights, directions))
+        return fwd, reverse_within(bwd, lengths)
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array, train: bool, gates: tuple | None = None) -> jax.Array:
-        """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, H] (2H when layers == 1); gates: the first layer's
-        input projections of x (forward, backward), each [S, B, 4H], when the caller has them."""
-        x, mask = x.transpose(1, 0, 2), mask.T
-        gf, gb = gates or (None, None)
-        fwd = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name="l0_fwd")(x, mask, gf)
-        bwd = LSTMLayer(self.hidden, reverse=True, dtype=self.dtype, remat=self.remat, name="l0_bwd")(x, mask, gb)
-        out = (fwd, bwd)
+        """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, D_enc] (`encoder_dim`), zeros at padding; gates: the
+        first layer's input projections of x (forward, backward), each [S, B, 4H], when the caller has them."""
+        x, lengths = x.transpose(1, 0, 2), mask.sum(1)
+        brnn = self.kind == "brnn"
+        hidden = self.hidden // 2 if brnn else self.hidden
+        out = self._bidirectional("l0", (x,), lengths, hidden, gates)
         for layer in range(1, self.layers):
-            inp = tuple(nn.Dropout(self.dropout, deterministic=not train)(o) for o in out)
-            new = LSTMLayer(self.hidden, dtype=self.dtype, remat=self.remat, name=f"l{layer}")(inp, mask)
+            with jax.named_scope("dropout"):
+                inp = tuple(nn.Dropout(self.dropout, deterministic=not train)(o) for o in out)
+            if brnn:
+                out = self._bidirectional(f"l{layer}", inp, lengths, hidden)
+                continue
+            new = LSTMLayer(hidden, self.dtype, self.remat, self.init, self.unroll, name=f"l{layer}")(inp)
             out = (new + out[0] if layer >= 2 else new,)
-        return jnp.concatenate(out, axis=-1).transpose(1, 0, 2)
+        enc = jnp.concatenate(out, axis=-1).transpose(1, 0, 2)
+        return jnp.where(mask[..., None], enc, 0.0).astype(enc.dtype)

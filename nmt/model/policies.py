@@ -175,8 +175,10 @@ def chunked_scan(chunk_fn, carry, xs, reverse: bool = False):
     return carry, jax.tree.map(join, ys)
 
 
-def scan(body, carry, xs, spec: str, reverse: bool = False):
-    """`lax.scan` of a per-step body under a policy: per-step `jax.checkpoint`, or √T chunks for `sqrt_t`."""
+def scan(body, carry, xs, spec: str, reverse: bool = False, unroll: int = 1):
+    """`lax.scan` of a per-step body under a policy: per-step `jax.checkpoint`, or √T chunks for `sqrt_t`; `unroll`
+    steps of the body in each loop iteration."""
     if not chunked(spec):
-        return jax.lax.scan(checkpointed(body, spec), carry, xs, reverse=reverse)
-    return chunked_scan(lambda c, x: jax.lax.scan(body, c, x, reverse=reverse), carry, xs, reverse=reverse)
+        return jax.lax.scan(checkpointed(body, spec), carry, xs, reverse=reverse, unroll=unroll)
+    return chunked_scan(lambda c, x: jax.lax.scan(body, c, x, reverse=reverse, unroll=unroll), carry, xs,
+                        reverse=reverse)

@@ -15,7 +15,7 @@ from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
 from nmt.model import attention, policies
 from nmt.model.loss import token_loss
-from nmt.model.lstm import Encoder, lstm_bias_init, lstm_update, uniform_init
+from nmt.model.lstm import Encoder, bias_init, lstm_update, uniform_init
 from nmt.utils import wide_dtype
 
 
@@ -36,7 +36,7 @@ class DecState:
 
 
 def encoder_dim(cfg: ModelConfig) -> int:
-    return 2 * cfg.hidden if cfg.enc_layers == 1 else cfg.hidden
+    return 2 * cfg.hidden if cfg.encoder == "gnmt" and cfg.enc_layers == 1 else cfg.hidden
 
 
 class Seq2Seq(nn.Module):
@@ -48,13 +48,15 @@ class Seq2Seq(nn.Module):
         h, e, d_enc = c.hidden, c.emb, encoder_dim(c)
         self.dtype = jnp.dtype(c.dtype)
         self.state_dtype = wide_dtype(self.dtype)
-        self.src_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="src_embed")
-        self.tgt_embed = nn.Embed(v, e, embedding_init=nn.initializers.normal(0.1), name="tgt_embed")
-        self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat)
+        embed_init = uniform_init() if c.init == "uniform" else nn.initializers.normal(0.1)
+        self.src_embed = nn.Embed(v, e, embedding_init=embed_init, name="src_embed")
+        self.tgt_embed = nn.Embed(v, e, embedding_init=embed_init, name="tgt_embed")
+        self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat, c.encoder, c.init, c.unroll,
+                               c.fuse_directions)
         # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan.
         self.dec_w_emb = self.param("dec_w_emb", uniform_init(), (e, 4 * h))
         self.dec_w = [self.param(f"dec_l{l}_w", uniform_init(), (2 * h, 4 * h)) for l in range(c.dec_layers)]
-        self.dec_b = [self.param(f"dec_l{l}_b", lstm_bias_init, (4 * h,)) for l in range(c.dec_layers)]
+        self.dec_b = [self.param(f"dec_l{l}_b", bias_init(c.init), (4 * h,)) for l in range(c.dec_layers)]
         self.attn = {k: self.param(f"attn_{k}", uniform_init(), shape)
                      for k, shape in attention.attention_param_shapes(c.attention, d_enc, h).items()}
         self.w_combine = self.param("w_combine", uniform_init(), (d_enc + h, h))
@@ -62,11 +64,12 @@ class Seq2Seq(nn.Module):
             self.w_pre = self.param("w_pre", uniform_init(), (h, e)) if h != e else None
         else:
             self.w_out = self.param("w_out", uniform_init(), (h, v))
-        self.b_out = self.param("b_out", nn.initializers.zeros, (v,))
+        self.b_out = self.param("b_out", uniform_init() if c.init == "uniform" else nn.initializers.zeros, (v,))
 
     def _mm(self, x, w):
         return x.astype(self.dtype) @ w.astype(self.dtype)
 
+    @jax.named_scope("dropout")
     def _dropout(self, x, train: bool):
         rate = self.cfg.dropout
         if not train or rate == 0.0:
@@ -97,22 +100,24 @@ class Seq2Seq(nn.Module):
         """
         hs, cs = [], []
         x = state.feed
-        for l in range(self.cfg.dec_layers):
-            gates = self._mm(jnp.concatenate([x, state.h[..., l, :]], -1), self.dec_w[l])
-            gates = gates + self.dec_b[l].astype(self.dtype)
-            if l == 0:
-                gates = gates + emb_gates
-            h, c = lstm_update(gates, state.c[..., l, :])
-            h, c = checkpoint_name(h, "dec_h"), checkpoint_name(c, "dec_c")
-            hs.append(h)
-            cs.append(c)
-            out = h + x if l >= 2 else h  # residual from the third layer up
-            x = out if drop is None or l == self.cfg.dec_layers - 1 else out * drop[l]
-        query = x.astype(self.dtype)
-        ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values, memory.mask,
-                                      recompute=self.cfg.attention_impl == "recompute")
-        feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
-        feed = checkpoint_name(feed, "attn_hidden")
+        with jax.named_scope("recurrence"):
+            for l in range(self.cfg.dec_layers):
+                gates = self._mm(jnp.concatenate([x, state.h[..., l, :]], -1), self.dec_w[l])
+                gates = gates + self.dec_b[l].astype(self.dtype)
+                if l == 0:
+                    gates = gates + emb_gates
+                h, c = lstm_update(gates, state.c[..., l, :])
+                h, c = checkpoint_name(h, "dec_h"), checkpoint_name(c, "dec_c")
+                hs.append(h)
+                cs.append(c)
+                out = h + x if l >= 2 else h  # residual from the third layer up
+                x = out if drop is None or l == self.cfg.dec_layers - 1 else out * drop[l]
+        with jax.named_scope("attention"):
+            query = x.astype(self.dtype)
+            ctx, probs = attention.attend(self.attn, self.cfg.attention, query, memory.keys, memory.values,
+                                          memory.mask, recompute=self.cfg.attention_impl == "recompute")
+            feed = jnp.tanh(self._mm(jnp.concatenate([ctx, query], -1), self.w_combine)).astype(self.state_dtype)
+            feed = checkpoint_name(feed, "attn_hidden")
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), feed), feed, probs
 
     def output_weights(self, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -163,6 +168,7 @@ class Seq2Seq(nn.Module):
         state, hidden, probs = self._step(memory, state, emb_gates, None)
         return state, self.output_logits(hidden, weights), probs
 
+    @jax.named_scope("dropout")
     def _dropout_scales(self, key: jax.Array, steps: jax.Array, batch: int):
         """Dropout scales (0 or 1/keep) of the decoder's embedding, inner layers and output at the given steps.
 
@@ -193,14 +199,15 @@ class Seq2Seq(nn.Module):
         if key is not None:
             emb_drop, drop, out_drop = self._dropout_scales(key, steps, tokens.shape[1])
             emb = emb * emb_drop
-        emb_gates = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
+        with jax.named_scope("input_projection"):
+            emb_gates = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
 
         def body(state, inputs):
             g, d = inputs
             state, hidden, probs = self._step(memory, state, g, d)
             return state, (hidden, probs if return_attention else None)
 
-        state, (hidden, probs) = policies.scan(body, state, (emb_gates, drop), remat)
+        state, (hidden, probs) = policies.scan(body, state, (emb_gates, drop), remat, unroll=self.cfg.unroll)
         if out_drop is not None:
             hidden = hidden * out_drop
         return state, hidden, probs
@@ -244,7 +251,8 @@ class Seq2Seq(nn.Module):
             tokens, targets, steps = xs
             state, hidden, _ = self._teacher_steps(memory, state, tokens, steps, key,
                                                    "none" if chunked else self.cfg.remat)
-            part = token_loss(self.output_logits(hidden), targets, smoothing)
+            with jax.named_scope("output_and_loss"):
+                part = token_loss(self.output_logits(hidden), targets, smoothing)
             return (state, tuple(a + b for a, b in zip(sums, part))), None
 
         zero = jnp.zeros((), self.state_dtype)

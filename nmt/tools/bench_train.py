@@ -1,6 +1,9 @@
-"""Training throughput of a configuration on real batches: tokens/s, step time, compile time, memory, MFU."""
+"""Training throughput of a configuration on real batches: tokens/s, step time, compile time, memory, MFU; and
+variants of it (`--variant NAME=OVERRIDES`) timed in alternating windows over the same batches, as ratios."""
 from __future__ import annotations
 
+import collections
+import logging
 import resource
 import statistics
 
@@ -8,58 +11,106 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.config import Config
+from nmt.config import Config, with_overrides
 from nmt.data import BatchIterator, load_data
 from nmt.tools.flops import train_step_flops
-from nmt.tools.timing import matmul_flops_per_s, timed
+from nmt.tools.profile import profile_steps
+from nmt.tools.timing import dispatch_seconds, matmul_flops_per_s, median_seconds, timed
 from nmt.training import step as step_lib
 from nmt.training.memory import compiled_stats, footprint
 
+logger = logging.getLogger(__name__)
 
-def bench_train(config: Config, steps: int = 20, warmup: int = 3) -> dict:
+
+class _Variant:
+    """One configuration's train step, compiled for every batch shape, and the times of its timed steps."""
+
+    def __init__(self, config: Config, vocab: int, shapes):
+        self.config, self.vocab = config, vocab
+        model = step_lib.make_model(config, vocab)
+        opt = step_lib.make_optimizer(config.train)
+        self.state = step_lib.init_train_state(model, opt, jax.random.key(0))
+        self.rng = jax.random.key(1)
+        jitted = step_lib.compile_train_step(config, model, opt)
+        self.compiled, self.compile_s, self.peak = {}, 0.0, 0
+        for rows, length in sorted(shapes):
+            batch = {k: jnp.zeros((rows, length), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
+            self.compiled[(rows, length)], seconds = timed(lambda: jitted.lower(self.state, batch, self.rng).compile())
+            self.compile_s += seconds
+            self.peak = max(self.peak, footprint(compiled_stats(self.compiled[(rows, length)])) or 0)
+        self.times, self.tokens, self.flops, self.padded = [], [], [], []
+
+    def window(self, batches: list[dict], warmup: int) -> None:
+        """Runs every batch; times all but the first `warmup`."""
+        for i, batch in enumerate(batches):
+            shape = batch["src"].shape
+            (self.state, metrics), dt = timed(self.compiled[shape], self.state, step_lib.model_batch(batch), self.rng)
+            if i >= warmup:
+                n = float(metrics["tokens"])
+                self.times.append(dt)
+                self.tokens.append(n)
+                self.flops.append(train_step_flops(self.config.model, self.vocab, shape[0], shape[1], shape[1]))
+                self.padded.append(1.0 - n / (shape[0] * shape[1]))
+
+    def result(self, peak_flops: float) -> dict:
+        return {
+            "tokens_per_s": statistics.median([n / t for n, t in zip(self.tokens, self.times)]),
+            "tokens_per_s_mean": sum(self.tokens) / sum(self.times),
+            "step_s": statistics.median(self.times),
+            "compile_s": self.compile_s,
+            "programs": len(self.compiled),
+            "peak_bytes": self.peak,
+            "mfu": statistics.median([f / t / peak_flops for f, t in zip(self.flops, self.times)]),
+            "model_flops_per_s": statistics.median([f / t for f, t in zip(self.flops, self.times)]),
+            "padding_fraction": float(np.mean(self.padded)),
+            "timed_steps": len(self.times),
+            "parameters": int(sum(x.size for x in jax.tree.leaves(self.state.params))),
+        }
+
+
+def profile_train(run: _Variant, batches: list[dict]) -> dict:
+    """`profile_steps` of the batch shape that occurs most, over its batches, and the host's time per batch."""
+    shape = collections.Counter(b["src"].shape for b in batches).most_common(1)[0][0]
+    args = [(run.state, step_lib.model_batch(b), run.rng) for b in batches if b["src"].shape == shape]
+
+    def step(state, batch, rng):  # the state is donated: each step reads the one before
+        run.state, metrics = run.compiled[shape](run.state, batch, rng)
+        return metrics
+    plain = statistics.median(timed(step, *a)[1] for a in args)
+    dispatch = statistics.median(dispatch_seconds(step, *a) for a in args)
+    res = profile_steps(step, args, run.compiled[shape].as_text(), plain)
+    return {"shape": list(shape), "steps": len(args), "dispatch_s": dispatch, **res}
+
+
+def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict | None = None,
+                rounds: int = 1, profile: bool = False) -> dict:
+    """Times `steps` train steps (after `warmup`) on the first batches of the training data.
+
+    variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
+      turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's.
+    """
     data = load_data(config.data)
     vocab = data.sp.vocab_size()
-    model = step_lib.make_model(config, vocab)
-    opt = step_lib.make_optimizer(config.train)
-    state = step_lib.init_train_state(model, opt, jax.random.key(0))
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
-    rng = jax.random.key(1)
-    jitted = step_lib.compile_train_step(config, model, opt)
-
-    compiled, compile_s, peak = {}, 0.0, 0
-    for rows, length in sorted(it.shapes()):
-        batch = {k: jnp.zeros((rows, length), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
-        compiled[(rows, length)], seconds = timed(lambda: jitted.lower(state, batch, rng).compile())
-        compile_s += seconds
-        peak = max(peak, footprint(compiled_stats(compiled[(rows, length)])) or 0)
-
-    times, tokens, flops, padded = [], [], [], []
-    for i in range(warmup + steps):
-        batch = next(it)
-        shape = batch["src"].shape
-        (state, metrics), dt = timed(compiled[shape], state, step_lib.model_batch(batch), rng)
-        if i >= warmup:
-            n = float(metrics["tokens"])
-            times.append(dt)
-            tokens.append(n)
-            flops.append(train_step_flops(config.model, vocab, shape[0], shape[1], shape[1]))
-            padded.append(1.0 - n / (shape[0] * shape[1]))
+    batches = [next(it) for _ in range(warmup + steps)]
+    runs = {name: _Variant(with_overrides(config, overrides), vocab, it.shapes())
+            for name, overrides in (variants or {"": []}).items()}
+    for r in range(rounds):
+        for name, run in runs.items():
+            logger.info(f"round {r + 1}/{rounds}: {name or 'train step'}")
+            run.window(batches, warmup)
     peak_flops = matmul_flops_per_s()
-    mfu = [f / t / peak_flops for f, t in zip(flops, times)]
-    return {
-        "tokens_per_s": statistics.median([n / t for n, t in zip(tokens, times)]),
-        "tokens_per_s_mean": sum(tokens) / sum(times),
-        "step_s": statistics.median(times),
-        "compile_s": compile_s,
-        "programs": len(compiled),
-        "peak_bytes": peak,
-        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "mfu": statistics.median(mfu),
-        "model_flops_per_s": statistics.median([f / t for f, t in zip(flops, times)]),
-        "matmul_flops_per_s": peak_flops,
-        "padding_fraction": float(np.mean(padded)),
-        "flops_counted": "analytic matmul FLOPs of the padded batch shapes, forward x3",
-        "steps": steps,
-        "device": str(jax.devices()[0].device_kind),
-        "parameters": int(sum(x.size for x in jax.tree.leaves(state.params))),
-    }
+    common = {"matmul_flops_per_s": peak_flops, "steps": steps, "rounds": rounds,
+              "flops_counted": "analytic matmul FLOPs of the padded batch shapes, forward x3",
+              "device": str(jax.devices()[0].device_kind),
+              "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if profile:
+        common["profile"] = profile_train(next(iter(runs.values())), batches)
+        it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
+        common["batching_s"] = median_seconds(lambda: next(it), repeats=len(batches))
+    if not variants:
+        return {**runs[""].result(peak_flops), **common}
+    results = {name: run.result(peak_flops) for name, run in runs.items()}
+    first = next(iter(results.values()))["tokens_per_s"]
+    return {"variants": results, "over_first": {name: r["tokens_per_s"] / first for name, r in results.items()},
+            **common}

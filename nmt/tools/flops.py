@@ -9,9 +9,12 @@ def forward_matmul_flops(cfg: ModelConfig, vocab: int, batch: int, src_len: int,
     """Multiply–add pairs ×2 of every matmul in one forward pass over padded `[batch, len]` shapes."""
     e, h, d_enc = cfg.emb, cfg.hidden, encoder_dim(cfg)
     bs, bt = batch * src_len, batch * tgt_len
-    f = 2 * 2 * bs * (e + h) * 4 * h  # bidirectional first encoder layer
-    for layer in range(1, cfg.enc_layers):
-        f += 2 * bs * ((2 * h if layer == 1 else h) + h) * 4 * h
+    if cfg.encoder == "brnn":  # every layer bidirectional, h/2 a direction
+        f = sum(2 * 2 * bs * ((e if layer == 0 else h) + h // 2) * 4 * (h // 2) for layer in range(cfg.enc_layers))
+    else:
+        f = 2 * 2 * bs * (e + h) * 4 * h  # bidirectional first encoder layer
+        for layer in range(1, cfg.enc_layers):
+            f += 2 * bs * ((2 * h if layer == 1 else h) + h) * 4 * h
     if cfg.attention != "dot":
         f += 2 * bs * d_enc * h  # keys, once per sentence
     f += 2 * bt * e * 4 * h  # decoder layer-0 embedding projection, all steps at once

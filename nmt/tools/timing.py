@@ -16,6 +16,16 @@ def timed(fn, *args):
     return out, time.perf_counter() - t
 
 
+def dispatch_seconds(fn, *args) -> float:
+    """Seconds until `fn(*args)` returns, not until its results are ready (JAX dispatches asynchronously); then waits
+    for them."""
+    t = time.perf_counter()
+    out = fn(*args)
+    seconds = time.perf_counter() - t
+    jax.block_until_ready(out)
+    return seconds
+
+
 def median_seconds(fn, *args, repeats: int = 5, warmup: int = 1) -> float:
     """Median seconds of `fn(*args)` over `repeats` calls after `warmup` untimed ones."""
     for _ in range(warmup):

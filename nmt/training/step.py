@@ -68,10 +68,11 @@ def gradients(params, model: Seq2Seq, batch: dict, rng: jax.Array, smoothing: fl
 
 def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, params, scale=1.0):
     """One optimizer update, its step scaled by `scale` (the parallel methods' plateau decay); (params, opt_state)."""
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    if not (isinstance(scale, float) and scale == 1.0):
-        updates = jax.tree.map(lambda u: u * scale, updates)
-    return optax.apply_updates(params, updates), opt_state
+    with jax.named_scope("optimizer"):
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        if not (isinstance(scale, float) and scale == 1.0):
+            updates = jax.tree.map(lambda u: u * scale, updates)
+        return optax.apply_updates(params, updates), opt_state
 
 
 def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,

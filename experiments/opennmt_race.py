@@ -1,0 +1,114 @@
+"""Speed race with OpenNMT-py: training on the same model, data and vocabulary, in alternating timed windows.
+
+    python experiments/opennmt_race.py                       # about 25 min; the peer's set-up adds about 5 the first time
+    python experiments/opennmt_race.py --windows 3 --peer-seconds 240 --nmt-steps 40
+
+The peer, OpenNMT-py 3.5.1 on torch 2.13 (CPU), is set up from the recipe in ../shared/peers/opennmt-py/ in its own
+virtual environment under runs/opennmt_peer/ (never a dependency of nmt; CI never installs it). Both sides read
+Multi30k en→de in the pieces of nmt's joint sentencepiece model of 8,000 (the peer's data files are re-encoded with
+it and its vocabulary rebuilt from them), and train the same model: OpenNMT-py's `rnn.yaml` and nmt's `opennmt_rnn`
+preset. The windows take turns: the peer trains for --peer-seconds with its own `train_timed.py` (its target tokens/s
+is the median of its report lines after step 50, each over 10 steps), then `python -m nmt.bench train --preset
+opennmt_rnn --steps N` (the median over its timed steps, compiling excluded). Both use the machine's 2 cores
+(torch 2 threads, XLA its own pool), one at a time.
+
+Writes opennmt_race.json (into --out, default experiments/results): each side's target tokens/s and seconds a step
+per window and their medians, and nmt ÷ peer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+from nmt import cli
+from nmt.config import get_config
+from nmt.data import load_data
+from nmt.data.multi30k import locate
+from nmt.tools.results import write_result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "..", "shared", "peers", "opennmt-py")
+REPORT = re.compile(r"Step (\d+)/\s*\d+;.*?; +(\d+)/(\d+) tok/s; +(\d+) sec")
+
+
+def set_up_peer(work: str, data_dir: str, vocab_model: str) -> None:
+    """The peer's venv, data and vocabulary in `work` (once), its data re-encoded with nmt's pieces."""
+    os.makedirs(os.path.join(work, "scripts"), exist_ok=True)
+    os.makedirs(os.path.join(work, "config"), exist_ok=True)
+    for name in os.listdir(RECIPE):
+        if name.endswith((".py", ".sh")):
+            shutil.copy(os.path.join(RECIPE, name), os.path.join(work, "scripts", name))
+    shutil.copy(os.path.join(RECIPE, "rnn.yaml"), os.path.join(work, "config", "rnn.yaml"))
+    shutil.copy(os.path.join(RECIPE, "torch213_weights_only.patch"), work)
+    if not os.path.exists(os.path.join(work, "venv", "bin", "onmt_train")):
+        subprocess.run(["bash", "scripts/setup.sh"], cwd=work, check=True,
+                       env=dict(os.environ, MULTI30K_DIR=os.path.abspath(data_dir)))
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=vocab_model)
+    for split in ("train", "val", "test_2016_flickr"):
+        for lang in ("en", "de"):
+            with open(os.path.join(work, "data", f"{split}.{lang}"), encoding="utf-8") as f:
+                lines = [" ".join(sp.encode(line.rstrip("\n"), out_type=str)) for line in f]
+            with open(os.path.join(work, "data", f"{split}.sp.{lang}"), "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+    subprocess.run([os.path.join(work, "venv", "bin", "onmt_build_vocab"), "-config", "config/rnn.yaml",
+                    "-n_sample", "-1", "-num_threads", "1"], cwd=work, check=True, capture_output=True)
+
+
+def peer_window(work: str, seconds: int) -> dict:
+    """The peer trains for `seconds` (start-up included); its medians over the report lines after step 50."""
+    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", TORCH_THREADS="2",
+               TRAIN_BUDGET_S=str(seconds), TRAIN_STEPLOG="run/steps.tsv")
+    run = subprocess.run([os.path.join(work, "venv", "bin", "python"), "scripts/train_timed.py", "-config",
+                          "config/rnn.yaml"], cwd=work, env=env, capture_output=True, text=True, check=True)
+    rows = [tuple(int(x) for x in m.groups()) for m in REPORT.finditer(run.stderr) if int(m.group(1)) > 50]
+    if len(rows) < 3:
+        raise RuntimeError(f"the peer logged {len(rows)} report lines after step 50; give it more --peer-seconds")
+    per_step = [(b[3] - a[3]) / (b[0] - a[0]) for a, b in zip(rows, rows[1:])]
+    return {"tokens_per_s": statistics.median(r[2] for r in rows), "step_s": statistics.median(per_step),
+            "report_lines": len(rows), "last_step": rows[-1][0]}
+
+
+def nmt_window(steps: int) -> dict:
+    run = subprocess.run([sys.executable, "-m", "nmt.bench", "train", "--preset", "opennmt_rnn", "--steps",
+                          str(steps)], capture_output=True, text=True, check=True)
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    return {k: res[k] for k in ("tokens_per_s", "step_s", "padding_fraction", "mfu", "matmul_flops_per_s")}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--windows", type=int, default=3, help="windows of each side (default: 3)")
+    p.add_argument("--peer-seconds", type=int, default=240, help="each peer window, start-up included")
+    p.add_argument("--nmt-steps", type=int, default=40, help="timed steps of each nmt window")
+    p.add_argument("--set-up-only", action="store_true", help="set the peer up and stop")
+    p.add_argument("--work", default=os.path.join(ROOT, "runs", "opennmt_peer"))
+    p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    args = p.parse_args(argv)
+    config = get_config("opennmt_rnn")
+    data = load_data(config.data)
+    set_up_peer(args.work, os.path.dirname(locate("train", "en", "multi30k", config.data.dir)), data.vocab_path)
+    if args.set_up_only:
+        return
+    windows = {"peer": [], "nmt": []}
+    for i in range(args.windows):
+        windows["peer"].append(peer_window(args.work, args.peer_seconds))
+        windows["nmt"].append(nmt_window(args.nmt_steps))
+        print(f"window {i + 1}: peer {windows['peer'][-1]['tokens_per_s']:.0f}, nmt "
+              f"{windows['nmt'][-1]['tokens_per_s']:.0f} target tokens/s", flush=True)
+    sides = {side: {"tokens_per_s": statistics.median(w["tokens_per_s"] for w in ws),
+                    "step_s": statistics.median(w["step_s"] for w in ws), "windows": ws}
+             for side, ws in windows.items()}
+    write_result(args.out, "opennmt_race.json", {
+        **sides, "nmt_over_peer": sides["nmt"]["tokens_per_s"] / sides["peer"]["tokens_per_s"],
+        "model": "opennmt_rnn / rnn.yaml", "peer_seconds": args.peer_seconds, "nmt_steps": args.nmt_steps})
+
+
+if __name__ == "__main__":
+    cli.main_guard(main, "opennmt_race")

@@ -1,0 +1,99 @@
+"""Where a train step's time goes: `python -m nmt.bench train --profile`.
+
+The step runs under `jax.profiler.trace`; every XLA operation it executed is a trace event named after its HLO
+instruction. The compiled program's HLO text gives each instruction its JAX name stack, in which the model's
+`jax.named_scope`s (input_projection, recurrence, attention, output_and_loss, optimizer, dropout) name the part it
+belongs to; operations outside them are grouped by kind (data movement or other). Each event counts its self time (nested events,
+such as a loop's body inside the loop, are subtracted). Tracing slows the thousands of small operations of a step
+(the traced step takes about three times as long on a CPU), so each part is reported as its share of the traced
+operations' time and, in seconds, as that share of the untraced step. Host work is timed apart: the time a step's
+call takes to return (dispatch; the step then runs while the host prepares the next batch) and drawing a batch.
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import gzip
+import json
+import os
+import re
+import tempfile
+import time
+
+import jax
+
+PARTS = (  # scope in the name stack -> part, first match wins
+    ("optimizer", "optimizer update"),
+    ("output_and_loss", "output layer and loss"),
+    ("attention", "attention"),
+    ("recurrence", "recurrent products"),
+    ("input_projection", "input projections"),
+    ("dropout", "dropout masks"),
+)
+MOVES = {"copy", "transpose", "broadcast", "select", "pad", "concatenate", "slice", "dynamic-slice", "reshape",
+         "dynamic-update-slice", "gather", "scatter", "reverse", "bitcast", "iota", "compare", "convert"}
+_LINE = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=]+) = .*?\b(?P<op>[a-z][a-z0-9\-]*)\(")
+_OP_NAME = re.compile(r'op_name="([^"]*)"')
+
+
+def instruction_parts(hlo_text: str) -> dict[str, str]:
+    """HLO instruction name -> the part of the step it belongs to."""
+    parts = {}
+    for line in hlo_text.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        stack = (_OP_NAME.search(line) or [None, ""])[1]
+        part = next((p for scope, p in PARTS if scope in stack), None)
+        op = m["name"].split(".")[0].removeprefix("wrapped_") if m["op"] == "fusion" else m["op"]
+        if part is None:
+            part = "copies, transposes, masking" if op in MOVES else "other operations"
+        parts[m["name"]] = part
+    return parts
+
+
+def _self_times(events: list[dict]) -> list[tuple[str, float]]:
+    """(name, self time in µs) of complete events, nested events subtracted from the ones that hold them."""
+    out = []
+    by_thread = collections.defaultdict(list)
+    for e in events:
+        if e.get("ph") == "X" and "dur" in e and not e["name"].startswith("end: "):
+            by_thread[(e.get("pid"), e.get("tid"))].append(e)
+    for evs in by_thread.values():
+        evs.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []  # [event, time of its children]
+        for e in evs:
+            while stack and e["ts"] >= stack[-1][0]["ts"] + stack[-1][0]["dur"]:
+                done, kids = stack.pop()
+                out.append((done["name"], done["dur"] - kids))
+            if stack:
+                stack[-1][1] += e["dur"]
+            stack.append([e, 0.0])
+        out += [(e["name"], e["dur"] - kids) for e, kids in stack]
+    return out
+
+
+def profile_steps(step_fn, args_list: list[tuple], hlo_text: str, step_s: float) -> dict:
+    """Runs `step_fn(*args)` for each args (already compiled and warm) under the profiler; returns each part's share
+    of the operations' time and that share of `step_s`, the untraced step time."""
+    parts = instruction_parts(hlo_text)
+    with tempfile.TemporaryDirectory() as logdir:
+        jax.block_until_ready(step_fn(*args_list[0]))
+        start = time.perf_counter()
+        with jax.profiler.trace(logdir, create_perfetto_trace=True):
+            for args in args_list:
+                jax.block_until_ready(step_fn(*args))
+        wall = time.perf_counter() - start
+        path = next(iter(glob.glob(os.path.join(logdir, "**", "*.trace.json.gz"), recursive=True)), None)
+        if path is None:
+            raise RuntimeError("the profiler wrote no trace")
+        with gzip.open(path) as f:
+            events = json.load(f)["traceEvents"]
+    seconds = collections.Counter()
+    for name, us in _self_times(events):
+        if name in parts:
+            seconds[parts[name]] += us / 1e6
+    total = sum(seconds.values())
+    return {"step_s": step_s, "traced_step_s": wall / len(args_list),
+            "parts": {k: {"share": v / total, "s_per_step": step_s * v / total}
+                      for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}}

@@ -1,0 +1,65 @@
+"""The training benchmark's variants and profile, and the profile's bookkeeping; no timing is asserted."""
+import jax
+import pytest
+
+from nmt.tools.profile import _self_times, instruction_parts
+from tests.helpers import tiny_config
+
+HLO = """
+%fused_computation (param_0: f32[8,64], param_1: f32[64,64]) -> f32[8,64] {
+  ROOT %dot.2 = f32[8,64]{1,0} dot(%param_0, %param_1), metadata={op_name="jit(f)/while/body/recurrence/dot_general"}
+}
+ENTRY %main {
+  %ynn_fusion = f32[8,64]{1,0} fusion(%a, %b), kind=kCustom, metadata={op_name="jit(f)/transpose(jvp(recurrence))/dot"}
+  %wrapped_transpose = f32[64,8]{1,0} fusion(%ynn_fusion), kind=kLoop, metadata={op_name="jit(f)/transpose"}
+  %while.5 = (s32[], f32[8,64]{1,0}) while(%tuple), condition=%c, body=%b, metadata={op_name="jit(f)/while"}
+  %fusion.3 = f32[] fusion(%x), kind=kLoop, metadata={op_name="jit(f)/optimizer/add"}
+}
+"""
+
+
+def test_instructions_are_attributed_by_scope_then_by_kind():
+    parts = instruction_parts(HLO)
+    assert parts["dot.2"] == parts["ynn_fusion"] == "recurrent products"  # forward and backward
+    assert parts["wrapped_transpose"] == "copies, transposes, masking"
+    assert parts["while.5"] == "other operations" and parts["fusion.3"] == "optimizer update"
+
+
+def test_self_times_subtract_nested_events_per_thread():
+    events = [
+        {"ph": "X", "name": "while.5", "ts": 0, "dur": 100, "pid": 1, "tid": 1},
+        {"ph": "X", "name": "ynn_fusion", "ts": 10, "dur": 30, "pid": 1, "tid": 1},
+        {"ph": "X", "name": "wrapped_tanh", "ts": 50, "dur": 20, "pid": 1, "tid": 1},
+        {"ph": "X", "name": "end: wrapped_tanh", "ts": 70, "dur": 0.1, "pid": 1, "tid": 1},
+        {"ph": "X", "name": "copy.1", "ts": 20, "dur": 5, "pid": 1, "tid": 2},
+        {"ph": "i", "name": "marker", "ts": 5, "pid": 1, "tid": 1},
+    ]
+    assert sorted(_self_times(events)) == [("copy.1", 5), ("while.5", 50), ("wrapped_tanh", 20), ("ynn_fusion", 30)]
+
+
+def test_bench_train_variants_take_turns_and_the_profile_covers_the_step(corpus_dir):
+    from nmt.tools.bench_train import bench_train
+    res = bench_train(tiny_config(corpus_dir), steps=2, warmup=1, rounds=2, profile=True,
+                      variants={"base": [], "unrolled": ["model.unroll=2"]})
+    assert set(res["variants"]) == {"base", "unrolled"} and res["over_first"]["base"] == 1.0
+    assert all(v["timed_steps"] == 4 and v["programs"] >= 1 for v in res["variants"].values())
+    parts = res["profile"]["parts"]
+    assert {"recurrent products", "output layer and loss", "attention", "optimizer update"} <= set(parts)
+    assert sum(p["share"] for p in parts.values()) == pytest.approx(1.0)
+    with pytest.raises(Exception, match="unroll"):
+        bench_train(tiny_config(corpus_dir), steps=1, warmup=0, variants={"bad": ["model.unroll=0"]})
+
+
+def test_commands_keep_compiled_programs_in_the_cache_folder(tmp_path, monkeypatch):
+    from nmt import cli
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        cli.enable_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "nmt" / "jax")
+        jax.config.update("jax_compilation_cache_dir", "/elsewhere")
+        cli.enable_compilation_cache()  # the user's choice stays
+        assert jax.config.jax_compilation_cache_dir == "/elsewhere"
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
