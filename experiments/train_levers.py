@@ -1,7 +1,7 @@
 """Training-step levers on the peer's model (`opennmt_rnn`), each a switch, timed against each other in one process;
 and where the step's time goes.
 
-    python experiments/train_levers.py                          # about 12 min on 2 CPU cores, nothing else running
+    python experiments/train_levers.py                          # about 15 min on 2 CPU cores, nothing else running
     python experiments/train_levers.py --only train_profile_opennmt.json
 
 `python -m nmt.bench train --variant NAME=OVERRIDES ... --rounds 3` compiles each variant, then runs windows of the
@@ -10,7 +10,8 @@ same 15 batches per variant in turn, three times; tokens/s is the median over a 
 splits the step by the model's named scopes (nmt/tools/profile.py).
 
 Results, on the development machine (2 cores, 24 GiB, no GPU, jax 0.10.2, matmul peak measured in the run 483-494
-GFLOP/s; 2026-11-30); the files are in experiments/results/:
+GFLOP/s; 2026-11-30); the files are in experiments/results/. All but the bucket comparison ran before the preset
+took the finer buckets (then data.buckets=[8,12,16,20,24,32,48,64,100]):
 
 Levers (train_levers_opennmt.json; the unroll variants ran with the directions in one scan):
 
@@ -28,6 +29,21 @@ Levers (train_levers_opennmt.json; the unroll variants ran with the directions i
   scan for both.
 - Unrolling the scans by 2 gains 2%, within the noise of one window; by 4 it loses 1% and compiles 50% longer. The
   default stays 1.
+- Finer buckets (train_buckets_opennmt.json; `--variant coarse=data.buckets=[8,12,16,20,24,32,48,64,100] --variant
+  fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100] --rounds 3 --steps 15`, each variant
+  over its own first 18 batches): **1.133×**, 2,766 against 2,441 tokens/s; padding 8.0% against 15.1% in those
+  batches (11.4% against 16.0% over a whole epoch), 17 programs compiled in 63 s against 8 in 31 s. The
+  `opennmt_rnn` preset takes the finer buckets. Padding cannot reach 5% with one bucket for both sides: a pair's
+  bucket is its longer side's, and the target is often the shorter one (with an edge at every length up to 20 the
+  epoch's padding is still 10.0%); that would need separate source and target buckets, many more programs.
+- The loss from the log-sum-exp instead of a [B, T, V] log-softmax (train_levers_ab.json, the commit before against
+  the change, three alternating windows each): 2,476, 2,459, 2,463 before, 2,494, 2,460, 2,417 after: no gain; not
+  kept.
+- XLA CPU flags (train_xla_flags.json, each in its own process, taking turns twice): `--xla_cpu_use_onednn=true`
+  2,466 and 2,400 against 2,466 and 2,472 without; `--xla_cpu_enable_concurrency_optimized_scheduler=true` 2,370 and
+  2,434. Neither pays.
+- Not tried yet: the optimizer update as one program over flattened parameters (the update is 3.2% of the step, so
+  at most that), and the GNMT-v2 decoder.
 
 Profile (train_profile_opennmt.json; batch shape [128, 16], the most frequent; 2,446 target tokens/s, 0.714 s a
 step, MFU 0.43; the untraced step 0.749 s, traced 1.155 s):
@@ -57,6 +73,9 @@ COMMANDS = {  # result file: the command that writes it (its last line)
         "--variant", "unroll2=model.unroll=2 model.fuse_directions=true",
         "--variant", "unroll4=model.unroll=4 model.fuse_directions=true"],
     "train_profile_opennmt.json": BENCH + ["--steps", "20", "--profile"],
+    "train_buckets_opennmt.json": BENCH + [
+        "--steps", "15", "--rounds", "3", "--variant", "coarse=data.buckets=[8,12,16,20,24,32,48,64,100]",
+        "--variant", "fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100]"],
 }
 
 

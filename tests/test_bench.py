@@ -40,9 +40,11 @@ def test_self_times_subtract_nested_events_per_thread():
 def test_bench_train_variants_take_turns_and_the_profile_covers_the_step(corpus_dir):
     from nmt.tools.bench_train import bench_train
     res = bench_train(tiny_config(corpus_dir), steps=2, warmup=1, rounds=2, profile=True,
-                      variants={"base": [], "unrolled": ["model.unroll=2"]})
-    assert set(res["variants"]) == {"base", "unrolled"} and res["over_first"]["base"] == 1.0
+                      variants={"base": [], "unrolled": ["model.unroll=2"],
+                                "buckets": ["data.buckets=[4,6,8,10,12,14,16,24]"]})
+    assert set(res["variants"]) == {"base", "unrolled", "buckets"} and res["over_first"]["base"] == 1.0
     assert all(v["timed_steps"] == 4 and v["programs"] >= 1 for v in res["variants"].values())
+    assert res["variants"]["buckets"]["programs"] > res["variants"]["base"]["programs"]  # its own batches
     parts = res["profile"]["parts"]
     assert {"recurrent products", "output layer and loss", "attention", "optimizer update"} <= set(parts)
     assert sum(p["share"] for p in parts.values()) == pytest.approx(1.0)

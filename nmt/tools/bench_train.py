@@ -87,25 +87,32 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
     """Times `steps` train steps (after `warmup`) on the first batches of the training data.
 
     variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
-      turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's.
+      turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's. A variant
+      that changes data.buckets or data.batch_tokens draws its own batches (the same sentences, cut its way).
     """
     data = load_data(config.data)
     vocab = data.sp.vocab_size()
-    it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
-    batches = [next(it) for _ in range(warmup + steps)]
-    runs = {name: _Variant(with_overrides(config, overrides), vocab, it.shapes())
-            for name, overrides in (variants or {"": []}).items()}
+
+    def draw(c: Config):
+        it = BatchIterator(data.train.examples, c.data.buckets, c.data.batch_tokens, c.train.seed)
+        return [next(it) for _ in range(warmup + steps)], it.shapes()
+    configs = {name: with_overrides(config, overrides) for name, overrides in (variants or {"": []}).items()}
+    drawn = {(c.data.buckets, c.data.batch_tokens): None for c in configs.values()}
+    drawn = {key: draw(config.replace(data={"buckets": key[0], "batch_tokens": key[1]})) for key in drawn}
+    batches = {name: drawn[(c.data.buckets, c.data.batch_tokens)] for name, c in configs.items()}
+    runs = {name: _Variant(c, vocab, batches[name][1]) for name, c in configs.items()}
     for r in range(rounds):
         for name, run in runs.items():
             logger.info(f"round {r + 1}/{rounds}: {name or 'train step'}")
-            run.window(batches, warmup)
+            run.window(batches[name][0], warmup)
     peak_flops = matmul_flops_per_s()
     common = {"matmul_flops_per_s": peak_flops, "steps": steps, "rounds": rounds,
               "flops_counted": "analytic matmul FLOPs of the padded batch shapes, forward x3",
               "device": str(jax.devices()[0].device_kind),
               "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if profile:
-        common["profile"] = profile_train(next(iter(runs.values())), batches)
+        name = next(iter(runs))
+        common["profile"] = profile_train(runs[name], batches[name][0])
         it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
         common["batching_s"] = median_seconds(lambda: next(it), repeats=len(batches))
     if not variants:
