@@ -15,8 +15,8 @@ def _parser() -> cli.Parser:
     train.add_argument("--warmup", type=int, default=3)
     train.add_argument("--variant", action="append", default=[], metavar="NAME=OVERRIDES",
                        help="a variant of the configuration, e.g. 'unroll2=model.unroll=2' (several overrides "
-                            "separated by spaces); repeatable. The variants take turns in windows of --steps steps over "
-                            "the same batches, --rounds times, and are reported as ratios to the first")
+                            "separated by spaces); repeatable. The variants take turns in windows of --steps steps "
+                            "over the same batches, --rounds times, and are reported as ratios to the first")
     train.add_argument("--rounds", type=int, default=1, help="windows of each variant (default: 1)")
     train.add_argument("--profile", action="store_true",
                        help="also where a step's time goes, by part of the model (nmt/tools/profile.py)")

@@ -3,8 +3,8 @@
 The step runs under `jax.profiler.trace`; every XLA operation it executed is a trace event named after its HLO
 instruction. The compiled program's HLO text gives each instruction its JAX name stack, in which the model's
 `jax.named_scope`s (input_projection, recurrence, attention, output_and_loss, optimizer, dropout) name the part it
-belongs to; operations outside them are grouped by kind (data movement or other). Each event counts its self time (nested events,
-such as a loop's body inside the loop, are subtracted). Tracing slows the thousands of small operations of a step
+belongs to; operations outside them are grouped by kind (data movement or other). Each event counts its self time
+(nested events, such as a loop's body inside the loop, are subtracted). Tracing slows the thousands of small operations of a step
 (the traced step takes about three times as long on a CPU), so each part is reported as its share of the traced
 operations' time and, in seconds, as that share of the untraced step. Host work is timed apart: the time a step's
 call takes to return (dispatch; the step then runs while the host prepares the next batch) and drawing a batch.
