@@ -104,3 +104,17 @@ def test_no_warmup_means_the_full_rate_from_the_first_step():
         assert abs(float(step_lib.learning_rate(cfg)(0)) - 0.5) < 1e-6, decay
     cfg = get_config("tiny", ["train.decay=constant", "train.warmup_steps=10", "train.lr=0.5"]).train
     assert float(step_lib.learning_rate(cfg)(0)) == 0.0 and abs(float(step_lib.learning_rate(cfg)(10)) - 0.5) < 1e-6
+
+
+def test_the_flattened_optimizer_update_equals_the_per_leaf_one():
+    import jax.numpy as jnp
+    params = {"a": jnp.ones((3, 4)), "b": jnp.arange(5.0)}
+    grads = {"a": jnp.full((3, 4), 0.3), "b": jnp.linspace(-1, 1, 5) * 9}  # clipped: global norm > 5
+    updates = []
+    for flat in (False, True):
+        opt = step_lib.make_optimizer(get_config("opennmt_rnn", [f"train.flat_update={flat}"]).train)
+        state = opt.init(params)
+        first, state = opt.update(grads, state, params)
+        updates.append((first, opt.update(grads, state, params)[0]))
+    for a, b in zip(jax.tree.leaves(updates[0]), jax.tree.leaves(updates[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -115,6 +115,7 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | sgd
     momentum: float = 0.0  # sgd: heavy-ball momentum (fairseq's --momentum); 0 = plain SGD
     clip_norm: float = 5.0  # global-norm clipping; 0 = none
+    flat_update: bool = False  # the optimizer over all parameters flattened into one vector (optax.flatten)
     label_smoothing: float = 0.1
     eval_every: int = 1000
     eval_bleu_max: int = 0  # val sentences decoded for BLEU during training; 0 = all

@@ -37,7 +37,8 @@ def learning_rate(cfg: TrainConfig) -> optax.Schedule:
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else \
         optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
-    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
+    opt = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
+    return optax.flatten(opt) if cfg.flat_update else opt
 
 
 def make_model(config: Config, vocab_size: int) -> Seq2Seq:
