@@ -126,7 +126,8 @@ class Encoder(nn.Module):
       gnmt: a bidirectional first layer of H units a direction (2H concatenated), then forward layers of H with
         residual connections from the third layer up;
       brnn: every layer bidirectional with H/2 units a direction (H concatenated), OpenNMT-py's `brnn`.
-    The two directions of a bidirectional layer run in one scan (`scan_directions`)."""
+    The two directions of a bidirectional layer run in a scan each, or with `fuse` (`model.fuse_directions`) in one
+    scan with a batched product a step (`scan_directions`)."""
     hidden: int
     layers: int
     dropout: float
