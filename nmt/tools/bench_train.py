@@ -71,10 +71,10 @@ class _Variant:
 def profile_train(run: _Variant, batches: list[dict]) -> dict:
     """`profile_steps` of the batch shape that occurs most, over its batches, and the host's time per batch."""
     shape = collections.Counter(b["src"].shape for b in batches).most_common(1)[0][0]
-    args = [(run.state, step_lib.model_batch(b), run.rng) for b in batches if b["src"].shape == shape]
+    args = [(step_lib.model_batch(b),) for b in batches if b["src"].shape == shape]
 
-    def step(state, batch, rng):  # the state is donated: each step reads the one before
-        run.state, metrics = run.compiled[shape](run.state, batch, rng)
+    def step(batch):  # the state is donated: each step reads the one the step before left
+        run.state, metrics = run.compiled[shape](run.state, batch, run.rng)
         return metrics
     plain = statistics.median(timed(step, *a)[1] for a in args)
     dispatch = statistics.median(dispatch_seconds(step, *a) for a in args)
@@ -88,7 +88,8 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
 
     variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
       turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's. A variant
-      that changes data.buckets or data.batch_tokens draws its own batches (the same sentences, cut its way).
+      that changes data.buckets, data.batch_tokens or train.seed draws its own batches (the same sentences, cut its
+      way).
     """
     data = load_data(config.data)
     vocab = data.sp.vocab_size()
@@ -97,9 +98,12 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
         it = BatchIterator(data.train.examples, c.data.buckets, c.data.batch_tokens, c.train.seed)
         return [next(it) for _ in range(warmup + steps)], it.shapes()
     configs = {name: with_overrides(config, overrides) for name, overrides in (variants or {"": []}).items()}
-    drawn = {(c.data.buckets, c.data.batch_tokens): None for c in configs.values()}
-    drawn = {key: draw(config.replace(data={"buckets": key[0], "batch_tokens": key[1]})) for key in drawn}
-    batches = {name: drawn[(c.data.buckets, c.data.batch_tokens)] for name, c in configs.items()}
+    drawn = {}  # (buckets, batch_tokens, seed) -> (batches, shapes): variants that batch alike share them
+    key = lambda c: (c.data.buckets, c.data.batch_tokens, c.train.seed)
+    for c in configs.values():
+        if key(c) not in drawn:
+            drawn[key(c)] = draw(c)
+    batches = {name: drawn[key(c)] for name, c in configs.items()}
     runs = {name: _Variant(c, vocab, batches[name][1]) for name, c in configs.items()}
     for r in range(rounds):
         for name, run in runs.items():
