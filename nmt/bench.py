@@ -51,8 +51,9 @@ def _decode(config, args) -> dict:
     from nmt.tools.bench_decode import bench_decode, load_model
     config, model, params, sp, sources, label, lexicon = load_model(config, args.checkpoint, args.overrides)
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
-    res = bench_decode(model, params, sp, sources[:args.sentences], config.data.buckets, cfg, args.batch1_sentences,
-                       args.repeats, shortlister=cli.shortlister(args, lexicon), slots=cli.slots(args))
+    res = bench_decode(model, params, sp, sources[:args.sentences], config.data.search_buckets(), cfg,
+                       args.batch1_sentences, args.repeats, shortlister=cli.shortlister(args, lexicon),
+                       slots=cli.slots(args))
     return dict(res, model=label if args.checkpoint else f"preset {args.preset}, {label}")
 
 

@@ -30,7 +30,8 @@ def tiny_run(corpus_dir, tmp_path_factory):
     """A run directory trained for a few steps on the toy corpus (for translation and evaluation tests)."""
     from nmt.training import trainer
     workdir = str(tmp_path_factory.mktemp("tiny_run"))
-    trainer.run(tiny_config(corpus_dir, "train.steps=40"), workdir, progress=False)
+    trainer.run(tiny_config(corpus_dir, "train.steps=40", "train.eval_every=20", "train.keep_evaluated=2"), workdir,
+                progress=False)
     return workdir
 
 

@@ -15,9 +15,10 @@ from tests.helpers import model_and_params, random_batch
 VOCAB = 7  # PAD, UNK, BOS, EOS + 3 words: small enough to enumerate every output
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    model, params = model_and_params("model.attention=general", "model.dec_layers=2", vocab=VOCAB, seed=3)
+@pytest.fixture(scope="module", params=["luong", "gnmt"])
+def tiny_model(request):
+    model, params = model_and_params("model.attention=general", "model.dec_layers=2",
+                                     f"model.decoder={request.param}", vocab=VOCAB, seed=3)
     # Sharper distributions than the small initialisation, so that the best output is unambiguous.
     return model, jax.tree.map(lambda x: x * 8.0, params)
 
@@ -73,7 +74,9 @@ def test_scores_equal_teacher_forced_scores_and_nbest_is_sorted_and_distinct(tin
 
 def test_translation_does_not_depend_on_batch_or_padding(tiny_model):
     model, params = tiny_model
-    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.1)
+    # all four hypotheses are returned: only the returned n-best is final when a sentence's search stops, the rest
+    # of its finished pool may still grow while the other sentences of a batch go on
+    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.1, nbest=4)
     src = sources(5, 6, 3)
     padded = jnp.pad(src, ((0, 0), (0, 4)))
     max_len = max_output_len(padded.shape[1], cfg)

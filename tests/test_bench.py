@@ -1,9 +1,14 @@
 """The training benchmark's variants and profile, and the profile's bookkeeping; no timing is asserted."""
+import json
+import os
+import subprocess
+import sys
+
 import jax
 import pytest
 
 from nmt.tools.profile import _self_times, instruction_parts
-from tests.helpers import tiny_config
+from tests.helpers import ROOT, tiny_config, tiny_overrides
 
 HLO = """
 %fused_computation (param_0: f32[8,64], param_1: f32[64,64]) -> f32[8,64] {
@@ -65,3 +70,21 @@ def test_commands_keep_compiled_programs_in_the_cache_folder(tmp_path, monkeypat
         assert jax.config.jax_compilation_cache_dir == "/elsewhere"
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
+
+
+def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
+    """`experiments/device_train.py --cpu`: every model and variant timed, and the cuDNN encoder path (JAX's
+    reference implementation of the call, on the CPU) computes what the scan encoder does."""
+    overrides = [o for o in tiny_overrides(corpus_dir) if o.startswith(("data.corpus", "data.src", "data.tgt",
+                                                                         "data.test", "data.vocab"))]
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "device_train.py"), "--cpu", "--data-dir",
+                        corpus_dir, "--out", str(tmp_path), *overrides], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["platform"] == "cpu" and res["cudnn_check"]["matches"], res["cudnn_check"]
+    assert res["cudnn_check"]["max_abs_diff"] < 1e-5
+    for model in ("reference", "gnmt_size"):
+        rows = res["models"][model]
+        assert set(rows) == {"f32", "bf16", "bf16_unroll4", "bf16_cudnn"}
+        assert all(row["tokens_per_s"] > 0 and row["src_tgt_tokens_per_s"] > row["tokens_per_s"] for row in rows.values())
+    assert os.path.exists(tmp_path / "train_cpu.json")

@@ -28,9 +28,11 @@ def test_attention_shapes_and_padding_mask(kind):
     np.testing.assert_allclose(ctx, ctx2, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["general", "dot", "bahdanau"])
-def test_model_shapes_and_source_padding_invariance(kind):
-    model, params = model_and_params(f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3")
+@pytest.mark.parametrize("kind, decoder", [("general", "luong"), ("dot", "luong"), ("bahdanau", "luong"),
+                                           ("general", "gnmt")])
+def test_model_shapes_and_source_padding_invariance(kind, decoder):
+    model, params = model_and_params(f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3",
+                                     f"model.decoder={decoder}")
     src, tgt = random_batch(np.random.default_rng(1), 4, 7, 6)
     logits = model.apply({"params": params}, src, tgt)
     assert logits.shape == (4, 6, 30) and logits.dtype == jnp.float32
@@ -55,9 +57,11 @@ def test_padding_does_not_change_a_sentences_loss():
         np.testing.assert_allclose(row, per_row[r], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["general", "bahdanau"])
-def test_step_by_step_decoder_matches_teacher_forcing(kind):
-    model, params = model_and_params(f"model.attention={kind}", "model.dec_layers=2")
+@pytest.mark.parametrize("kind, decoder, layers", [("general", "luong", 2), ("bahdanau", "luong", 2),
+                                                   ("general", "gnmt", 3), ("bahdanau", "gnmt", 2)])
+def test_step_by_step_decoder_matches_teacher_forcing(kind, decoder, layers):
+    model, params = model_and_params(f"model.attention={kind}", f"model.dec_layers={layers}",
+                                     f"model.decoder={decoder}")
     src, tgt = random_batch(np.random.default_rng(3), 3, 6, 5)
     full = model.apply({"params": params}, src, tgt)
     v = {"params": params}
@@ -68,10 +72,10 @@ def test_step_by_step_decoder_matches_teacher_forcing(kind):
         np.testing.assert_allclose(logits, full[:, t], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["general", "bahdanau"])
-def test_gradients_match_finite_differences(x64, kind):
+@pytest.mark.parametrize("kind, decoder", [("general", "luong"), ("bahdanau", "luong"), ("general", "gnmt")])
+def test_gradients_match_finite_differences(x64, kind, decoder):
     model, params = model_and_params(f"model.attention={kind}", "model.dtype=float64", "model.enc_layers=3",
-                                     "model.dec_layers=3", "model.tie_output=false")
+                                     "model.dec_layers=3", "model.tie_output=false", f"model.decoder={decoder}")
     params = jax.tree.map(lambda x: x.astype(jnp.float64), params)
     src, tgt = random_batch(np.random.default_rng(4), 2, 5, 4)
     tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(PAD)
@@ -108,11 +112,14 @@ def _lstm(weights, xs):
     return np.stack(out)
 
 
-@pytest.mark.parametrize("encoder, fuse", [("gnmt", True), ("brnn", True), ("brnn", False)])
-def test_encoder_equals_a_step_by_step_lstm(encoder, fuse):
+@pytest.mark.parametrize("encoder, fuse, impl", [("gnmt", True, "scan"), ("brnn", True, "scan"), ("brnn", False, "scan"),
+                                                ("gnmt", False, "cudnn"), ("brnn", False, "cudnn")])
+def test_encoder_equals_a_step_by_step_lstm(encoder, fuse, impl):
     """Each sentence's encoding equals LSTMs run token by token over it alone: forward in order, backward over the
-    reversed sentence; zeros at padding. With the directions in one scan or in two."""
-    model, params = model_and_params(f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}")
+    reversed sentence; zeros at padding. With the directions in one scan or in two, or through the cuDNN call (on
+    the CPU its reference implementation: this checks the packing of the weights and the padding)."""
+    model, params = model_and_params(f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}",
+                                     f"model.encoder_impl={impl}")
     src, _ = random_batch(np.random.default_rng(5), 4, 7, 2)
     enc = np.asarray(model.apply({"params": params}, src, method=Seq2Seq.encode).values)
     p, emb = params["encoder"], np.asarray(params["src_embed"]["embedding"], np.float64)

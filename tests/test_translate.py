@@ -117,3 +117,16 @@ def test_decode_bench_with_a_checkpoint_takes_only_data_overrides(tiny_run):
     r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "model.hidden=32")
     err = one_line_error(r)
     assert "model.hidden=32" in err and "only data.*" in err, err
+
+
+def test_evaluated_parameters_are_kept_and_load(tiny_run):
+    import jax
+    import numpy as np
+    from nmt.run.errors import RunError
+    first, last = load_run(tiny_run, "evaluated", step=20), load_run(tiny_run, "evaluated")
+    latest = load_run(tiny_run, "latest")
+    assert (first.step, last.step, latest.step) == (20, 40, 40) and last.which == "evaluated"
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(last.params), jax.tree.leaves(latest.params)))
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(last.params)))
+    with pytest.raises(RunError, match="no evaluated checkpoint at step 30 \\(there are 20, 40\\)"):
+        load_run(tiny_run, "evaluated", step=30)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
-from nmt.model import policies
+from nmt.model import cudnn_lstm, policies
 from nmt.utils import wide_dtype
 
 Dtype = jnp.dtype
@@ -127,7 +127,8 @@ class Encoder(nn.Module):
         residual connections from the third layer up;
       brnn: every layer bidirectional with H/2 units a direction (H concatenated), OpenNMT-py's `brnn`.
     The two directions of a bidirectional layer run in a scan each, or with `fuse` (`model.fuse_directions`) in one
-    scan with a batched product a step (`scan_directions`)."""
+    scan with a batched product a step (`scan_directions`); or every layer is one call of cuDNN's LSTM (`impl`,
+    `model.encoder_impl=cudnn`; nmt/model/cudnn_lstm.py), over the same parameters."""
     hidden: int
     layers: int
     dropout: float
@@ -137,6 +138,7 @@ class Encoder(nn.Module):
     init: str = "default"
     unroll: int = 1
     fuse: bool = False
+    impl: str = "scan"
 
     def _bidirectional(self, name: str, parts: tuple, lengths: jax.Array, hidden: int, gates=None) -> tuple:
         """Both directions of layer `name` over parts ([T, B, D_i] each) -> (forward, backward), [T, B, H] each.
@@ -164,6 +166,8 @@ class Encoder(nn.Module):
     def __call__(self, x: jax.Array, mask: jax.Array, train: bool, gates: tuple | None = None) -> jax.Array:
         """x: [B, S, E] embedded source, mask: [B, S] -> [B, S, D_enc] (`encoder_dim`), zeros at padding; gates: the
         first layer's input projections of x (forward, backward), each [S, B, 4H], when the caller has them."""
+        if self.impl == "cudnn":
+            return self._cudnn(x, mask, train)
         x, lengths = x.transpose(1, 0, 2), mask.sum(1)
         brnn = self.kind == "brnn"
         hidden = self.hidden // 2 if brnn else self.hidden
@@ -178,3 +182,20 @@ class Encoder(nn.Module):
             out = (new + out[0] if layer >= 2 else new,)
         enc = jnp.concatenate(out, axis=-1).transpose(1, 0, 2)
         return jnp.where(mask[..., None], enc, 0.0).astype(enc.dtype)
+
+    def _cudnn(self, x: jax.Array, mask: jax.Array, train: bool) -> jax.Array:
+        """The same layers as `__call__`, batch-major, each one cuDNN call (`model.encoder_impl=cudnn`)."""
+        lengths, brnn = mask.sum(1), self.kind == "brnn"
+        hidden = self.hidden // 2 if brnn else self.hidden
+
+        def directions(name: str, d: int, both: bool) -> list:
+            if not both:
+                return [LSTMWeights(hidden, self.init, name=name)(d)]
+            return [LSTMWeights(hidden, self.init, name=f"{name}_{k}")(d) for k in ("fwd", "bwd")]
+        out = cudnn_lstm.layer(directions("l0", x.shape[-1], True), x, lengths)
+        for layer in range(1, self.layers):
+            with jax.named_scope("dropout"):
+                inp = nn.Dropout(self.dropout, deterministic=not train)(out)
+            new = cudnn_lstm.layer(directions(f"l{layer}", inp.shape[-1], brnn), inp, lengths)
+            out = new + out if layer >= 2 and not brnn else new
+        return jnp.where(mask[..., None], out, 0.0).astype(self.dtype)

@@ -1,4 +1,5 @@
-"""Encoder–attention–decoder with input feeding (Luong et al. 2015), written around one decoder step.
+"""Encoder–attention–decoder with input feeding (Luong et al. 2015), written around one decoder step; or with the
+GNMT-v2 decoder (`model.decoder=gnmt`, nmt/model/gnmt_decoder.py).
 
 The same `_step` serves teacher-forced training (under `lax.scan`) and step-by-step decoding (`step`, with an
 explicit `DecState`), so training and search cannot drift apart.
@@ -13,7 +14,7 @@ from jax.ad_checkpoint import checkpoint_name
 
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
-from nmt.model import attention, policies
+from nmt.model import attention, gnmt_decoder, policies
 from nmt.model.loss import token_loss
 from nmt.model.lstm import Encoder, bias_init, lstm_update, uniform_init
 from nmt.utils import wide_dtype
@@ -32,7 +33,7 @@ class DecState:
     """Batch-first, so beam search can carry a beam axis after the batch: [B, K, ...]."""
     h: jax.Array  # [B, L, H]
     c: jax.Array  # [B, L, H]
-    feed: jax.Array  # [B, H]   attentional hidden state of the previous step (input feeding)
+    feed: jax.Array  # [B, H]   attentional hidden state of the previous step (input feeding); [B, 0] for gnmt
 
 
 def encoder_dim(cfg: ModelConfig) -> int:
@@ -52,14 +53,18 @@ class Seq2Seq(nn.Module):
         self.src_embed = nn.Embed(v, e, embedding_init=embed_init, name="src_embed")
         self.tgt_embed = nn.Embed(v, e, embedding_init=embed_init, name="tgt_embed")
         self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat, c.encoder, c.init, c.unroll,
-                               c.fuse_directions)
-        # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan.
+                               c.fuse_directions, c.encoder_impl)
+        # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan. The
+        # gnmt decoder's layer 0 reads [embedding | h], its upper layers [x | context | h].
         self.dec_w_emb = self.param("dec_w_emb", uniform_init(), (e, 4 * h))
-        self.dec_w = [self.param(f"dec_l{l}_w", uniform_init(), (2 * h, 4 * h)) for l in range(c.dec_layers)]
+        gnmt = c.decoder == "gnmt"
+        rows = lambda l: (h if l == 0 else 2 * h + d_enc) if gnmt else 2 * h
+        self.dec_w = [self.param(f"dec_l{l}_w", uniform_init(), (rows(l), 4 * h)) for l in range(c.dec_layers)]
         self.dec_b = [self.param(f"dec_l{l}_b", bias_init(c.init), (4 * h,)) for l in range(c.dec_layers)]
         self.attn = {k: self.param(f"attn_{k}", uniform_init(), shape)
                      for k, shape in attention.attention_param_shapes(c.attention, d_enc, h).items()}
-        self.w_combine = self.param("w_combine", uniform_init(), (d_enc + h, h))
+        if not gnmt:
+            self.w_combine = self.param("w_combine", uniform_init(), (d_enc + h, h))
         if c.tie_output:
             self.w_pre = self.param("w_pre", uniform_init(), (h, e)) if h != e else None
         else:
@@ -91,7 +96,7 @@ class Seq2Seq(nn.Module):
         lead = (memory.mask.shape[0],) if beam is None else (memory.mask.shape[0], beam)
         l, h = self.cfg.dec_layers, self.cfg.hidden
         zeros = lambda *shape: jnp.zeros(lead + shape, self.state_dtype)
-        return DecState(zeros(l, h), zeros(l, h), zeros(h))
+        return DecState(zeros(l, h), zeros(l, h), zeros(h if self.cfg.decoder == "luong" else 0))
 
     def _step(self, memory: EncoderOutput, state: DecState, emb_gates: jax.Array, drop: jax.Array | None):
         """One decoder step. emb_gates: [B, (K,) 4H] projected embedding; drop: [L-1, B, H] dropout scales or None.
@@ -165,7 +170,11 @@ class Seq2Seq(nn.Module):
             emb_gates = self._mm(self.tgt_embed(tokens), self.dec_w_emb)
         else:
             emb_gates = jnp.take(projected, tokens, axis=0)
-        state, hidden, probs = self._step(memory, state, emb_gates, None)
+        if self.cfg.decoder == "gnmt":
+            h, c, hidden, probs = gnmt_decoder.step(self, memory, state.h, state.c, emb_gates)
+            state = DecState(h, c, state.feed)
+        else:
+            state, hidden, probs = self._step(memory, state, emb_gates, None)
         return state, self.output_logits(hidden, weights), probs
 
     @jax.named_scope("dropout")
@@ -219,12 +228,22 @@ class Seq2Seq(nn.Module):
                        return_attention: bool = False):
         """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> attentional states [B, T, H], output dropout
         applied when training (and attention probabilities [B, T, S] when return_attention)."""
+        if self.cfg.decoder == "gnmt":
+            hidden, probs = self._gnmt_teacher(memory, tgt_in, train)
+            return (hidden.transpose(1, 0, 2), probs) if return_attention else hidden.transpose(1, 0, 2)
         steps = jnp.arange(tgt_in.shape[1])
         _, hidden, probs = self._teacher_steps(memory, self.zero_state(memory), tgt_in.T, steps,
                                                self._dropout_key(train), self.cfg.remat, return_attention)
         if return_attention:
             return hidden.transpose(1, 0, 2), probs.transpose(1, 0, 2)
         return hidden.transpose(1, 0, 2)
+
+    def _gnmt_teacher(self, memory: EncoderOutput, tgt_in: jax.Array, train: bool):
+        """The gnmt decoder over all steps: (top layer's output [T, B, H] with output dropout, probs [B, T, S])."""
+        emb = self._dropout(jnp.take(self.tgt_embed.embedding, tgt_in.T, axis=0), train)
+        hidden, probs = gnmt_decoder.teacher(self, memory, emb, lambda x: self._dropout(x, train), self.cfg.remat,
+                                             self.cfg.unroll)
+        return self._dropout(hidden, train), probs
 
     def __call__(self, src: jax.Array, tgt_in: jax.Array, train: bool = False) -> jax.Array:
         """src: [B, S], tgt_in: [B, T] -> logits [B, T, V] (float32)."""
@@ -243,8 +262,10 @@ class Seq2Seq(nn.Module):
           (label-smoothed loss sum, nll sum, target tokens), as `token_loss`.
         """
         memory = self.encode(src, train)
-        key = self._dropout_key(train)
         chunked = policies.chunked(self.cfg.remat)
+        if self.cfg.decoder == "gnmt":
+            return self._gnmt_loss(memory, tgt_in, tgt_out, train, smoothing, chunked)
+        key = self._dropout_key(train)
 
         def chunk(carry, xs):
             state, sums = carry
@@ -260,3 +281,17 @@ class Seq2Seq(nn.Module):
         xs = (tgt_in.T, tgt_out.T, jnp.arange(tgt_in.shape[1]))
         (_, sums), _ = policies.chunked_scan(chunk, carry, xs) if chunked else chunk(carry, xs)
         return sums
+
+    def _gnmt_loss(self, memory, tgt_in, tgt_out, train, smoothing, chunked):
+        """The gnmt decoder's loss: its layers run over the whole sequence; the output layer and the loss chunk by
+        chunk under a chunked policy, as the Luong decoder's."""
+        hidden, _ = self._gnmt_teacher(memory, tgt_in, train)
+
+        def chunk(sums, xs):
+            with jax.named_scope("output_and_loss"):
+                part = token_loss(self.output_logits(xs[0]), xs[1], smoothing)
+            return tuple(a + b for a, b in zip(sums, part)), None
+
+        zero = jnp.zeros((), self.state_dtype)
+        xs = (hidden, tgt_out.T)
+        return (policies.chunked_scan(chunk, (zero,) * 3, xs) if chunked else chunk((zero,) * 3, xs))[0]

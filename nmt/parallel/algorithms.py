@@ -122,7 +122,7 @@ class Workers:
             lambda g, o, p: step_lib.apply_gradients(self.optimizer, g, o, p, state.lr_scale))(
             grads, state.opt_state, state.params)
         metrics = {"nll_sum": metrics["nll_sum"].sum(), "tokens": metrics["tokens"].sum(),
-                   "grad_norm": jax.vmap(optax.tree.norm)(grads).mean()}
+                   "grad_norm": jax.vmap(optax.tree.norm)(grads).mean(), "skipped": metrics["skipped"].max()}
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _block_update(self, state: ParallelState) -> ParallelState:

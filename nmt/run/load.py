@@ -6,6 +6,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 
 from nmt.config import Config, from_dict
 from nmt.data import vocab
@@ -23,13 +24,14 @@ class LoadedRun:
     params: object
     sp: object
     step: int
-    which: str  # "best" or "latest"
+    which: str  # "best", "latest" or "evaluated"
     workdir: str
 
 
-def load_run(workdir: str, which: str = "best") -> LoadedRun:
-    """Loads `workdir` as written by `nmt.train`: the best-BLEU checkpoint (or the latest if there is none yet); or
-    as written by `nmt.release`: its parameters alone.
+def load_run(workdir: str, which: str = "best", step: int | None = None) -> LoadedRun:
+    """Loads `workdir` as written by `nmt.train`: the parameters of its best-BLEU checkpoint (or the latest if there
+    is none yet), of its latest, or of an evaluation kept by `train.keep_evaluated` (`which="evaluated"`, the
+    newest or `step`); or as written by `nmt.release`: its parameters alone. The optimizer's state is never read.
 
     Raises:
       RunError (one line) when the folder is not a run or its checkpoint does not fit its configuration.
@@ -45,24 +47,23 @@ def load_run(workdir: str, which: str = "best") -> LoadedRun:
     config = config.replace(model={"remat": "none", "memory_budget": ""})  # no gradients here
     sp = vocab.load_vocab(vocab_path)
     model = step_lib.make_model(config, sp.vocab_size())
-    opt = step_lib.make_optimizer(config.train)
-    abstract = jax.eval_shape(lambda: step_lib.init_train_state(model, opt, jax.random.key(0)))
-    released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
-    if released:
-        abstract = {"step": abstract.step, "params": abstract.params}
+    abstract = jax.eval_shape(lambda: {"step": jnp.zeros((), jnp.int32),
+                                       "params": step_lib.init_params(model, jax.random.key(0))})
     ckpt = Checkpoints(workdir)
     try:
         managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")
         for name, mgr in managers:
-            if mgr.latest_step() is not None:
+            if mgr is not None and mgr.latest_step() is not None:
+                if step is not None and step not in mgr.all_steps():
+                    raise RunError(f"{workdir}: no {name} checkpoint at step {step} "
+                                   f"(there are {', '.join(map(str, sorted(mgr.all_steps())))})")
                 try:
-                    state, _ = Checkpoints.restore(mgr, abstract)
+                    state, _ = Checkpoints.restore(mgr, abstract, step, partial=True)
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
                     raise RunError(f"{workdir}: checkpoint does not fit its configuration "
                                       f"({str(e).splitlines()[0][:200]})") from None
-                if not released:
-                    state = {"step": state.step, "params": state.params}
                 return LoadedRun(config, model, state["params"], sp, int(state["step"]), name, workdir)
-        raise RunError(f"{workdir}: no checkpoint yet (train first, or wait for the first evaluation)")
+        raise RunError(f"{workdir}: no {'' if which == 'best' else which + ' '}checkpoint yet "
+                       "(train first, or wait for the first evaluation)")
     finally:
         ckpt.close()

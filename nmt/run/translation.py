@@ -29,7 +29,7 @@ def translate_lines(run, lines: list[str], cfg, nbest: int = 1, shortlister=None
         logger.warning(f"warning: {len(long)} lines longer than {limit} subword tokens were truncated: "
                        + _listing(long))
     ex = Examples([x[:limit] for x in ids], [[] for _ in ids], np.arange(len(ids)))
-    out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.buckets,
+    out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.search_buckets(),
                              run.config.data.batch_tokens, cfg, nbest, shortlister, slots)
     results = [[(0.0, "")] * nbest for _ in lines]
     for j, i in enumerate(todo):

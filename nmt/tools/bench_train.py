@@ -38,7 +38,7 @@ class _Variant:
             self.compiled[(rows, length)], seconds = timed(lambda: jitted.lower(self.state, batch, self.rng).compile())
             self.compile_s += seconds
             self.peak = max(self.peak, footprint(compiled_stats(self.compiled[(rows, length)])) or 0)
-        self.times, self.tokens, self.flops, self.padded = [], [], [], []
+        self.times, self.tokens, self.src_tokens, self.flops, self.padded = [], [], [], [], []
 
     def window(self, batches: list[dict], warmup: int) -> None:
         """Runs every batch; times all but the first `warmup`."""
@@ -49,6 +49,7 @@ class _Variant:
                 n = float(metrics["tokens"])
                 self.times.append(dt)
                 self.tokens.append(n)
+                self.src_tokens.append(float((batch["src"] != 0).sum()))
                 self.flops.append(train_step_flops(self.config.model, self.vocab, shape[0], shape[1], shape[1]))
                 self.padded.append(1.0 - n / (shape[0] * shape[1]))
 
@@ -56,6 +57,8 @@ class _Variant:
         return {
             "tokens_per_s": statistics.median([n / t for n, t in zip(self.tokens, self.times)]),
             "tokens_per_s_mean": sum(self.tokens) / sum(self.times),
+            "src_tgt_tokens_per_s": statistics.median([(n + m) / t for n, m, t in
+                                                       zip(self.tokens, self.src_tokens, self.times)]),
             "step_s": statistics.median(self.times),
             "compile_s": self.compile_s,
             "programs": len(self.compiled),

@@ -18,11 +18,14 @@ def forward_matmul_flops(cfg: ModelConfig, vocab: int, batch: int, src_len: int,
     if cfg.attention != "dot":
         f += 2 * bs * d_enc * h  # keys, once per sentence
     f += 2 * bt * e * 4 * h  # decoder layer-0 embedding projection, all steps at once
-    f += cfg.dec_layers * 2 * bt * 2 * h * 4 * h  # [input | h] @ W per layer and step
+    if cfg.decoder == "gnmt":  # layer 0 [h] @ W; the rest [x | context | h] @ W; no combine layer
+        f += 2 * bt * h * 4 * h + (cfg.dec_layers - 1) * 2 * bt * (2 * h + d_enc) * 4 * h
+    else:
+        f += cfg.dec_layers * 2 * bt * 2 * h * 4 * h  # [input | h] @ W per layer and step
+        f += 2 * bt * (d_enc + h) * h  # attentional hidden state
     f += 2 * bt * src_len * (h + d_enc)  # scores and context
     if cfg.attention == "bahdanau":
         f += 2 * bt * h * h + 2 * bt * src_len * h
-    f += 2 * bt * (d_enc + h) * h  # attentional hidden state
     out_in = h
     if cfg.tie_output and h != cfg.emb:
         f += 2 * bt * h * e

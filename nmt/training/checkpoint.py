@@ -1,21 +1,30 @@
-"""Orbax checkpoints of the latest and the best-BLEU state, each with JSON metadata (config, data position)."""
+"""Orbax checkpoints of the latest and the best-BLEU state, each with JSON metadata (config, data position), and the
+parameters of the last few evaluations."""
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
 import orbax.checkpoint as ocp
 
+logger = logging.getLogger(__name__)
+
 
 class Checkpoints:
-    """`<workdir>/checkpoints/{latest,best}`; Orbax writes each step to a temporary folder and renames it when
-    complete, so an interrupted save never leaves a checkpoint that looks whole."""
+    """`<workdir>/checkpoints/{latest,best}`, and `evaluated/` with {"step", "params"} of the last `keep_evaluated`
+    evaluations (their scores as metadata) when asked. Orbax writes each step to a temporary folder and renames it
+    when complete, so an interrupted save never leaves a checkpoint that looks whole."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, keep_evaluated: int = 0):
         root = os.path.join(os.path.abspath(workdir), "checkpoints")
-        opts = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True)
-        self.latest = ocp.CheckpointManager(os.path.join(root, "latest"), options=opts)
-        self.best = ocp.CheckpointManager(os.path.join(root, "best"), options=opts)
+        opts = lambda keep: ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False,
+                                                         create=True)
+        self.latest = ocp.CheckpointManager(os.path.join(root, "latest"), options=opts(2))  # one to fall back to
+        self.best = ocp.CheckpointManager(os.path.join(root, "best"), options=opts(1))
+        evaluated = os.path.join(root, "evaluated")
+        self.evaluated = ocp.CheckpointManager(evaluated, options=opts(keep_evaluated or None)) \
+            if keep_evaluated or os.path.isdir(evaluated) else None
 
     @staticmethod
     def _save(mgr, step: int, state, meta: dict) -> None:
@@ -30,10 +39,15 @@ class Checkpoints:
     def save_best(self, step: int, state, meta: dict) -> None:
         self._save(self.best, step, state, meta)
 
+    def save_evaluated(self, step: int, state, meta: dict) -> None:
+        self._save(self.evaluated, step, state, meta)
+
     @staticmethod
-    def restore(mgr, abstract_state):
-        """Returns (state, meta) of the manager's newest step, or None when it holds none."""
-        step = mgr.latest_step()
+    def restore(mgr, abstract_state, step: int | None = None, partial: bool = False):
+        """Returns (state, meta) of `step` (default: the manager's newest), or None when it holds none. partial:
+        `abstract_state` is a dict of some of the saved state's fields (`{"step", "params"}` of a training state),
+        and only those are read."""
+        step = mgr.latest_step() if step is None else step
         if step is None:
             return None
         # leaves with no sharding go to this process's first device, not to the devices the checkpoint was
@@ -41,13 +55,30 @@ class Checkpoints:
         here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=_sharding(x) or here),
                               abstract_state)
-        out = mgr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
-                                                        meta=ocp.args.JsonRestore()))
+        if partial:
+            args = ocp.args.PyTreeRestore(target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+                                          partial_restore=True)
+        else:
+            args = ocp.args.StandardRestore(target)
+        out = mgr.restore(step, args=ocp.args.Composite(state=args, meta=ocp.args.JsonRestore()))
         return out.state, out.meta
 
+    @classmethod
+    def restore_readable(cls, mgr, abstract_state):
+        """`restore` of the newest step that reads back whole: an unreadable one is reported in one line and the one
+        before it is tried. None when the manager holds none."""
+        for step in sorted(mgr.all_steps(), reverse=True):
+            try:
+                return cls.restore(mgr, abstract_state, step)
+            except Exception as e:  # noqa: BLE001 - a damaged checkpoint fails in many ways
+                logger.warning(f"checkpoint {os.path.join(str(mgr.directory), str(step))} is unreadable "
+                               f"({str(e).splitlines()[0][:160] if str(e) else type(e).__name__}); trying an older one")
+        return None
+
     def close(self) -> None:
-        self.latest.close()
-        self.best.close()
+        for mgr in (self.latest, self.best, self.evaluated):
+            if mgr is not None:
+                mgr.close()
 
 
 def _sharding(x):

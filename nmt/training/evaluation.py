@@ -20,11 +20,11 @@ logger = logging.getLogger(__name__)
 def validate(model, params, split, sp, cfg: Config, max_sentences: int = 0) -> dict:
     """Loss and perplexity over a split, and greedy BLEU over its first `max_sentences` (0 = all); the hypotheses
     under "hyps"."""
-    loss = mean_loss(params, model, eval_batches(split.examples, cfg.data.buckets, cfg.data.batch_tokens))
+    loss = mean_loss(params, model, eval_batches(split.examples, cfg.data.search_buckets(), cfg.data.batch_tokens))
     n = len(split.examples) if not max_sentences else min(max_sentences, len(split.examples))
     ex = split.examples if n == len(split.examples) else Examples(
         split.examples.src[:n], split.examples.tgt[:n], np.arange(n))
-    hyps = translate_examples(model, params, ex, sp, cfg.data.buckets, cfg.data.batch_tokens)
+    hyps = translate_examples(model, params, ex, sp, cfg.data.search_buckets(), cfg.data.batch_tokens)
     return {"loss": loss, "ppl": math.exp(min(loss, 50)), "sentences": n, **bleu(hyps, split.ref_text[:n]),
             "hyps": hyps}
 
@@ -39,7 +39,7 @@ def final_evaluation(model, params, data, config: Config, workdir: str) -> dict:
         hyps = ev.pop("hyps")
         line = f"greedy BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased"
         if k > 1:
-            hyps = translate_examples(model, params, split.examples, data.sp, config.data.buckets,
+            hyps = translate_examples(model, params, split.examples, data.sp, config.data.search_buckets(),
                                       config.data.batch_tokens, BeamConfig(beam=k))
             ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
             line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"

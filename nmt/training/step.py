@@ -38,7 +38,9 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else \
         optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
     opt = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
-    return optax.flatten(opt) if cfg.flat_update else opt
+    opt = optax.flatten(opt) if cfg.flat_update else opt
+    # never gives up skipping: the training loop stops the run after train.nonfinite_limit skips in a row
+    return optax.apply_if_finite(opt, max_consecutive_errors=2 ** 30) if cfg.nonfinite_limit else opt
 
 
 def make_model(config: Config, vocab_size: int) -> Seq2Seq:
@@ -47,10 +49,14 @@ def make_model(config: Config, vocab_size: int) -> Seq2Seq:
     return Seq2Seq(config.model, vocab_size)
 
 
-def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
-               batch_shape=(2, 8)) -> TrainState:
+def init_params(model: Seq2Seq, rng: jax.Array, batch_shape=(2, 8)):
     dummy = jnp.ones(batch_shape, jnp.int32)
-    params = jax.jit(lambda r: model.init({"params": r}, dummy, dummy)["params"])(rng)
+    return jax.jit(lambda r: model.init({"params": r}, dummy, dummy)["params"])(rng)
+
+
+def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
+                     batch_shape=(2, 8)) -> TrainState:
+    params = init_params(model, rng, batch_shape)
     return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
 
 
@@ -62,9 +68,14 @@ def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothin
 
 
 def gradients(params, model: Seq2Seq, batch: dict, rng: jax.Array, smoothing: float):
-    """Gradients of the mean token loss, and the metrics {"nll_sum", "tokens", "grad_norm"}."""
+    """Gradients of the mean token loss, and the metrics {"nll_sum", "tokens", "grad_norm", "skipped"}.
+
+    A non-finite loss makes every gradient NaN, so that the optimizer's finiteness guard (`make_optimizer`) skips
+    the step whether the loss or the gradient went bad; "skipped" is 1.0 for such a step."""
     grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(params, model, batch, rng, smoothing)
-    return grads, {"nll_sum": nll, "tokens": n, "grad_norm": optax.tree.norm(grads)}
+    grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(nll), g, jnp.nan), grads)
+    norm = optax.tree.norm(grads)
+    return grads, {"nll_sum": nll, "tokens": n, "grad_norm": norm, "skipped": 1.0 - jnp.isfinite(norm)}
 
 
 def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, params, scale=1.0):

@@ -23,21 +23,26 @@ import jax
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from nmt import parallel
 from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
 from nmt.data import BatchIterator, Data, load_data
 from nmt.model import Seq2Seq, policies
 from nmt.training import step as step_lib
 from nmt.training.autofit import autofit
 from nmt.training.checkpoint import Checkpoints
+from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
+from nmt.training.lock import WorkdirLock
 from nmt.training.metrics import MetricWriter
 from nmt.training.workers import make_workers
 from nmt.utils import write_atomic
 
 logger = logging.getLogger(__name__)
+_clock = time.monotonic  # of train.save_every_s
 
+# how long, how often and where the workers run, not what they compute (parallel.devices: tested equal)
 RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max",
-                     "parallel.devices"}  # where the workers run, not what they compute (tested equal)
+                     "train.keep_evaluated", "train.save_every_s", "parallel.devices"}
 
 
 @dataclasses.dataclass
@@ -55,8 +60,14 @@ class Session:
     rng: jax.Array  # the steps' root key, folded with the step number inside the step
     meta: dict  # best_bleu, bad_evals, best_loss: saved with every checkpoint
     parameters: int
+    lock: WorkdirLock
 
     def save(self, kind: str = "latest") -> None:
+        """Saves the state as `kind`; refuses (TrainingError) a state whose parameters are not all finite."""
+        params = self.workers.model_params(self.state, int(self.state.step))
+        if not all(bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(params)):
+            raise TrainingError(f"step {int(self.state.step)}: the parameters are not finite; not saved (the last "
+                                f"checkpoint in {self.workdir} is kept)")
         meta = dict(self.meta, data=self.batches.position, config=to_dict(self.config))
         save = self.ckpt.save_latest if kind == "latest" else self.ckpt.save_best
         save(int(self.state.step), self.state, meta)
@@ -64,6 +75,7 @@ class Session:
     def close(self) -> None:
         self.writer.close()
         self.ckpt.close()
+        self.lock.release()
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -89,9 +101,20 @@ def _check_resume(config: Config, workdir: str) -> None:
 
 
 def set_up(config: Config, workdir: str) -> Session:
-    """Everything before the first step; a workdir that holds a checkpoint resumes from it."""
+    """Everything before the first step; a workdir that holds a checkpoint resumes from it. With NMT_NUM_PROCESSES
+    > 1 it first joins JAX's distributed runtime, before anything touches a device."""
+    parallel.initialize_distributed()
     policies.check(config.model.remat)
     os.makedirs(workdir, exist_ok=True)
+    lock = WorkdirLock(workdir).acquire()
+    try:
+        return _set_up(config, workdir, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _set_up(config: Config, workdir: str, lock: WorkdirLock) -> Session:
     _check_resume(config, workdir)
     vocab_in_workdir = os.path.join(workdir, "vocab.model")
     data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
@@ -106,9 +129,9 @@ def set_up(config: Config, workdir: str) -> Session:
     state = workers.init(init_rng)
     batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.k,
                             config.train.seed)
-    ckpt = Checkpoints(workdir)
+    ckpt = Checkpoints(workdir, config.train.keep_evaluated)
     meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
-    restored = Checkpoints.restore(ckpt.latest, state)
+    restored = ckpt.restore_readable(ckpt.latest, state)
     if restored is not None:
         state, meta = restored
         batches.restore(meta["data"])
@@ -119,7 +142,7 @@ def set_up(config: Config, workdir: str) -> Session:
                 + (f"; {workers.k} workers ({config.parallel.method})" if workers.k > 1 else "")
                 + "\n" + to_yaml(config).rstrip())
     return Session(config, workdir, data, model, workers, state, batches, ckpt, MetricWriter(workdir), step_rng,
-                   meta, parameters)
+                   meta, parameters, lock)
 
 
 class _Interrupt:
@@ -144,11 +167,29 @@ class _Interrupt:
 
 
 def _train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:
-    """Loss per target token, throughput and the rest over the steps since the last log line."""
+    """Loss per target token (of the steps not skipped), throughput and the rest over the steps since the last log
+    line."""
     tokens = sum(float(m["tokens"]) for m in window)
-    return {"loss": sum(float(m["nll_sum"]) for m in window) / max(tokens, 1), "lr": lr,
-            "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
-            "epoch": epoch, "programs": programs}
+    kept = [m for m in window if not m["skipped"]]
+    return {"loss": sum(float(m["nll_sum"]) for m in kept) / max(sum(float(m["tokens"]) for m in kept), 1),
+            "lr": lr, "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
+            "skipped": int(sum(m["skipped"] > 0 for m in window)), "epoch": epoch, "programs": programs}
+
+
+class _NonFinite:
+    """Counts skipped (non-finite) steps in a row, read from the metrics of each log window."""
+
+    def __init__(self, limit: int):
+        self.limit, self.run, self.total = limit, 0, 0
+
+    def check(self, window: list[dict], last_step: int) -> None:
+        for m in window:
+            self.run = self.run + 1 if m["skipped"] else 0
+            self.total += bool(m["skipped"])
+            if self.limit and self.run >= self.limit:
+                raise TrainingError(f"{self.run} steps in a row up to step {last_step} had a non-finite loss or "
+                                    f"gradient and were skipped (train.nonfinite_limit={self.limit}); the last "
+                                    "checkpoint is kept")
 
 
 def _log_above_bar(progress: bool):
@@ -165,7 +206,8 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
     tc = s.config.train
     lr_fn = step_lib.learning_rate(tc)
     step = int(s.state.step)  # counted on the host too, so the loop never waits on the device to read it
-    pending, window_start, stopped = [], time.time(), None
+    pending, window_start, stopped, saved_at = [], time.time(), None, _clock()
+    nonfinite = _NonFinite(tc.nonfinite_limit)
     bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
     with _Interrupt() as interrupt, _log_above_bar(progress), bar:
         while step < tc.steps and not stopped:
@@ -174,14 +216,20 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
             step += 1
             bar.update(1)
             if step % tc.log_every == 0 or step == tc.steps:
-                row = _train_row(jax.device_get(pending), time.time() - window_start, float(lr_fn(step - 1)),
-                                 s.batches.epoch, s.workers.programs())
+                window = jax.device_get(pending)
+                row = _train_row(window, time.time() - window_start, float(lr_fn(step - 1)), s.batches.epoch,
+                                 s.workers.programs())
                 s.writer.write(step, "train", row)
-                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
+                nonfinite.check(window, step)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}",
+                                **({"skipped": nonfinite.total} if nonfinite.total else {}))
                 pending, window_start = [], time.time()
             if step % tc.eval_every == 0 or step == tc.steps:
                 stopped = validation(s, step)
-                window_start = time.time()
+                window_start, saved_at = time.time(), _clock()
+            elif tc.save_every_s and _clock() - saved_at >= tc.save_every_s:
+                s.save("latest")
+                saved_at = _clock()
             if interrupt.signal:
                 s.save("latest")
                 logger.info(f"{interrupt.signal}: saved step {step} to {s.workdir}; run the same command to resume")
@@ -207,6 +255,9 @@ def validation(s: Session, step: int) -> str | None:
     if improved:
         s.save("best")
     s.save("latest")
+    if tc.keep_evaluated:
+        params = s.workers.model_params(s.state, step)
+        s.ckpt.save_evaluated(step, {"step": s.state.step, "params": params}, dict(ev, step=step))
     if tc.patience and s.meta["bad_evals"] >= tc.patience:
         return f"no better val BLEU in {tc.patience} evaluations"
     return None

@@ -42,6 +42,5 @@ def make_workers(config: Config, model):
     """A `SingleWorker` for `parallel.method=none`, else the parallel method's `Workers` over a device mesh."""
     if config.parallel.method == "none":
         return SingleWorker(config, model)
-    parallel.initialize_distributed()
     pc = config.parallel
     return parallel.Workers(config, model, parallel.make_mesh(pc.devices or pc.workers), pc.workers)

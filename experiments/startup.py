@@ -1,0 +1,85 @@
+"""Start-up and compile time of translation, end to end: `python -m nmt.translate` against OpenNMT-py's
+`onmt_translate`, test_2016_flickr (1,000 sentences), beam 5, each command timed from launch to exit.
+
+    python experiments/startup.py                 # about 5 min; needs runs/ttq_nmt and the peer's run_ttq checkpoint
+    python experiments/startup.py --checkpoint RUN --peer-checkpoint run_ttq/model_step_N.pt --repeats 3
+
+nmt runs cold (an empty compilation cache, as on a fresh machine) and warm (the same command again, its programs
+read from JAX's persistent cache) in turns; the peer (batch 32 sentences, as its recipe's translate_eval.sh, on its
+pre-encoded pieces; nmt reads raw text) takes its turn between them. Both use the machine's 2 cores. The trained
+models come from experiments/time_to_quality.py (nmt's default preset, and OpenNMT-py's `rnn.yaml` after 40
+minutes). Writes startup.json into --out (default experiments/results): the medians and nmt ÷ peer, cold and warm.
+
+Results: see README (Results) and startup.json.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from nmt import cli
+from nmt.tools.results import write_result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_WORK = os.path.join(ROOT, "runs", "opennmt_peer")
+
+
+def _timed(cmd: list[str], **kw) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, **kw)
+    return time.perf_counter() - t
+
+
+def nmt_once(checkpoint: str, source: str, cache: str, out: str) -> float:
+    return _timed([sys.executable, "-m", "nmt.translate", "--checkpoint", checkpoint, "--beam", "5", "--input",
+                   source, "--output", out], env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache))
+
+
+def peer_once(checkpoint: str, out: str) -> float:
+    return _timed([os.path.join(PEER_WORK, "venv", "bin", "onmt_translate"), "-model", checkpoint, "-src",
+                   "data/test_2016_flickr.sp.en", "-output", out, "-beam_size", "5", "-batch_size", "32",
+                   "-batch_type", "sents", "-gpu", "-1"], cwd=PEER_WORK, env=dict(os.environ, OMP_NUM_THREADS="2"))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", default=os.path.join(ROOT, "runs", "ttq_nmt"))
+    p.add_argument("--peer-checkpoint", help="default: the newest run_ttq/model_step_*.pt of the peer")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    args = p.parse_args(argv)
+    peer_ckpt = args.peer_checkpoint or max(
+        glob.glob(os.path.join(PEER_WORK, "run_ttq", "model_step_*.pt")),
+        key=lambda f: int(re.search(r"(\d+)\.pt$", f).group(1)))
+    source = os.path.join(PEER_WORK, "data", "test_2016_flickr.en")
+    times = {"nmt_cold": [], "nmt_warm": [], "peer": []}
+    work = tempfile.mkdtemp(prefix="startup-")
+    try:
+        for r in range(args.repeats):
+            cache = os.path.join(work, f"cache{r}")
+            times["nmt_cold"].append(nmt_once(args.checkpoint, source, cache, os.path.join(work, "nmt.txt")))
+            times["peer"].append(peer_once(peer_ckpt, os.path.join(work, "peer.txt")))
+            times["nmt_warm"].append(nmt_once(args.checkpoint, source, cache, os.path.join(work, "nmt_warm.txt")))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
+        with open(os.path.join(work, "nmt.txt")) as a, open(os.path.join(work, "nmt_warm.txt")) as b:
+            same = a.read() == b.read()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    write_result(args.out, "startup.json", {
+        "seconds": times, "median_s": med, "cold_over_peer": med["nmt_cold"] / med["peer"],
+        "warm_over_peer": med["nmt_warm"] / med["peer"], "warm_output_identical": same,
+        "nmt_checkpoint": os.path.relpath(args.checkpoint, ROOT), "peer_checkpoint": os.path.relpath(peer_ckpt, ROOT),
+        "command": "nmt.translate --beam 5 (test_2016_flickr); onmt_translate -beam_size 5 -batch_size 32"})
+
+
+if __name__ == "__main__":
+    cli.main_guard(main, "startup")
