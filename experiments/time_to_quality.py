@@ -14,8 +14,9 @@ translated afterwards with `onmt_translate` beam 5, batch 32. BLEU is sacrebleu'
 Each point's `wall_s` counts from the start of the training process (imports, data, compiling and validations
 included, with an empty compilation cache) to the step of that checkpoint; for nmt `train_s` also leaves out the time of its validations (greedy val
 BLEU every 250 steps, where the default recipe validates every 500). Writes time_to_quality_{nmt,peer}.json into
---out (default experiments/results): the points, and for nmt the first wall time at which its test BLEU reaches the
-peer's 40-minute score (interpolated between points) and its ratio to the peer's time.
+--out (default experiments/results): the points. --plot draws them (time_to_quality.png) and writes
+time_to_quality.json: for each nmt recipe the first wall time at which its test BLEU reaches the peer's 40-minute
+score (linear between points) and its ratio to the peer's time.
 
 Results: see README (Results) and the JSON files.
 """
@@ -33,6 +34,7 @@ import tempfile
 import time
 
 from nmt import cli
+from nmt.tools.results import write_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "experiments", "results")
@@ -76,14 +78,9 @@ def nmt_side(out: str, overrides: list[str], name: str) -> dict:
             res = evaluate_split(run, split, {"beam": beam})["beam"]
             p[f"{name}_bleu"], p[f"{name}_bleu_lc"] = res["bleu"], res["bleu_lc"]
         print(f"step {p['step']}: {p['wall_s']:.0f} s, test BLEU {p['test_bleu']:.2f}", flush=True)
-    result = {"side": "nmt", "command": " ".join(["python -m nmt.train", f"train.eval_every={EVERY}",
-                                                   "train.keep_evaluated=20", *overrides]),
-              "process_s": total, "points": points}
-    peer_path = os.path.join(out, "time_to_quality_peer.json")
-    if os.path.exists(peer_path):
-        with open(peer_path) as f:
-            result.update(against_peer(points, json.load(f)))
-    return result
+    return {"side": "nmt", "command": " ".join(["python -m nmt.train", f"train.eval_every={EVERY}",
+                                                "train.keep_evaluated=20", *overrides]),
+            "process_s": total, "points": points}
 
 
 def against_peer(points: list[dict], peer: dict) -> dict:
@@ -149,6 +146,21 @@ def peer_side(seconds: int) -> dict:
                                        f"every {EVERY} steps", "points": points}
 
 
+def summary(out: str) -> dict:
+    """Each nmt recipe against the peer's 40-minute test BLEU: time_to_quality.json."""
+    with open(os.path.join(out, "time_to_quality_peer.json")) as f:
+        peer = json.load(f)
+    result = {}
+    for path in sorted(glob.glob(os.path.join(out, "time_to_quality_nmt*.json"))):
+        with open(path) as f:
+            nmt = json.load(f)
+        result[os.path.basename(path)[len("time_to_quality_"):-len(".json")]] = {
+            "command": nmt["command"], "final_test_bleu": nmt["points"][-1]["test_bleu"],
+            **against_peer(nmt["points"], peer)}
+    write_result(out, "time_to_quality.json", result)
+    return result
+
+
 def plot(out: str) -> str:
     import matplotlib
     matplotlib.use("Agg")
@@ -190,6 +202,8 @@ def main(argv=None):
             json.dump(result, f, indent=1)
         print(json.dumps({k: v for k, v in result.items() if k != "points"}))
     if args.plot or not args.side:
+        if os.path.exists(os.path.join(args.out, "time_to_quality_peer.json")):
+            summary(args.out)
         print(plot(args.out))
 
 

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 
 from nmt.training import step as step_lib
 from nmt.config import Config, ParallelConfig
@@ -88,6 +89,9 @@ class Workers:
         else:
             self._sync = jax.jit(self._sync_step, **donate)
 
+    def _keep(self, skipped):
+        return skipped > 0 if self.config.train.nonfinite_limit else None
+
     def _expand(self, tree):
         return jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k,) + x.shape), tree)
 
@@ -108,7 +112,7 @@ class Workers:
         grads, metrics = step_lib.gradients(state.params, self.model, flat, jax.random.fold_in(rng, state.step),
                                             self.smoothing)
         params, opt_state = step_lib.apply_gradients(self.optimizer, grads, state.opt_state, state.params,
-                                                     state.lr_scale)
+                                                     state.lr_scale, self._keep(metrics["skipped"]))
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _local_step(self, state: ParallelState, batch: dict, rng: jax.Array, average_grads: bool):
@@ -118,9 +122,11 @@ class Workers:
             state.params, batch, rngs)
         if average_grads:
             grads = jax.tree.map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
+        skipped = jnp.broadcast_to(metrics["skipped"].max(), metrics["skipped"].shape) if average_grads \
+            else metrics["skipped"]
         params, opt_state = jax.vmap(
-            lambda g, o, p: step_lib.apply_gradients(self.optimizer, g, o, p, state.lr_scale))(
-            grads, state.opt_state, state.params)
+            lambda g, o, p, s: step_lib.apply_gradients(self.optimizer, g, o, p, state.lr_scale, self._keep(s)))(
+            grads, state.opt_state, state.params, skipped)
         metrics = {"nll_sum": metrics["nll_sum"].sum(), "tokens": metrics["tokens"].sum(),
                    "grad_norm": jax.vmap(optax.tree.norm)(grads).mean(), "skipped": metrics["skipped"].max()}
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
@@ -176,12 +182,13 @@ class Workers:
 
     def model_params(self, state: ParallelState, host_step: int):
         """The model to evaluate: the replicated one (sync), the workers' common one during warm-up, else the
-        global model of the last block update."""
+        global model of the last block update. With several processes, each gets its own copy on its first device
+        (every process must ask at the same point), so that evaluating is each process's own business."""
         if self.pc.method == "sync":
-            return state.params
+            return _local(state.params)
         if host_step < self.pc.warmup_steps:
-            return jax.tree.map(lambda w: w[0], state.params)
-        return state.global_params
+            return jax.tree.map(lambda w: w[0], _local(state.params))
+        return _local(state.global_params)
 
     def programs(self) -> int:
         """Compiled step programs so far (one per batch shape and step kind)."""
@@ -190,6 +197,12 @@ class Workers:
 
     def decay_lr(self, state: ParallelState) -> ParallelState:
         return state.replace(lr_scale=state.lr_scale * self.pc.plateau_decay)
+
+
+def _local(tree):
+    if jax.process_count() == 1:
+        return tree
+    return jax.device_put(multihost_utils.process_allgather(tree, tiled=True), jax.local_devices()[0])
 
 
 def _global(mesh, x):

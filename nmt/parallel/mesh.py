@@ -12,19 +12,26 @@ AXIS = "workers"
 
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None) -> None:
-    """Starts JAX's distributed runtime when several processes are asked for.
+    """Starts JAX's distributed runtime when several processes are asked for, before anything touches a device.
 
-    Arguments fall back to NMT_COORDINATOR (host:port), NMT_NUM_PROCESSES and NMT_PROCESS_ID; with one process
-    (the default) nothing happens. On CPU the cross-process collectives go through gloo.
+    Arguments fall back to NMT_COORDINATOR (host:port), NMT_NUM_PROCESSES and NMT_PROCESS_ID; NMT_DISTRIBUTED=auto
+    leaves them to JAX's own cluster detection (SLURM, Open MPI, ...); otherwise, with one process (the default),
+    nothing happens. A process that stops answering is noticed by the others within NMT_HEARTBEAT_S seconds (30).
+    On CPU the cross-process collectives go through gloo.
     """
+    auto = os.environ.get("NMT_DISTRIBUTED") == "auto"
     coordinator = coordinator or os.environ.get("NMT_COORDINATOR")
     num_processes = int(num_processes or os.environ.get("NMT_NUM_PROCESSES", "1"))
-    if num_processes <= 1:
+    if (num_processes <= 1 and not auto) or jax.distributed.is_initialized():
         return
-    process_id = int(process_id if process_id is not None else os.environ["NMT_PROCESS_ID"])
     if jax.config.jax_platforms in (None, "", "cpu"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, num_processes, process_id)
+    heartbeat = int(os.environ.get("NMT_HEARTBEAT_S", "30"))
+    if auto:
+        jax.distributed.initialize(heartbeat_timeout_seconds=heartbeat)
+        return
+    process_id = int(process_id if process_id is not None else os.environ["NMT_PROCESS_ID"])
+    jax.distributed.initialize(coordinator, num_processes, process_id, heartbeat_timeout_seconds=heartbeat)
 
 
 def make_mesh(workers: int = 0) -> Mesh:

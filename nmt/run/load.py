@@ -47,8 +47,11 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
     config = config.replace(model={"remat": "none", "memory_budget": ""})  # no gradients here
     sp = vocab.load_vocab(vocab_path)
     model = step_lib.make_model(config, sp.vocab_size())
+    # a run of `average` or `bmuf` keeps one model per worker and the global model of the last block update
+    released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
+    key = "global_params" if config.parallel.method in ("average", "bmuf") and not released else "params"
     abstract = jax.eval_shape(lambda: {"step": jnp.zeros((), jnp.int32),
-                                       "params": step_lib.init_params(model, jax.random.key(0))})
+                                       key: step_lib.init_params(model, jax.random.key(0))})
     ckpt = Checkpoints(workdir)
     try:
         managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")
@@ -62,7 +65,10 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
                     raise RunError(f"{workdir}: checkpoint does not fit its configuration "
                                       f"({str(e).splitlines()[0][:200]})") from None
-                return LoadedRun(config, model, state["params"], sp, int(state["step"]), name, workdir)
+                if key == "global_params" and int(state["step"]) < config.parallel.warmup_steps:
+                    raise RunError(f"{workdir}: the {name} checkpoint (step {int(state['step'])}) was saved during "
+                                   "the parallel warm-up, before the first global model")
+                return LoadedRun(config, model, state[key], sp, int(state["step"]), name, workdir)
         raise RunError(f"{workdir}: no {'' if which == 'best' else which + ' '}checkpoint yet "
                        "(train first, or wait for the first evaluation)")
     finally:

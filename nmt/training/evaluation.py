@@ -29,9 +29,9 @@ def validate(model, params, split, sp, cfg: Config, max_sentences: int = 0) -> d
             "hyps": hyps}
 
 
-def final_evaluation(model, params, data, config: Config, workdir: str) -> dict:
+def final_evaluation(model, params, data, config: Config, workdir: str | None) -> dict:
     """Val and test scores of `params`, greedy and (train.final_beam > 1) beam search, as published results are
-    decoded; the hypotheses of the last search are written to `<split>.hyp`."""
+    decoded; the hypotheses of the last search are written to `<workdir>/<split>.hyp` (unless workdir is None)."""
     k = config.train.final_beam
     results = {}
     for name, split in (("val", data.val), ("test", data.test)):
@@ -43,7 +43,8 @@ def final_evaluation(model, params, data, config: Config, workdir: str) -> dict:
                                       config.data.batch_tokens, BeamConfig(beam=k))
             ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
             line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"
-        write_atomic(os.path.join(workdir, f"{name}.hyp"), "\n".join(hyps) + "\n")
+        if workdir is not None:
+            write_atomic(os.path.join(workdir, f"{name}.hyp"), "\n".join(hyps) + "\n")
         results[name] = ev
         logger.info(f"{name} ({split.name}): {line}; loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
     logger.info(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")

@@ -1,4 +1,5 @@
-"""Metrics as JSON lines and TensorBoard event files in the run's workdir."""
+"""Metrics as JSON lines and TensorBoard event files in the run's workdir; the training log rows and the count of
+skipped (non-finite) steps."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,19 @@ import time
 
 from tensorboardX import SummaryWriter
 
+from nmt.training.errors import TrainingError
+
 
 class MetricWriter:
-    def __init__(self, workdir: str):
+    """Writes nothing when not `enabled` (the processes of a multi-process run other than the first)."""
+
+    def __init__(self, workdir: str, enabled: bool = True):
         self.path = os.path.join(workdir, "metrics.jsonl")
-        self.tb = SummaryWriter(os.path.join(workdir, "tb"))
+        self.tb = SummaryWriter(os.path.join(workdir, "tb")) if enabled else None
 
     def write(self, step: int, kind: str, values: dict) -> None:
+        if self.tb is None:
+            return
         row = {"step": int(step), "kind": kind, "time": time.time(), **values}
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
@@ -23,4 +30,31 @@ class MetricWriter:
         self.tb.flush()
 
     def close(self) -> None:
-        self.tb.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:
+    """Loss per target token (of the steps not skipped), throughput and the rest over the steps since the last log
+    line."""
+    tokens = sum(float(m["tokens"]) for m in window)
+    kept = [m for m in window if not m["skipped"]]
+    return {"loss": sum(float(m["nll_sum"]) for m in kept) / max(sum(float(m["tokens"]) for m in kept), 1),
+            "lr": lr, "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
+            "skipped": int(sum(m["skipped"] > 0 for m in window)), "epoch": epoch, "programs": programs}
+
+
+class NonFinite:
+    """Counts skipped (non-finite) steps in a row, read from the metrics of each log window."""
+
+    def __init__(self, limit: int):
+        self.limit, self.run, self.total = limit, 0, 0
+
+    def check(self, window: list[dict], last_step: int) -> None:
+        for m in window:
+            self.run = self.run + 1 if m["skipped"] else 0
+            self.total += bool(m["skipped"])
+            if self.limit and self.run >= self.limit:
+                raise TrainingError(f"{self.run} steps in a row up to step {last_step} had a non-finite loss or "
+                                    f"gradient and were skipped (train.nonfinite_limit={self.limit}); the last "
+                                    "checkpoint is kept")

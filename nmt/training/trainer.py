@@ -20,6 +20,8 @@ import time
 from typing import Any
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -33,7 +35,7 @@ from nmt.training.checkpoint import Checkpoints
 from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.lock import WorkdirLock
-from nmt.training.metrics import MetricWriter
+from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
 from nmt.utils import write_atomic
 
@@ -61,6 +63,7 @@ class Session:
     meta: dict  # best_bleu, bad_evals, best_loss: saved with every checkpoint
     parameters: int
     lock: WorkdirLock
+    primary: bool  # the process that writes files and logs (the first of a multi-process run)
 
     def save(self, kind: str = "latest") -> None:
         """Saves the state as `kind`; refuses (TrainingError) a state whose parameters are not all finite."""
@@ -106,21 +109,27 @@ def set_up(config: Config, workdir: str) -> Session:
     parallel.initialize_distributed()
     policies.check(config.model.remat)
     os.makedirs(workdir, exist_ok=True)
-    lock = WorkdirLock(workdir).acquire()
+    primary, lock = jax.process_index() == 0, WorkdirLock(workdir)
+    if primary:
+        lock.acquire()
+    else:
+        logging.getLogger("nmt").setLevel(logging.WARNING)
     try:
-        return _set_up(config, workdir, lock)
+        return _set_up(config, workdir, lock, primary)
     except BaseException:
         lock.release()
         raise
 
 
-def _set_up(config: Config, workdir: str, lock: WorkdirLock) -> Session:
+def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool) -> Session:
     _check_resume(config, workdir)
     vocab_in_workdir = os.path.join(workdir, "vocab.model")
     data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
-    if not os.path.exists(vocab_in_workdir):
-        shutil.copyfile(data.vocab_path, vocab_in_workdir)
-    write_atomic(os.path.join(workdir, "config.json"), json.dumps(to_dict(config), indent=1))
+    if primary and not os.path.exists(vocab_in_workdir):
+        shutil.copyfile(data.vocab_path, vocab_in_workdir + ".tmp")
+        os.replace(vocab_in_workdir + ".tmp", vocab_in_workdir)
+    if primary:
+        write_atomic(os.path.join(workdir, "config.json"), json.dumps(to_dict(config), indent=1))
     if config.model.remat == "auto":
         config = autofit(config, data.sp.vocab_size())[0]
     model = step_lib.make_model(config, data.sp.vocab_size())
@@ -141,8 +150,8 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock) -> Session:
                 f"{len(batches.shapes())} shapes"
                 + (f"; {workers.k} workers ({config.parallel.method})" if workers.k > 1 else "")
                 + "\n" + to_yaml(config).rstrip())
-    return Session(config, workdir, data, model, workers, state, batches, ckpt, MetricWriter(workdir), step_rng,
-                   meta, parameters, lock)
+    return Session(config, workdir, data, model, workers, state, batches, ckpt, MetricWriter(workdir, primary),
+                   step_rng, meta, parameters, lock, primary)
 
 
 class _Interrupt:
@@ -166,32 +175,6 @@ class _Interrupt:
             signal.signal(sig, handler)
 
 
-def _train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:
-    """Loss per target token (of the steps not skipped), throughput and the rest over the steps since the last log
-    line."""
-    tokens = sum(float(m["tokens"]) for m in window)
-    kept = [m for m in window if not m["skipped"]]
-    return {"loss": sum(float(m["nll_sum"]) for m in kept) / max(sum(float(m["tokens"]) for m in kept), 1),
-            "lr": lr, "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
-            "skipped": int(sum(m["skipped"] > 0 for m in window)), "epoch": epoch, "programs": programs}
-
-
-class _NonFinite:
-    """Counts skipped (non-finite) steps in a row, read from the metrics of each log window."""
-
-    def __init__(self, limit: int):
-        self.limit, self.run, self.total = limit, 0, 0
-
-    def check(self, window: list[dict], last_step: int) -> None:
-        for m in window:
-            self.run = self.run + 1 if m["skipped"] else 0
-            self.total += bool(m["skipped"])
-            if self.limit and self.run >= self.limit:
-                raise TrainingError(f"{self.run} steps in a row up to step {last_step} had a non-finite loss or "
-                                    f"gradient and were skipped (train.nonfinite_limit={self.limit}); the last "
-                                    "checkpoint is kept")
-
-
 def _log_above_bar(progress: bool):
     """While the progress bar runs, the log lines that go to a console go above it (tqdm.write), not through it."""
     if not progress:
@@ -201,13 +184,22 @@ def _log_above_bar(progress: bool):
     return logging_redirect_tqdm(loggers=loggers)
 
 
+def _agree(flag: bool, logged: bool) -> bool:
+    """A decision every process takes alike: one process's own; with several, any process's, at log rows only
+    (the checkpoint that follows is written by all of them together)."""
+    if jax.process_count() == 1:
+        return flag
+    return logged and bool(multihost_utils.process_allgather(np.int32(flag)).max())
+
+
 def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]:
     """Steps until train.steps, an early stop or a signal; returns (step, why it stopped early, the signal)."""
     tc = s.config.train
     lr_fn = step_lib.learning_rate(tc)
     step = int(s.state.step)  # counted on the host too, so the loop never waits on the device to read it
     pending, window_start, stopped, saved_at = [], time.time(), None, _clock()
-    nonfinite = _NonFinite(tc.nonfinite_limit)
+    nonfinite = NonFinite(tc.nonfinite_limit)
+    progress = progress and s.primary
     bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
     with _Interrupt() as interrupt, _log_above_bar(progress), bar:
         while step < tc.steps and not stopped:
@@ -215,9 +207,10 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
             pending.append(metrics)
             step += 1
             bar.update(1)
-            if step % tc.log_every == 0 or step == tc.steps:
+            logged = step % tc.log_every == 0 or step == tc.steps
+            if logged:
                 window = jax.device_get(pending)
-                row = _train_row(window, time.time() - window_start, float(lr_fn(step - 1)), s.batches.epoch,
+                row = train_row(window, time.time() - window_start, float(lr_fn(step - 1)), s.batches.epoch,
                                  s.workers.programs())
                 s.writer.write(step, "train", row)
                 nonfinite.check(window, step)
@@ -227,13 +220,14 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
             if step % tc.eval_every == 0 or step == tc.steps:
                 stopped = validation(s, step)
                 window_start, saved_at = time.time(), _clock()
-            elif tc.save_every_s and _clock() - saved_at >= tc.save_every_s:
+            elif tc.save_every_s and _agree(_clock() - saved_at >= tc.save_every_s, logged):
                 s.save("latest")
                 saved_at = _clock()
-            if interrupt.signal:
+            if _agree(interrupt.signal is not None, logged):
                 s.save("latest")
-                logger.info(f"{interrupt.signal}: saved step {step} to {s.workdir}; run the same command to resume")
-                return step, None, interrupt.signal
+                why = interrupt.signal or "a signal to another process"
+                logger.info(f"{why}: saved step {step} to {s.workdir}; run the same command to resume")
+                return step, None, why
     return step, stopped, None
 
 
@@ -272,12 +266,13 @@ def finish(s: Session, step: int, stopped: str | None) -> dict:
     params = s.workers.model_params(best[0], best_step) if best else s.workers.model_params(s.state, step)
     results = {"step": step, "best_step": best_step, "train_programs": s.workers.programs(),
                "train_shapes": len(s.batches.shapes()), "parameters": s.parameters}
-    results.update(final_evaluation(s.model, params, s.data, s.config, s.workdir))
+    results.update(final_evaluation(s.model, params, s.data, s.config, s.workdir if s.primary else None))
     final = {f"{n}_{k}": results[n][k] for n in ("val", "test") for k in ("bleu", "bleu_lc", "loss")}
     final.update({f"{n}_beam_{k}": results[n]["beam"][k] for n in ("val", "test") if "beam" in results[n]
                   for k in ("bleu", "bleu_lc")})
     s.writer.write(step, "final", final)
-    write_atomic(os.path.join(s.workdir, "results.json"), json.dumps(results, indent=1))
+    if s.primary:
+        write_atomic(os.path.join(s.workdir, "results.json"), json.dumps(results, indent=1))
     return dict(results, state=s.state, model=s.model, sp=s.data.sp)
 
 
@@ -294,5 +289,11 @@ def run(config: Config, workdir: str, progress: bool = True) -> dict:
         if interrupted:
             return {"interrupted": True, "step": step, "state": s.state}
         return finish(s, step, stopped)
+    except jax.errors.JaxRuntimeError as e:
+        if jax.process_count() == 1:
+            raise
+        # a collective or the coordination service lost another process: one line, then the run can resume
+        raise TrainingError(f"process {jax.process_index()} of {jax.process_count()} lost the others "
+                            f"({str(e).strip().splitlines()[0][:300]}); the last checkpoint is kept") from None
     finally:
         s.close()
