@@ -73,11 +73,11 @@ def cudnn_check(cpu: bool) -> dict:
     from nmt.config import get_config
     from nmt.model import Seq2Seq
     from nmt.training.step import init_params, make_model
-    outs = {}
+    outs, params = {}, None
     for impl in ("scan", "cudnn"):
         cfg = get_config("reference", [f"model.encoder_impl={impl}", *(TINY if cpu else [])])
         model = make_model(cfg, 8000)
-        params = init_params(model, jax.random.key(0)) if impl == "scan" else params
+        params = params or init_params(model, jax.random.key(0))  # the scan model's, for both
         lengths = np.random.default_rng(0).integers(3, 41, 64)
         src = np.where(np.arange(40)[None] < lengths[:, None], np.random.default_rng(1).integers(4, 8000, (64, 40)), 0)
         outs[impl] = np.asarray(model.apply({"params": params}, src, method=Seq2Seq.encode).values)

@@ -2,6 +2,7 @@
 `onmt_translate`, test_2016_flickr (1,000 sentences), beam 5, each command timed from launch to exit.
 
     python experiments/startup.py                 # about 5 min; needs runs/ttq_nmt and the peer's run_ttq checkpoint
+    python experiments/startup.py --eval-buckets 16,32,64   # nmt translating in 3 bucket shapes: startup_eval_buckets.json
     python experiments/startup.py --checkpoint RUN --peer-checkpoint run_ttq/model_step_N.pt --repeats 3
 
 nmt runs cold (an empty compilation cache, as on a fresh machine) and warm (the same command again, its programs
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import re
 import shutil
@@ -49,11 +51,25 @@ def peer_once(checkpoint: str, out: str) -> float:
                    "-batch_type", "sents", "-gpu", "-1"], cwd=PEER_WORK, env=dict(os.environ, OMP_NUM_THREADS="2"))
 
 
+def with_eval_buckets(run: str, buckets: list[int], where: str) -> str:
+    """A view of `run` (its checkpoints linked) whose configuration batches translation by `buckets`."""
+    os.makedirs(where)
+    with open(os.path.join(run, "config.json")) as f:
+        config = json.load(f)
+    config["data"]["eval_buckets"] = buckets
+    with open(os.path.join(where, "config.json"), "w") as f:
+        json.dump(config, f)
+    shutil.copy(os.path.join(run, "vocab.model"), where)
+    os.symlink(os.path.abspath(os.path.join(run, "checkpoints")), os.path.join(where, "checkpoints"))
+    return where
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=os.path.join(ROOT, "runs", "ttq_nmt"))
     p.add_argument("--peer-checkpoint", help="default: the newest run_ttq/model_step_*.pt of the peer")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--eval-buckets", help="e.g. 16,32,64: translate with these buckets instead of the run's")
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     args = p.parse_args(argv)
     peer_ckpt = args.peer_checkpoint or max(
@@ -62,19 +78,24 @@ def main(argv=None):
     source = os.path.join(PEER_WORK, "data", "test_2016_flickr.en")
     times = {"nmt_cold": [], "nmt_warm": [], "peer": []}
     work = tempfile.mkdtemp(prefix="startup-")
+    checkpoint = args.checkpoint
     try:
+        if args.eval_buckets:
+            buckets = [int(x) for x in args.eval_buckets.split(",")]
+            checkpoint = with_eval_buckets(args.checkpoint, buckets, os.path.join(work, "run"))
         for r in range(args.repeats):
             cache = os.path.join(work, f"cache{r}")
-            times["nmt_cold"].append(nmt_once(args.checkpoint, source, cache, os.path.join(work, "nmt.txt")))
+            times["nmt_cold"].append(nmt_once(checkpoint, source, cache, os.path.join(work, "nmt.txt")))
             times["peer"].append(peer_once(peer_ckpt, os.path.join(work, "peer.txt")))
-            times["nmt_warm"].append(nmt_once(args.checkpoint, source, cache, os.path.join(work, "nmt_warm.txt")))
+            times["nmt_warm"].append(nmt_once(checkpoint, source, cache, os.path.join(work, "nmt_warm.txt")))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
         with open(os.path.join(work, "nmt.txt")) as a, open(os.path.join(work, "nmt_warm.txt")) as b:
             same = a.read() == b.read()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    write_result(args.out, "startup.json", {
+    write_result(args.out, f"startup{'_eval_buckets' if args.eval_buckets else ''}.json", {
+        "eval_buckets": args.eval_buckets or "the run's",
         "seconds": times, "median_s": med, "cold_over_peer": med["nmt_cold"] / med["peer"],
         "warm_over_peer": med["nmt_warm"] / med["peer"], "warm_output_identical": same,
         "nmt_checkpoint": os.path.relpath(args.checkpoint, ROOT), "peer_checkpoint": os.path.relpath(peer_ckpt, ROOT),

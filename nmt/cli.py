@@ -112,9 +112,10 @@ def enable_compilation_cache() -> None:
     import jax
 
     from nmt.data.multi30k import cache_dir
-    if os.environ.get("NMT_COMPILATION_CACHE", "1") == "0" or jax.config.jax_compilation_cache_dir:
+    if os.environ.get("NMT_COMPILATION_CACHE", "1") == "0":
         return
-    jax.config.update("jax_compilation_cache_dir", os.path.join(cache_dir(), "jax"))
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", os.path.join(cache_dir(), "jax"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 

@@ -93,3 +93,31 @@ def test_the_train_command_as_two_processes_equals_one_process_on_two_devices(co
         more = subprocess.run(cmd(tmp_path / "two") + ["train.steps=12"], cwd=ROOT, capture_output=True, text=True,
                               timeout=600, env=dict(env, XLA_FLAGS="--xla_force_host_platform_device_count=2"))
         assert more.returncode == 0 and "resumed from step 8" in more.stderr, more.stderr[-2000:]
+
+
+def test_a_lost_process_stops_the_other_with_one_line(corpus_dir, tmp_path):
+    """kill -9 of process 1 mid-run: process 0 ends on its own within 60 s, naming the lost task."""
+    import signal
+    import time
+    args = ["--preset", "tiny", "--no-progress", *tiny_overrides(corpus_dir), "train.steps=100000",
+            "train.log_every=1", "parallel.method=sync", "parallel.workers=2"]
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "nmt.train", "--workdir", str(tmp_path), *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(env, PYTHONPATH=ROOT, NMT_COORDINATOR=f"localhost:{port}", NMT_NUM_PROCESSES="2",
+                                       NMT_PROCESS_ID=str(i), NMT_HEARTBEAT_S="10")) for i in range(2)]
+    metrics, deadline = tmp_path / "metrics.jsonl", time.time() + 300
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    procs[1].send_signal(signal.SIGKILL)
+    killed = time.time()
+    try:
+        _, err = procs[0].communicate(timeout=120)
+    finally:
+        procs[0].kill()
+        procs[1].communicate()
+    waited = time.time() - killed
+    assert procs[0].returncode != 0 and waited < 60, (procs[0].returncode, waited, err[-2000:])
+    # JAX's coordination service ends the process itself, with its own (long) report naming the lost task
+    assert "Task 1 heartbeat timeout" in err, err[-3000:]

@@ -124,3 +124,12 @@ def test_hostile_input_keeps_one_output_block_per_line_in_order(tiny_run, tmp_pa
     out = r.stdout.splitlines()
     assert len(out) == 3 * len(lines)
     assert [int(line.split("\t")[0]) for line in out] == [i for i in range(len(lines)) for _ in range(3)]
+
+
+def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
+    from nmt.training.checkpoint import Checkpoints
+    for name in ("latest/12.orbax-checkpoint-tmp", "latest/10", "best/7.orbax-checkpoint-tmp-3"):
+        os.makedirs(tmp_path / "checkpoints" / name)
+    assert sorted(Checkpoints.remove_partial(str(tmp_path))) == ["best/7.orbax-checkpoint-tmp-3",
+                                                                 "latest/12.orbax-checkpoint-tmp"]
+    assert os.listdir(tmp_path / "checkpoints" / "latest") == ["10"] and not os.listdir(tmp_path / "checkpoints" / "best")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
@@ -62,6 +63,18 @@ class Checkpoints:
             args = ocp.args.StandardRestore(target)
         out = mgr.restore(step, args=ocp.args.Composite(state=args, meta=ocp.args.JsonRestore()))
         return out.state, out.meta
+
+    @staticmethod
+    def remove_partial(workdir: str) -> list[str]:
+        """Deletes the temporary folders of saves that never finished (a kill during a save); only the trainer that
+        holds the workdir's lock may call it. Returns what it removed."""
+        root, removed = os.path.join(os.path.abspath(workdir), "checkpoints"), []
+        for kind in os.listdir(root) if os.path.isdir(root) else ():
+            for name in os.listdir(os.path.join(root, kind)):
+                if ".orbax-checkpoint-tmp" in name:
+                    shutil.rmtree(os.path.join(root, kind, name), ignore_errors=True)
+                    removed.append(os.path.join(kind, name))
+        return removed
 
     @classmethod
     def restore_readable(cls, mgr, abstract_state):

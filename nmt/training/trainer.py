@@ -112,6 +112,8 @@ def set_up(config: Config, workdir: str) -> Session:
     primary, lock = jax.process_index() == 0, WorkdirLock(workdir)
     if primary:
         lock.acquire()
+        for name in Checkpoints.remove_partial(workdir):
+            logger.info(f"removed {name}, a save that never finished")
     else:
         logging.getLogger("nmt").setLevel(logging.WARNING)
     try:
