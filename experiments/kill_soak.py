@@ -12,7 +12,11 @@ the steps redone (metrics rows of a step written more than once); the kills that
 checkpoints on disk at the end, each restored to check that it reads back. Writes kill_soak.json into --out
 (default experiments/results).
 
-Results: see README (Results) and kill_soak.json.
+Results, on the development machine (2 cores, 24 GiB, no GPU; 2026-11-30; `python experiments/kill_soak.py`,
+kill_soak.json): K = 10 kills, 5 of them while a save was being written; the final parameters are **bit-identical**
+to the uninterrupted run's; 42 steps of 240 were redone; at the end 3 checkpoints are on disk (best 240, latest 236
+and 240), all of which read back, and no partial save folder. (A first run, before the trainer removed the folders of
+unfinished saves at start, left three of them beside the same bit-identical result.)
 """
 from __future__ import annotations
 

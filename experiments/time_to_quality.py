@@ -38,6 +38,9 @@ Results, on the development machine (2 cores, 24 GiB, no GPU; jax 0.10.2 against
   34.85 greedy; runs/ttq_nmt/results.json, the best checkpoint is the last), the whole process 19.8 minutes
   (1,186 s) from launch to results, compiling from an empty cache included. The earlier record of the same preset
   (experiments/default_run.py, coarser buckets, 1 h 12 min on a slower machine) scored 35.21 / 35.52.
+- The GNMT-v2 decoder (`--name gnmt model.decoder=gnmt`, time_to_quality_nmt_gnmt.json) learns far more slowly at
+  this size: test BLEU 9.22 at step 1,000 and 15.39 at step 2,500 (17.6 minutes), against 26.74 and 35.64; its
+  training loss is higher throughout (2.91 against 2.01 at step 2,000), so it is not overfitting.
 - The peer trains 0.89 s a step (2,645 steps in 40 minutes, against 1,906 in the issue's run on its own
   vocabulary); its score peaks at 32.84 at step 2,500 and its last checkpoint scores 32.14. nmt's default model is
   smaller (7.45 M parameters against 16.34 M) and steps 0.37 s a step on larger batches of finer buckets.

@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import threading
 import time
 from typing import Any
 
@@ -34,6 +32,7 @@ from nmt.training.autofit import autofit
 from nmt.training.checkpoint import Checkpoints
 from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
+from nmt.training.interrupt import Interrupt
 from nmt.training.lock import WorkdirLock
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
@@ -156,27 +155,6 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool) -> S
                    step_rng, meta, parameters, lock, primary)
 
 
-class _Interrupt:
-    """Turns SIGINT/SIGTERM into a flag the loop checks between steps, so the state is saved whole."""
-
-    def __init__(self):
-        self.signal = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.signal = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
 def _log_above_bar(progress: bool):
     """While the progress bar runs, the log lines that go to a console go above it (tqdm.write), not through it."""
     if not progress:
@@ -203,7 +181,7 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
     nonfinite = NonFinite(tc.nonfinite_limit)
     progress = progress and s.primary
     bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
-    with _Interrupt() as interrupt, _log_above_bar(progress), bar:
+    with Interrupt() as interrupt, _log_above_bar(progress), bar:
         while step < tc.steps and not stopped:
             s.state, metrics = s.workers.advance(s.state, next(s.batches), s.rng, step)
             pending.append(metrics)
