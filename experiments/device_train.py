@@ -1,7 +1,7 @@
 """Training speed on a GPU (runnable on the CPU with --cpu): tokens/s, step time and bfloat16 MFU of the reference
 model and a GNMT-size model, over variants; and a check that the cuDNN encoder computes what the scan encoder does.
 
-    python experiments/device_train.py --data-dir DIR            # on the GPU, about 8 minutes
+    python experiments/device_train.py --data-dir DIR            # on the GPU (not run yet: its time is a guess, <10 min)
     python experiments/device_train.py --cpu --data-dir DIR      # here, at tiny sizes: a check of the script
 
 The models: `reference` (the preset), and GNMT size: embeddings and LSTMs of 1,024, 4 encoder layers (the first
