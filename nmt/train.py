@@ -4,7 +4,9 @@ Trains (or resumes, when DIR holds a checkpoint) and ends by printing val and te
 """
 from __future__ import annotations
 
-from nmt import cli
+import sys
+
+from nmt import cli, supervisor
 
 
 def main(argv=None):
@@ -14,6 +16,8 @@ def main(argv=None):
     parser.add_argument("--workdir", help="run directory (default: runs/<preset>); an existing run resumes")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     args = parser.parse_args(argv)
+    if supervisor.wanted():  # one of several processes: losing another must end this one in one line
+        sys.exit(supervisor.supervise("nmt.train", sys.argv[1:] if argv is None else list(argv), "nmt.train"))
 
     def go():
         from nmt.training import trainer

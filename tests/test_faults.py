@@ -133,3 +133,24 @@ def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
     assert sorted(Checkpoints.remove_partial(str(tmp_path))) == ["best/7.orbax-checkpoint-tmp-3",
                                                                  "latest/12.orbax-checkpoint-tmp"]
     assert os.listdir(tmp_path / "checkpoints" / "latest") == ["10"] and not os.listdir(tmp_path / "checkpoints" / "best")
+
+
+def test_the_supervisor_passes_output_through_and_holds_back_the_runtime_log():
+    import io
+
+    from nmt.supervisor import _Passthrough, lost_process
+    out = io.BytesIO()
+    p = _Passthrough(out)
+    p.feed(b"step 1\r step 2\rstep")
+    assert out.getvalue() == b"step 1\r step 2\rstep"  # progress bars are not held for a newline
+    p.feed(b" 3\nW1130 14:14:44.149523   30429 x.cc:147] a warning\nits second line\n")
+    p.feed(b"E")  # could start a runtime line: waits for the rest
+    assert out.getvalue().endswith(b" 3\n")
+    p.feed(b"poch 2\n")  # it did not, and the warning was all there was
+    assert out.getvalue().endswith(b"a warning\nits second line\nEpoch 2\n") and not p.held
+    p.feed(b"done\nE1130 14:14:45.000000   30429 c.cc:1549] Task 3 heartbeat timeout\nmore\n")
+    p.feed(b"anything after an error is held\n")
+    assert out.getvalue().endswith(b"Epoch 2\ndone\n") and p.error
+    assert p.held.endswith(b"anything after an error is held\n")
+    assert lost_process(p.held.decode()) == "process 3"
+    assert lost_process("Failed to send RPC to coordination service") == "process 0 (the coordinator)"

@@ -272,7 +272,9 @@ def run(config: Config, workdir: str, progress: bool = True) -> dict:
     except jax.errors.JaxRuntimeError as e:
         if jax.process_count() == 1:
             raise
-        # a collective or the coordination service lost another process: one line, then the run can resume
+        # Another process is gone. Leaving the distributed runtime lets it name that one: it ends this process with its
+        # report, which the supervisor (nmt/supervisor.py) turns into one line; if it lets us go, the cause was other.
+        jax.distributed.shutdown()
         raise TrainingError(f"process {jax.process_index()} of {jax.process_count()} lost the others "
                             f"({str(e).strip().splitlines()[0][:300]}); the last checkpoint is kept") from None
     finally:
