@@ -139,7 +139,8 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
     state = workers.init(jax.random.key(config.train.seed))
     rng = jax.random.key(config.train.seed + 1)
     tokens = config.data.batch_tokens * k
-    it = BatchIterator(data.train.examples, config.data.buckets, tokens, config.train.seed)
+    it = BatchIterator(data.train.examples, config.data.buckets, tokens, config.train.seed,
+                       config.data.full_batches, config.data.pair_shapes)
     val = data.val.examples
     if val_sentences:
         val = type(val)(val.src[:val_sentences], val.tgt[:val_sentences], val.index[:val_sentences])

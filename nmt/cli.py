@@ -94,6 +94,12 @@ def shortlister(args, lexicon):
         raise ConfigError(f"--shortlist: {e}") from None
 
 
+def check_ensemble(args) -> None:
+    """Several --checkpoint options make an ensemble, which takes neither --shortlist nor --slots."""
+    if len(args.checkpoint) > 1 and (args.shortlist or args.slots):
+        raise ConfigError("an ensemble (several --checkpoint) takes neither --shortlist nor --slots")
+
+
 def setup_logging() -> None:
     """The package's log lines (nmt.*) as plain lines on stderr, where a command's results on stdout stay apart."""
     logger = logging.getLogger("nmt")

@@ -1,4 +1,4 @@
-"""`python -m nmt.evaluate --checkpoint RUN_DIR [--split test_2016_flickr] [--beam 5 --alpha 0.6]`
+"""`python -m nmt.evaluate --checkpoint RUN_DIR [--checkpoint RUN_DIR2 ...] [--split test_2016_flickr] [--beam 5]`
 
 BLEU (cased and lowercased) and chrF through sacrebleu, for greedy decoding and for beam search, with sacrebleu's
 signatures. Prints a table, then a JSON object as the last line.
@@ -12,23 +12,28 @@ from nmt import cli
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.evaluate", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
+    parser.add_argument("--checkpoint", required=True, action="append",
+                        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
+                             "ensemble (their log-probabilities averaged at every step; one vocabulary)")
     parser.add_argument("--split", default="test_2016_flickr", help="file prefix of the split (default: %(default)s)")
     cli.add_search_args(parser)
     args = parser.parse_args(argv)
 
     def go():
         from nmt.decode import BeamConfig
-        from nmt.run import load_run
+        from nmt.run import load_runs
         from nmt.run.lexicon import lexicon_for_run
         from nmt.run.translation import evaluate_split
         beam, n_slots = cli.beam_config(args), cli.slots(args)
-        run = load_run(args.checkpoint)
+        cli.check_ensemble(args)
+        runs = load_runs(args.checkpoint)
+        run = runs[0]
         greedy = BeamConfig(beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b)
         names = ("greedy", f"beam{beam.beam}")
-        res = evaluate_split(run, args.split, dict(zip(names, (greedy, beam))),
+        res = evaluate_split(runs, args.split, dict(zip(names, (greedy, beam))),
                              cli.shortlister(args, lambda: lexicon_for_run(run)), n_slots)
-        print(f"\n{args.split}: {res['sentences']} sentences, {run.which} checkpoint at step {run.step}")
+        what = f"{run.which} checkpoint at step {run.step}" if len(runs) == 1 else f"ensemble of {len(runs)} runs"
+        print(f"\n{args.split}: {res['sentences']} sentences, {what}")
         if "shortlist_recall" in res:
             print(f"  shortlist of {args.shortlist} holds {100 * res['shortlist_recall']:.1f}% of the reference tokens")
         for name in names:

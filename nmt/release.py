@@ -1,4 +1,4 @@
-"""`python -m nmt.release --checkpoint RUN_DIR --out DIR [--which best|latest]`
+"""`python -m nmt.release --checkpoint RUN_DIR --out DIR [--which best|latest] [--average N]`
 
 A run's parameters without the optimizer state (a third of the size with Adam), as OpenNMT-py's release_model
 gives: DIR is a run directory that nmt.translate, nmt.evaluate and nmt.bench decode read like any other (with the
@@ -15,11 +15,17 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="the released run directory to write (must not exist)")
     parser.add_argument("--which", default="best", choices=("best", "latest"),
                         help="which checkpoint to release (default: %(default)s; best falls back to latest)")
+    parser.add_argument("--average", type=int, default=0, metavar="N",
+                        help="release the mean of the parameters of the run's last N evaluations (trained with "
+                             "train.keep_evaluated >= N), as fairseq's average_checkpoints.py (default: 0, none)")
     args = parser.parse_args(argv)
 
     def go():
+        from nmt.config import ConfigError
         from nmt.run.release import release
-        info = release(args.checkpoint, args.out, args.which)
+        if args.average < 0:
+            raise ConfigError(f"--average must be >= 0, got {args.average}")
+        info = release(args.checkpoint, args.out, args.which, args.average)
         print(f"released the {info['checkpoint']} checkpoint (step {info['step']}) of {args.checkpoint} "
               f"to {args.out}")
 

@@ -1,4 +1,4 @@
-"""`python -m nmt.translate --checkpoint RUN_DIR [--input F] [--output F] [--beam 5] [--nbest N]`
+"""`python -m nmt.translate --checkpoint RUN_DIR [--checkpoint RUN_DIR2 ...] [--input F] [--output F] [--beam 5]`
 
 One output line per input line, in input order (an empty line gives an empty line). With --nbest N, N lines per
 input: `index<TAB>score<TAB>text`. Invalid UTF-8 is replaced and reported; over-long lines are truncated to the
@@ -13,7 +13,9 @@ from nmt import cli
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.translate", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
+    parser.add_argument("--checkpoint", required=True, action="append",
+                        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
+                             "ensemble (their log-probabilities averaged at every step; one vocabulary)")
     parser.add_argument("--input", help="input file (default: stdin)")
     parser.add_argument("--output", help="output file (default: stdout)")
     parser.add_argument("--nbest", type=int, default=1, help="hypotheses per input line (<= beam)")
@@ -23,13 +25,14 @@ def main(argv=None):
     def go():
         from nmt.config import ConfigError
         from nmt.data import DataError
-        from nmt.run import load_run
+        from nmt.run import load_runs
         from nmt.run.lexicon import lexicon_for_run
         from nmt.run.translation import read_input, translate_lines
         from nmt.utils import write_atomic
         cfg, n_slots = cli.beam_config(args), cli.slots(args)
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam})")
+        cli.check_ensemble(args)
         if args.input:
             try:
                 with open(args.input, "rb") as f:
@@ -38,8 +41,9 @@ def main(argv=None):
                 raise DataError(f"{args.input}: {e.strerror}") from None
         else:
             lines = read_input(sys.stdin.buffer, "stdin")
-        run = load_run(args.checkpoint)
-        results = translate_lines(run, lines, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)),
+        runs = load_runs(args.checkpoint)
+        run = runs[0]
+        results = translate_lines(runs, lines, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)),
                                   n_slots)
         if args.nbest > 1:
             text = "".join(f"{i}\t{score:.4f}\t{hyp}\n" for i, hyps in enumerate(results) for score, hyp in hyps)

@@ -8,7 +8,7 @@ import pytest
 from nmt.config import get_config
 from nmt.data import BatchIterator, DataError, eval_batches, load_data, read_parallel
 from nmt.data import multi30k, vocab
-from nmt.data.batching import Examples, filter_long
+from nmt.data.batching import Examples, filter_long, rows_for
 from tests.helpers import tiny_config
 
 
@@ -84,18 +84,40 @@ def _examples(n=300, seed=0):
     return Examples(src, tgt, np.arange(n))
 
 
-def test_batches_have_bucket_shapes_and_cover_each_epoch_once():
+@pytest.mark.parametrize("full_batches,pair_shapes", [(True, 0), (False, 0), (True, 3), (False, 3)])
+def test_batches_have_bucket_shapes_and_cover_each_epoch_once(full_batches, pair_shapes):
     ex, buckets = _examples(), (8, 16, 32)
-    it = BatchIterator(ex, buckets, 128, seed=3)
-    seen = collections.Counter()
+    it = BatchIterator(ex, buckets, 128, seed=3, full_batches=full_batches, pair_shapes=pair_shapes)
+    seen, part_empty = collections.Counter(), collections.Counter()
     for _ in range(it.steps_per_epoch()):
         b = next(it)
-        assert (b["src"].shape[0], b["src"].shape[1]) in it.shapes() and b["src"].shape[1] in buckets
-        assert b["tgt_in"].shape == b["tgt_out"].shape == b["src"].shape
+        rows, src_len, tgt_len = b["src"].shape + b["tgt_in"].shape[1:]
+        assert (rows, src_len, tgt_len) in it.shapes() and {src_len, tgt_len} <= set(buckets)
+        assert b["tgt_in"].shape == b["tgt_out"].shape == (rows, tgt_len)
         seen.update(int(i) for i in b["index"] if i >= 0)
-    assert len(it.shapes()) <= len(buckets)
+        part_empty[(src_len, tgt_len)] += int((b["index"] < 0).any())
+        for src, tgt, i in zip(b["src"], b["tgt_out"], b["index"]):  # nothing is cut: every pair fits its batch
+            if i >= 0:
+                assert (src > 0).sum() == len(ex.src[i]) + 1 and (tgt > 0).sum() == len(ex.tgt[i]) + 1
+    assert len(it.shapes()) == len(buckets) + pair_shapes and len({s[1:] for s in it.shapes()}) == len(it.shapes())
     assert seen == collections.Counter(range(len(ex)))
+    if full_batches:  # only the longest shape's last batch may be part-empty
+        assert sum(part_empty.values()) <= 1 and set(k for k, v in part_empty.items() if v) <= {(32, 32)}
+    else:  # one per shape whose pairs do not fill whole batches
+        assert sum(part_empty.values()) == sum(len(idx) % rows_for(t, 128) > 0 for (_, t), idx in it.groups.items())
     assert it.epoch == 0 and next(it) is not None and it.epoch == 1
+
+
+def test_source_and_target_bucketed_apart_pad_less():
+    """With pair shapes, a pair goes to the cheapest shape that holds both sides: fewer padded positions."""
+    ex = _examples(2000)
+
+    def padded(it):
+        batches = [next(it) for _ in range(it.steps_per_epoch())]
+        return sum(b["src"].size + b["tgt_out"].size - (b["src"] > 0).sum() - (b["tgt_out"] > 0).sum()
+                   for b in batches)
+    assert padded(BatchIterator(ex, (8, 16, 32), 128, seed=0, pair_shapes=4)) < \
+        padded(BatchIterator(ex, (8, 16, 32), 128, seed=0))
 
 
 def test_shuffle_is_deterministic_and_resumable():

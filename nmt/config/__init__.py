@@ -47,6 +47,15 @@ class DataConfig:
     invalid_utf8: str = "error"  # "error" or "replace" (replaced and counted)
     buckets: tuple = (8, 12, 16, 20, 24, 32, 48, 64, 100)
     batch_tokens: int = 2048  # target tokens per batch, padding included
+    # a bucket's left-over pairs join the next bucket up instead of a part-empty batch (BatchIterator)
+    full_batches: bool = True
+    # > 0: sources and targets bucketed apart, in that many (source, target) shapes beyond the square ones, the most
+    # frequent first (one more program each; BatchIterator, experiments/padding.py)
+    pair_shapes: int = 0
+    # > 0: subword regularisation, a segmentation of the training pairs sampled anew each epoch with this smoothing
+    # (sentencepiece's alpha, e.g. 0.1) from the spm_nbest best (-1: all); nmt.data.sampling
+    spm_alpha: float = 0.0
+    spm_nbest: int = -1
     # the buckets of evaluation and translation (the val/test loss and every search): fewer than training's, so that
     # fewer programs compile where the step runs a few times only; () = the training buckets
     eval_buckets: tuple = ()
@@ -59,6 +68,11 @@ class DataConfig:
             raise ConfigError(f"data.corpus: expected 'multi30k' or 'files', got {self.corpus!r}")
         if self.invalid_utf8 not in ("error", "replace"):
             raise ConfigError(f"data.invalid_utf8: expected 'error' or 'replace', got {self.invalid_utf8!r}")
+        if not 0.0 <= self.spm_alpha <= 1.0 or self.spm_nbest == 0 or self.spm_nbest < -1:
+            raise ConfigError(f"data.spm_alpha must be in [0, 1] and data.spm_nbest -1 or >= 1, got "
+                              f"{self.spm_alpha} and {self.spm_nbest}")
+        if self.pair_shapes < 0:
+            raise ConfigError(f"data.pair_shapes must be >= 0, got {self.pair_shapes}")
         for name in ("buckets", "eval_buckets") if self.eval_buckets else ("buckets",):
             edges = getattr(self, name)
             if list(edges) != sorted(set(edges)) or min(edges) < 2:
@@ -141,6 +155,11 @@ class TrainConfig:
     patience: int = 0  # stop after this many evaluations without a better val BLEU; 0 = never
     final_beam: int = 5  # beam size (alpha 0.6) of the final val/test BLEU, beside greedy; 1 = greedy only
     keep_evaluated: int = 0  # parameters of the last N evaluations kept in checkpoints/evaluated/ (0 = none)
+    # > 0: the final evaluation scores the average of the last N evaluated parameters (needs keep_evaluated >= N)
+    final_average: int = 0
+    # > 0: evaluate, keep and release an exponential moving average of the parameters (Marian's exponential
+    # smoothing; e.g. 0.999) instead of the parameters themselves
+    ema_decay: float = 0.0
     save_every_s: int = 600  # the latest state is also saved when this many seconds passed since the last save
     # a step whose loss or gradient is not finite changes nothing (optax.apply_if_finite) and is counted; this many
     # in a row stop the run; 0 = no guard (every update is applied)
@@ -156,6 +175,11 @@ class TrainConfig:
             raise ConfigError(f"train.decay: expected rsqrt, cosine or constant, got {self.decay!r}")
         if self.steps < 1 or self.eval_every < 1 or self.log_every < 1:
             raise ConfigError("train.steps, train.eval_every and train.log_every must be >= 1")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.final_average > self.keep_evaluated:
+            raise ConfigError(f"train.final_average={self.final_average} needs train.keep_evaluated >= "
+                              f"{self.final_average} (the evaluated parameters it averages)")
         if min(self.keep_evaluated, self.save_every_s, self.nonfinite_limit) < 0:
             raise ConfigError("train.keep_evaluated, train.save_every_s and train.nonfinite_limit must be >= 0")
         if self.final_beam < 1:
@@ -204,6 +228,9 @@ class Config:
         self.model.validate()
         self.train.validate()
         self.parallel.validate()
+        if self.train.ema_decay > 0 and self.parallel.method != "none":
+            raise ConfigError("train.ema_decay works with parallel.method=none only (average and bmuf keep a global "
+                              "model of their own)")
         return self
 
     def replace(self, **sections: dict) -> "Config":

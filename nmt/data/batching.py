@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -39,19 +40,21 @@ def filter_long(src: list[list[int]], tgt: list[list[int]], max_len: int, droppe
     return Examples([src[i] for i in keep], [tgt[i] for i in keep], np.asarray(keep, np.int64))
 
 
-def make_batch(ex: Examples, idx: np.ndarray, bucket: int, rows: int) -> dict:
-    """Pads pairs `idx` into `[rows, bucket]` arrays; rows beyond len(idx) are all padding (weight 0).
+def make_batch(ex: Examples, idx: np.ndarray, bucket: int, rows: int, tgt_bucket: int | None = None) -> dict:
+    """Pads pairs `idx` into `[rows, bucket]` sources and `[rows, tgt_bucket]` targets (default: `bucket`); rows beyond
+    len(idx) are all padding (weight 0).
 
     Returns a dict with `src` (ids + eos), `tgt_in` (bos + ids), `tgt_out` (ids + eos), `index` (-1 for filler).
     Sequences longer than the bucket are truncated (eos kept last), which only happens for eval data.
     """
+    tgt_bucket = tgt_bucket or bucket
     src = np.full((rows, bucket), PAD, np.int32)
-    tgt_in = np.full((rows, bucket), PAD, np.int32)
-    tgt_out = np.full((rows, bucket), PAD, np.int32)
+    tgt_in = np.full((rows, tgt_bucket), PAD, np.int32)
+    tgt_out = np.full((rows, tgt_bucket), PAD, np.int32)
     index = np.full((rows,), -1, np.int64)
     for r, i in enumerate(idx):
         s = list(ex.src[i][:bucket - 1]) + [EOS]
-        t = list(ex.tgt[i][:bucket - 1])
+        t = list(ex.tgt[i][:tgt_bucket - 1])
         src[r, :len(s)] = s
         tgt_in[r, :len(t) + 1] = [BOS] + t
         tgt_out[r, :len(t) + 1] = t + [EOS]
@@ -67,25 +70,75 @@ def group_by_bucket(ex: Examples, buckets: tuple) -> dict[int, np.ndarray]:
     return {b: np.asarray(v, np.int64) for b, v in sorted(groups.items())}
 
 
-class BatchIterator:
-    """Endless training batches. `position` = (epoch, batch index in that epoch); `restore` seeks to it."""
+def shape_plan(ex: Examples, buckets: tuple, pair_shapes: int = 0) -> list[tuple[int, int]]:
+    """The (source length, target length) shapes of training batches, cheapest first.
 
-    def __init__(self, ex: Examples, buckets: tuple, batch_tokens: int, seed: int):
+    One square shape per bucket; with `pair_shapes` > 0, also that many (source, target) bucket pairs, the ones that
+    hold the most training pairs, so that a pair whose sides differ in length is not padded to its longer side twice.
+    """
+    square = [(b, b) for b in buckets]
+    if pair_shapes <= 0:
+        return square
+    cells = collections.Counter((bucket_of(len(s) + 1, buckets), bucket_of(len(t) + 1, buckets))
+                                for s, t in zip(ex.src, ex.tgt))
+    uneven = [c for c, _ in cells.most_common() if c[0] != c[1] and None not in c][:pair_shapes]
+    return sorted(square + uneven, key=lambda c: (c[0] + c[1], c[1]))
+
+
+def group_by_shape(ex: Examples, shapes: list[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+    """Each pair in the cheapest shape (first in `shapes`) that holds both its sides, eos included; pairs too long
+    for every shape go to the last."""
+    src = np.asarray([len(s) + 1 for s in ex.src])
+    tgt = np.asarray([len(t) + 1 for t in ex.tgt])
+    left, groups = np.ones(len(src), bool), {}
+    for k, (sb, tb) in enumerate(shapes):
+        fits = left & (src <= sb) & (tgt <= tb) if k < len(shapes) - 1 else left
+        if fits.any():
+            groups[(sb, tb)] = np.flatnonzero(fits).astype(np.int64)
+        left &= ~fits
+    return groups
+
+
+class BatchIterator:
+    """Endless training batches. `position` = (epoch, batch index in that epoch); `restore` seeks to it.
+
+    full_batches: the pairs left over when a bucket's pairs are cut into batches join the next bucket up (padded to
+      its length) instead of making a part-empty batch, so that every batch but the longest bucket's last is full.
+      Like the pools of batches sorted by length that OpenNMT-py shuffles, it cuts padding (on Multi30k, 11.4% of
+      the target positions become 8.6%), and it keeps one shape per bucket.
+    pair_shapes: source and target bucketed apart in that many extra shapes (`shape_plan`).
+    resample: epoch -> that epoch's examples (subword regularisation, `nmt.data.sampling`), or None to keep `ex`.
+    """
+
+    def __init__(self, ex: Examples, buckets: tuple, batch_tokens: int, seed: int, full_batches: bool = True,
+                 pair_shapes: int = 0, resample: Callable[[int], Examples] | None = None):
         self.ex, self.buckets, self.batch_tokens, self.seed = ex, tuple(buckets), batch_tokens, seed
-        self.groups = group_by_bucket(ex, self.buckets)
+        self.full_batches, self.resample = full_batches, resample
+        self.shape_list = shape_plan(ex, self.buckets, pair_shapes)
+        self.groups = group_by_shape(ex, self.shape_list)
         if not self.groups:
             raise ValueError("no training examples left after filtering")
         self.epoch, self.pos = 0, 0
         self._plan = self.plan(0)
 
-    def plan(self, epoch: int) -> list[tuple[int, np.ndarray]]:
-        """The epoch's batches as (bucket, example indices), a pure function of (seed, epoch)."""
+    def plan(self, epoch: int) -> list[tuple[tuple[int, int], np.ndarray]]:
+        """The epoch's batches as ((source length, target length), example indices), a pure function of (seed,
+        epoch). With full_batches, a shape's left-over pairs join the cheapest later shape that holds them."""
+        if self.resample is not None:
+            self.ex = self.resample(epoch)
+            self.groups = group_by_shape(self.ex, self.shape_list)
         rng = np.random.default_rng([self.seed, epoch])
-        batches = []
-        for b, idx in self.groups.items():
-            idx = rng.permutation(idx)
-            rows = rows_for(b, self.batch_tokens)
-            batches += [(b, idx[k:k + rows]) for k in range(0, len(idx), rows)]
+        batches, pending = [], collections.defaultdict(list)
+        shapes = list(self.groups)
+        for k, shape in enumerate(shapes):
+            idx = self.groups[shape]
+            idx = rng.permutation(np.concatenate([*pending.pop(shape, []), idx]) if self.full_batches else idx)
+            rows = rows_for(shape[1], self.batch_tokens)
+            later = [t for t in shapes[k + 1:] if t[0] >= shape[0] and t[1] >= shape[1]]
+            end = len(idx) - len(idx) % rows if self.full_batches and later else len(idx)
+            batches += [(shape, idx[j:j + rows]) for j in range(0, end, rows)]
+            if end < len(idx):
+                pending[later[0]].append(idx[end:])
         order = rng.permutation(len(batches))
         return [batches[k] for k in order]
 
@@ -100,8 +153,9 @@ class BatchIterator:
     def steps_per_epoch(self) -> int:
         return len(self._plan)
 
-    def shapes(self) -> set[tuple[int, int]]:
-        return {(rows_for(b, self.batch_tokens), b) for b in self.groups}
+    def shapes(self) -> set[tuple[int, int, int]]:
+        """(rows, source length, target length) of every batch shape."""
+        return {(rows_for(t, self.batch_tokens), s, t) for s, t in self.groups}
 
     def __iter__(self):
         return self
@@ -110,9 +164,9 @@ class BatchIterator:
         if self.pos >= len(self._plan):
             self.epoch, self.pos = self.epoch + 1, 0
             self._plan = self.plan(self.epoch)
-        b, idx = self._plan[self.pos]
+        (sb, tb), idx = self._plan[self.pos]
         self.pos += 1
-        return make_batch(self.ex, idx, b, rows_for(b, self.batch_tokens))
+        return make_batch(self.ex, idx, sb, rows_for(tb, self.batch_tokens), tb)
 
 
 def eval_batches(ex: Examples, buckets: tuple, batch_tokens: int) -> list[dict]:

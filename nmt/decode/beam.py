@@ -142,7 +142,8 @@ def _write(seqs: jax.Array, t: jax.Array, values: jax.Array) -> jax.Array:
 
 
 def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg: BeamConfig,
-               shortlist: tuple[jax.Array, jax.Array] | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+               shortlist: tuple[jax.Array, jax.Array] | None = None, scored: bool = False
+               ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The 2K best one-token extensions of each sentence's live hypotheses, best first.
 
     2K, so that K live ones survive even if K of them end. `cfg.topk`:
@@ -155,13 +156,18 @@ def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg
 
     Args:
       live_logp: [B, K]; logits: [B, K, V] (or [B, K, N] over a shortlist, see `output_log_probs`);
-      at_limit: [B], True where the next token must be EOS.
+      at_limit: [B], True where the next token must be EOS;
+      scored: the logits are the token scores already (an ensemble's mean log-probabilities), not normalised here.
     Returns:
       (log P [B, 2K], the beam each extends [B, 2K], its token's position in the logits [B, 2K]).
     """
     b, k, v = logits.shape
     ids = jnp.arange(v) if shortlist is None else _per_row(shortlist[0], 3)
     forbidden = at_limit[:, None, None] & (ids != EOS)
+    if scored:
+        logp = jnp.where(forbidden, NEG_INF, logits.astype(jnp.float32))
+        cand_logp, flat = jax.lax.top_k((live_logp[..., None] + logp).reshape(b, k * v), 2 * k)
+        return cand_logp, flat // v, flat % v
     if cfg.topk == "fused" or (cfg.topk == "auto" and shortlist is None):
         masked = jnp.where(allowed_outputs(v, shortlist), logits.astype(jnp.float32), NEG_INF)
         lse = jax.nn.logsumexp(masked, -1, keepdims=True)  # [B, K, 1]
@@ -175,12 +181,13 @@ def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg
 
 
 def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.Array, cfg: BeamConfig,
-            keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None) -> BeamState:
+            keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
+            scored: bool = False) -> BeamState:
     """One step of every sentence's search. limits: [B] output budgets (`max_lengths`); other arguments as for
     `make_search`."""
     k = st.last.shape[1]
     dec, logits, attn = step_fn(st.dec, st.last)
-    cand_logp, src_beam, tok = candidates(st.live_logp, logits, (st.t + 1 >= limits), cfg, shortlist)
+    cand_logp, src_beam, tok = candidates(st.live_logp, logits, (st.t + 1 >= limits), cfg, shortlist, scored)
     tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
     seqs = _write(_gather(st.live_seqs, src_beam), st.t, tok)
     cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
@@ -211,8 +218,8 @@ def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.A
 
 
 def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None
-                ) -> tuple[BeamState, Callable, Callable]:
+                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
+                scored: bool = False) -> tuple[BeamState, Callable, Callable]:
     """The search as (initial state, cond, body) for a `lax.while_loop`.
 
     Args:
@@ -222,6 +229,7 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
       max_len: static bound on output length (EOS included); per-sentence bounds come from cfg.
       keep_attention: also return each finished hypothesis's attention [B, K, L, S] (for pictures).
       shortlist: (ids [N] or [B, N], listed [B, N]) when step_fn's logits are over ids (see `output_log_probs`).
+      scored: step_fn gives token log-probabilities (an ensemble's mean), which the search takes as they are.
     """
     limits = max_lengths(src_mask, cfg, max_len)  # [B]
     init = initial_state(dec_init, *src_mask.shape, cfg, max_len, keep_attention)
@@ -230,7 +238,7 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
         return (st.t[0] < max_len) & ~jnp.all(sentence_done(st, limits, cfg))
 
     def body(st: BeamState):
-        return advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist)
+        return advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist, scored)
 
     return init, cond, body
 

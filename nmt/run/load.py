@@ -28,6 +28,17 @@ class LoadedRun:
     workdir: str
 
 
+def params_key(config: Config, params_only: bool) -> str:
+    """Where a checkpoint keeps the model to translate with: a run of `average` or `bmuf` keeps one model per worker
+    and the global model of the last block update; a run with `train.ema_decay` the moving average; a released
+    checkpoint, and an evaluated one, that model alone as `params`."""
+    if params_only:
+        return "params"
+    if config.parallel.method in ("average", "bmuf"):
+        return "global_params"
+    return "ema" if config.train.ema_decay > 0 else "params"
+
+
 def load_run(workdir: str, which: str = "best", step: int | None = None) -> LoadedRun:
     """Loads `workdir` as written by `nmt.train`: the parameters of its best-BLEU checkpoint (or the latest if there
     is none yet), of its latest, or of an evaluation kept by `train.keep_evaluated` (`which="evaluated"`, the
@@ -47,11 +58,8 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
     config = config.replace(model={"remat": "none", "memory_budget": ""})  # no gradients here
     sp = vocab.load_vocab(vocab_path)
     model = step_lib.make_model(config, sp.vocab_size())
-    # a run of `average` or `bmuf` keeps one model per worker and the global model of the last block update
     released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
-    key = "global_params" if config.parallel.method in ("average", "bmuf") and not released else "params"
-    abstract = jax.eval_shape(lambda: {"step": jnp.zeros((), jnp.int32),
-                                       key: step_lib.init_params(model, jax.random.key(0))})
+    params = jax.eval_shape(lambda: step_lib.init_params(model, jax.random.key(0)))
     ckpt = Checkpoints(workdir)
     try:
         managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")
@@ -60,6 +68,8 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
                 if step is not None and step not in mgr.all_steps():
                     raise RunError(f"{workdir}: no {name} checkpoint at step {step} "
                                    f"(there are {', '.join(map(str, sorted(mgr.all_steps())))})")
+                key = params_key(config, released or name == "evaluated")
+                abstract = {"step": jax.ShapeDtypeStruct((), jnp.int32), key: params}
                 try:
                     state, _ = Checkpoints.restore(mgr, abstract, step, partial=True)
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
@@ -73,3 +83,17 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
                        "(train first, or wait for the first evaluation)")
     finally:
         ckpt.close()
+
+
+def load_runs(workdirs: list[str], which: str = "best") -> list[LoadedRun]:
+    """The runs of an ensemble: each as `load_run` loads it; they must share one vocabulary (RunError otherwise,
+    before any other parameters are read)."""
+    runs = [load_run(workdirs[0], which)]
+    proto = runs[0].sp.serialized_model_proto()
+    for workdir in workdirs[1:]:
+        path = os.path.join(workdir, "vocab.model")
+        if os.path.isfile(path) and vocab.load_vocab(path).serialized_model_proto() != proto:
+            raise RunError(f"{workdir}: its vocabulary differs from that of {workdirs[0]}; the models of an "
+                           "ensemble must share one")
+        runs.append(load_run(workdir, which))
+    return runs

@@ -10,6 +10,7 @@ import sacrebleu
 from nmt.data import Examples, corpus, pipeline
 from nmt.decode import translate_examples
 from nmt.decode.bleu import bleu
+from nmt.decode.ensemble import ensemble_translate
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,12 @@ def _listing(numbers: list[int]) -> str:
 
 def translate_lines(run, lines: list[str], cfg, nbest: int = 1, shortlister=None, slots: int | None = None):
     """Translates non-empty lines (sorted into length buckets, order restored); returns per line a list of nbest
-    (score, text), an empty line giving [(0.0, "")] * nbest. shortlister, slots: as for `translate_examples`."""
+    (score, text), an empty line giving [(0.0, "")] * nbest. shortlister, slots: as for `translate_examples`.
+
+    run: a loaded run, or a list of them (`load_runs`): an ensemble, searched as one (no shortlist, no slots); the
+    first run's data settings (length limit, buckets) apply."""
+    runs = run if isinstance(run, list) else [run]
+    run = runs[0]
     limit = run.config.data.max_len - 1  # EOS takes the last place
     todo = [i for i, line in enumerate(lines) if line]
     ids = run.sp.encode([lines[i] for i in todo])
@@ -29,8 +35,12 @@ def translate_lines(run, lines: list[str], cfg, nbest: int = 1, shortlister=None
         logger.warning(f"warning: {len(long)} lines longer than {limit} subword tokens were truncated: "
                        + _listing(long))
     ex = Examples([x[:limit] for x in ids], [[] for _ in ids], np.arange(len(ids)))
-    out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.search_buckets(),
-                             run.config.data.batch_tokens, cfg, nbest, shortlister, slots)
+    if len(runs) > 1:
+        out = ensemble_translate(tuple(r.model for r in runs), tuple(r.params for r in runs), ex, run.sp,
+                                 run.config.data.search_buckets(), run.config.data.batch_tokens, cfg, nbest)
+    else:
+        out = translate_examples(run.model, run.params, ex, run.sp, run.config.data.search_buckets(),
+                                 run.config.data.batch_tokens, cfg, nbest, shortlister, slots)
     results = [[(0.0, "")] * nbest for _ in lines]
     for j, i in enumerate(todo):
         results[i] = out[j] if nbest > 1 else [(0.0, out[j])]
@@ -45,9 +55,11 @@ def read_input(stream, name: str) -> list[str]:
     return lines
 
 
-def evaluate_split(run, split: str, cfgs: dict, shortlister=None, slots: int | None = None) -> dict:
+def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots: int | None = None) -> dict:
     """Scores each named search configuration on `split` (a file prefix) of the run's corpus: BLEU, chrF, seconds
-    and mean length. shortlister, slots: as for `translate_examples`."""
+    and mean length. runs: a run or an ensemble's list (see `translate_lines`); shortlister, slots: as for
+    `translate_examples`."""
+    run = runs[0] if isinstance(runs, list) else runs
     text = corpus.read_parallel(*pipeline.split_paths(run.config.data, split),
                                 invalid_utf8=run.config.data.invalid_utf8)
     logger.info(text.summary(split))
@@ -56,7 +68,7 @@ def evaluate_split(run, split: str, cfgs: dict, shortlister=None, slots: int | N
         out["shortlist_recall"] = shortlist_recall(shortlister, run.sp, text.src, text.tgt, run.config.data.max_len - 1)
     for name, cfg in cfgs.items():
         t = time.perf_counter()
-        hyps = [h[0][1] for h in translate_lines(run, text.src, cfg, 1, shortlister, slots)]
+        hyps = [h[0][1] for h in translate_lines(runs, text.src, cfg, 1, shortlister, slots)]
         seconds = time.perf_counter() - t
         chrf = sacrebleu.CHRF()
         out[name] = {**bleu(hyps, text.tgt), "chrf": chrf.corpus_score(hyps, [text.tgt]).score,

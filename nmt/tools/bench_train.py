@@ -25,33 +25,37 @@ logger = logging.getLogger(__name__)
 class _Variant:
     """One configuration's train step, compiled for every batch shape, and the times of its timed steps."""
 
-    def __init__(self, config: Config, vocab: int, shapes):
-        self.config, self.vocab = config, vocab
+    def __init__(self, config: Config, vocab: int, batches: list[dict], programs: int):
+        """Compiles the step for the shapes that occur in `batches`; `programs`: how many an epoch needs."""
+        self.config, self.vocab, self.programs = config, vocab, programs
         model = step_lib.make_model(config, vocab)
         opt = step_lib.make_optimizer(config.train)
         self.state = step_lib.init_train_state(model, opt, jax.random.key(0))
         self.rng = jax.random.key(1)
         jitted = step_lib.compile_train_step(config, model, opt)
         self.compiled, self.compile_s, self.peak = {}, 0.0, 0
-        for rows, length in sorted(shapes):
-            batch = {k: jnp.zeros((rows, length), jnp.int32) for k in ("src", "tgt_in", "tgt_out")}
-            self.compiled[(rows, length)], seconds = timed(lambda: jitted.lower(self.state, batch, self.rng).compile())
+        for rows, src_len, tgt_len in sorted({_shape(b) for b in batches}):
+            batch = {"src": jnp.zeros((rows, src_len), jnp.int32), "tgt_in": jnp.zeros((rows, tgt_len), jnp.int32),
+                     "tgt_out": jnp.zeros((rows, tgt_len), jnp.int32)}
+            key = (rows, src_len, tgt_len)
+            self.compiled[key], seconds = timed(lambda: jitted.lower(self.state, batch, self.rng).compile())
             self.compile_s += seconds
-            self.peak = max(self.peak, footprint(compiled_stats(self.compiled[(rows, length)])) or 0)
-        self.times, self.tokens, self.src_tokens, self.flops, self.padded = [], [], [], [], []
+            self.peak = max(self.peak, footprint(compiled_stats(self.compiled[key])) or 0)
+        self.times, self.tokens, self.src_tokens, self.flops, self.padded, self.src_padded = [], [], [], [], [], []
 
     def window(self, batches: list[dict], warmup: int) -> None:
         """Runs every batch; times all but the first `warmup`."""
         for i, batch in enumerate(batches):
-            shape = batch["src"].shape
+            rows, src_len, tgt_len = shape = _shape(batch)
             (self.state, metrics), dt = timed(self.compiled[shape], self.state, step_lib.model_batch(batch), self.rng)
             if i >= warmup:
-                n = float(metrics["tokens"])
+                n, m = float(metrics["tokens"]), float((batch["src"] != 0).sum())
                 self.times.append(dt)
                 self.tokens.append(n)
-                self.src_tokens.append(float((batch["src"] != 0).sum()))
-                self.flops.append(train_step_flops(self.config.model, self.vocab, shape[0], shape[1], shape[1]))
-                self.padded.append(1.0 - n / (shape[0] * shape[1]))
+                self.src_tokens.append(m)
+                self.flops.append(train_step_flops(self.config.model, self.vocab, rows, src_len, tgt_len))
+                self.padded.append(1.0 - n / (rows * tgt_len))
+                self.src_padded.append(1.0 - m / (rows * src_len))
 
     def result(self, peak_flops: float) -> dict:
         return {
@@ -61,20 +65,26 @@ class _Variant:
                                                        zip(self.tokens, self.src_tokens, self.times)]),
             "step_s": statistics.median(self.times),
             "compile_s": self.compile_s,
-            "programs": len(self.compiled),
+            "programs_compiled": len(self.compiled),
+            "programs": self.programs,
             "peak_bytes": self.peak,
             "mfu": statistics.median([f / t / peak_flops for f, t in zip(self.flops, self.times)]),
             "model_flops_per_s": statistics.median([f / t for f, t in zip(self.flops, self.times)]),
             "padding_fraction": float(np.mean(self.padded)),
+            "src_padding_fraction": float(np.mean(self.src_padded)),
             "timed_steps": len(self.times),
             "parameters": int(sum(x.size for x in jax.tree.leaves(self.state.params))),
         }
 
 
+def _shape(batch: dict) -> tuple[int, int, int]:
+    return batch["src"].shape[0], batch["src"].shape[1], batch["tgt_in"].shape[1]
+
+
 def profile_train(run: _Variant, batches: list[dict]) -> dict:
     """`profile_steps` of the batch shape that occurs most, over its batches, and the host's time per batch."""
-    shape = collections.Counter(b["src"].shape for b in batches).most_common(1)[0][0]
-    args = [(step_lib.model_batch(b),) for b in batches if b["src"].shape == shape]
+    shape = collections.Counter(_shape(b) for b in batches).most_common(1)[0][0]
+    args = [(step_lib.model_batch(b),) for b in batches if _shape(b) == shape]
 
     def step(batch):  # the state is donated: each step reads the one the step before left
         run.state, metrics = run.compiled[shape](run.state, batch, run.rng)
@@ -91,23 +101,24 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
 
     variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
       turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's. A variant
-      that changes data.buckets, data.batch_tokens or train.seed draws its own batches (the same sentences, cut its
-      way).
+      that changes data.buckets, data.batch_tokens, data.full_batches, data.pair_shapes or train.seed draws its own batches (the same
+      sentences, cut its way).
     """
     data = load_data(config.data)
     vocab = data.sp.vocab_size()
 
     def draw(c: Config):
-        it = BatchIterator(data.train.examples, c.data.buckets, c.data.batch_tokens, c.train.seed)
-        return [next(it) for _ in range(warmup + steps)], it.shapes()
+        it = BatchIterator(data.train.examples, c.data.buckets, c.data.batch_tokens, c.train.seed, c.data.full_batches,
+                           c.data.pair_shapes)
+        return [next(it) for _ in range(warmup + steps)], len(it.shapes())
     configs = {name: with_overrides(config, overrides) for name, overrides in (variants or {"": []}).items()}
     drawn = {}  # (buckets, batch_tokens, seed) -> (batches, shapes): variants that batch alike share them
-    key = lambda c: (c.data.buckets, c.data.batch_tokens, c.train.seed)
+    key = lambda c: (c.data.buckets, c.data.batch_tokens, c.train.seed, c.data.full_batches, c.data.pair_shapes)
     for c in configs.values():
         if key(c) not in drawn:
             drawn[key(c)] = draw(c)
     batches = {name: drawn[key(c)] for name, c in configs.items()}
-    runs = {name: _Variant(c, vocab, batches[name][1]) for name, c in configs.items()}
+    runs = {name: _Variant(c, vocab, *batches[name]) for name, c in configs.items()}
     for r in range(rounds):
         for name, run in runs.items():
             logger.info(f"round {r + 1}/{rounds}: {name or 'train step'}")
@@ -120,7 +131,8 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
     if profile:
         name = next(iter(runs))
         common["profile"] = profile_train(runs[name], batches[name][0])
-        it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed)
+        it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed,
+                           config.data.full_batches, config.data.pair_shapes)
         common["batching_s"] = median_seconds(lambda: next(it), repeats=len(batches))
     if not variants:
         return {**runs[""].result(peak_flops), **common}

@@ -17,6 +17,14 @@ class TrainState(flax.struct.PyTreeNode):
     step: jax.Array
     params: Any
     opt_state: Any
+    ema: Any = None  # the parameters' exponential moving average (train.ema_decay > 0), else None
+
+
+def ema_update(ema, params, step: jax.Array, decay: float):
+    """One step of the moving average, its decay ramped up as TensorFlow's ExponentialMovingAverage does with
+    num_updates (min(decay, (1 + t) / (10 + t))), so that the random initialisation is soon forgotten."""
+    d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+    return jax.tree.map(lambda e, p: (d * e + (1 - d) * p).astype(e.dtype), ema, params)
 
 
 def learning_rate(cfg: TrainConfig) -> optax.Schedule:
@@ -53,9 +61,10 @@ def init_params(model: Seq2Seq, rng: jax.Array, batch_shape=(2, 8)):
 
 
 def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
-                     batch_shape=(2, 8)) -> TrainState:
+                     batch_shape=(2, 8), ema: bool = False) -> TrainState:
     params = init_params(model, rng, batch_shape)
-    return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
+    return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params),
+                      jax.tree.map(jnp.copy, params) if ema else None)
 
 
 def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothing: float):
@@ -92,14 +101,19 @@ def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, p
 
 
 def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,
-               optimizer: optax.GradientTransformation, smoothing: float, guard: bool = True
+               optimizer: optax.GradientTransformation, smoothing: float, guard: bool = True, ema_decay: float = 0.0
                ) -> tuple[TrainState, dict]:
     """One optimisation step; `rng` is the run's root key, folded with the step number here. guard: a step with a
-    non-finite loss or gradient changes nothing (train.nonfinite_limit > 0)."""
+    non-finite loss or gradient changes nothing (train.nonfinite_limit > 0). The moving average, when the state
+    keeps one, follows the parameters after the update."""
     grads, metrics = gradients(state.params, model, batch, jax.random.fold_in(rng, state.step), smoothing)
-    params, opt_state = apply_gradients(optimizer, grads, state.opt_state, state.params,
-                                        keep=metrics["skipped"] > 0 if guard else None)
-    return TrainState(state.step + 1, params, opt_state), metrics
+    keep = metrics["skipped"] > 0 if guard else None
+    params, opt_state = apply_gradients(optimizer, grads, state.opt_state, state.params, keep=keep)
+    ema = state.ema
+    if ema is not None:
+        ema = ema_update(ema, params, state.step, ema_decay)
+        ema = ema if keep is None else jax.tree.map(lambda new, old: jnp.where(keep, old, new), ema, state.ema)
+    return TrainState(state.step + 1, params, opt_state, ema), metrics
 
 
 @functools.partial(jax.jit, static_argnames="model")
@@ -127,5 +141,6 @@ def compile_train_step(config: Config, model: Seq2Seq, optimizer):
     """The jitted train step, donating its state: (state, batch, rng) -> (state, metrics)."""
     return jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
                                               smoothing=config.train.label_smoothing,
-                                              guard=config.train.nonfinite_limit > 0), donate_argnums=0)
+                                              guard=config.train.nonfinite_limit > 0,
+                                              ema_decay=config.train.ema_decay), donate_argnums=0)
 

@@ -26,9 +26,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from nmt import parallel
 from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
 from nmt.data import BatchIterator, Data, load_data
+from nmt.data.sampling import segmentation_sampler
 from nmt.model import Seq2Seq, policies
 from nmt.training import step as step_lib
 from nmt.training.autofit import autofit
+from nmt.training.averaging import average_evaluated
 from nmt.training.checkpoint import Checkpoints
 from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
@@ -138,7 +140,7 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool) -> S
     workers = make_workers(config, model)
     state = workers.init(init_rng)
     batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.k,
-                            config.train.seed)
+                            config.train.seed, config.data.full_batches, config.data.pair_shapes, _sampler(config, data))
     ckpt = Checkpoints(workdir, config.train.keep_evaluated)
     meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
     restored = ckpt.restore_readable(ckpt.latest, state)
@@ -162,6 +164,15 @@ def _log_above_bar(progress: bool):
     loggers = [logger for logger in (logging.root, logging.getLogger("nmt"))
                if any(isinstance(h, logging.StreamHandler) for h in logger.handlers)]
     return logging_redirect_tqdm(loggers=loggers)
+
+
+def _sampler(config: Config, data: Data):
+    """Subword regularisation's sampler of each epoch's segmentation, or None."""
+    dc = config.data
+    if dc.spm_alpha <= 0:
+        return None
+    return segmentation_sampler(data.sp, data.train.src_text, data.train.ref_text, data.train.examples, dc.spm_alpha,
+                                dc.spm_nbest, dc.max_len, config.train.seed)
 
 
 def _agree(flag: bool, logged: bool) -> bool:
@@ -246,6 +257,9 @@ def finish(s: Session, step: int, stopped: str | None) -> dict:
     params = s.workers.model_params(best[0], best_step) if best else s.workers.model_params(s.state, step)
     results = {"step": step, "best_step": best_step, "train_programs": s.workers.programs(),
                "train_shapes": len(s.batches.shapes()), "parameters": s.parameters}
+    if s.config.train.final_average:
+        params, results["averaged_steps"] = average_evaluated(s.ckpt, params, s.config.train.final_average, s.workdir)
+        logger.info(f"scoring the average of the evaluations at steps {results['averaged_steps']}")
     results.update(final_evaluation(s.model, params, s.data, s.config, s.workdir if s.primary else None))
     final = {f"{n}_{k}": results[n][k] for n in ("val", "test") for k in ("bleu", "bleu_lc", "loss")}
     final.update({f"{n}_beam_{k}": results[n]["beam"][k] for n in ("val", "test") if "beam" in results[n]

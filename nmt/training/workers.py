@@ -18,18 +18,19 @@ class SingleWorker:
     k = 1
 
     def __init__(self, config: Config, model):
-        self.model = model
+        self.model, self.ema = model, config.train.ema_decay > 0
         self.optimizer = step_lib.make_optimizer(config.train)
         self._train = step_lib.compile_train_step(config, model, self.optimizer)
 
     def init(self, rng: jax.Array) -> step_lib.TrainState:
-        return step_lib.init_train_state(self.model, self.optimizer, rng)
+        return step_lib.init_train_state(self.model, self.optimizer, rng, ema=self.ema)
 
     def advance(self, state, batch: dict, rng: jax.Array, host_step: int):
         return self._train(state, step_lib.model_batch(batch), rng)
 
     def model_params(self, state, host_step: int):
-        return state.params
+        """The model to evaluate: the moving average of the parameters when the run keeps one."""
+        return state.ema if self.ema else state.params
 
     def programs(self) -> int:
         return self._train._cache_size()
