@@ -7,8 +7,22 @@ batches (`data.full_batches=false`, one per bucket), full batches (left-over pai
 sources and targets bucketed apart (`data.pair_shapes=N`: N (source, target) shapes beyond the square ones). Writes
 experiments/results/padding_<preset>.json.
 
-Results (opennmt_rnn preset, Multi30k train, 28,842 pairs, 2026-11-30): see README's speed section, which quotes
-the file.
+Results (`python experiments/padding.py --pair-shapes 0,10,20,30,40,55,80`; opennmt_rnn preset, Multi30k train,
+2026-11-30, the development machine; padding_opennmt_rnn.json). Padding is the share of padded positions in an
+epoch's batches:
+
+| batches | programs | target padding | source padding |
+|---|---|---|---|
+| one part-empty batch per bucket (`data.full_batches=false`) | 17 | 11.4% | 14.4% |
+| full batches (the default) | 17 | 8.6% | 11.6% |
+| full, `data.pair_shapes=10` | 27 | 6.7% | 9.0% |
+| full, `data.pair_shapes=20` | 37 | 5.5% | 8.3% |
+| full, `data.pair_shapes=30` | 47 | 4.8% | 6.5% |
+| full, `data.pair_shapes=40` | 57 | 4.8% | 6.2% |
+| full, `data.pair_shapes=55` | 72 | 4.4% | 5.8% |
+| full, `data.pair_shapes=80` | 97 | 4.4% | 5.9% |
+
+What each costs and gives in speed is in experiments/train_levers.py (train_batches_opennmt.json).
 """
 from __future__ import annotations
 

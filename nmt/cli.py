@@ -37,7 +37,7 @@ def config_from_args(args):
     return config
 
 
-def add_search_args(parser: argparse.ArgumentParser) -> None:
+def add_search_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
     parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default: 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent (default: 0.6)")
     parser.add_argument("--beta", type=float, default=0.0, help="coverage penalty weight (default: 0)")
@@ -45,10 +45,11 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
                         help="gnmt: ((5+len)/6)^alpha; plain: len^alpha")
     parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length a*src_len+b: a")
     parser.add_argument("--max-len-b", type=int, default=10, help="max output length a*src_len+b: b")
-    add_speed_args(parser)
+    add_speed_args(parser, slots)
 
 
-def add_speed_args(parser: argparse.ArgumentParser) -> None:
+def add_speed_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
+    """The speed options; `slots`: the command's default for --slots (with one model's beam search)."""
     parser.add_argument("--topk", choices=("auto", "fused", "plain"), default="auto",
                         help="beam search's candidate selection, the same translations either way: fused ranks each "
                              "beam's 2K best logits before normalising them (no [batch, beam, vocab] "
@@ -61,9 +62,11 @@ def add_speed_args(parser: argparse.ArgumentParser) -> None:
                         help="the F most frequent target tokens are always in the shortlist (default: %(default)s)")
     parser.add_argument("--shortlist-per-source", type=int, default=50, metavar="M",
                         help="the M most probable translations of each source token (default: %(default)s)")
-    parser.add_argument("--slots", type=int, default=0, metavar="B",
+    parser.add_argument("--slots", type=int, default=None, metavar="B",
                         help="beam search with continuous batching: B sentences at once, each slot taking the next "
-                             "sentence as soon as its own is done (same translations); 0 = fixed batches (default)")
+                             "sentence as soon as its own is done (same translations); 0 = fixed batches (default: "
+                             f"{slots}{' for one model, fixed batches for an ensemble' if slots else ''})")
+    parser.set_defaults(slots_default=slots)
 
 
 def beam_config(args):
@@ -77,9 +80,13 @@ def beam_config(args):
 
 
 def slots(args) -> int | None:
-    if args.slots < 0:
+    """The --slots to search with, None for fixed batches (an ensemble's unless --slots is given, then refused)."""
+    if args.slots is not None and args.slots < 0:
         raise ConfigError(f"--slots must be >= 0, got {args.slots}")
-    return args.slots or None
+    checkpoints = getattr(args, "checkpoint", None)
+    if args.slots is None and isinstance(checkpoints, list) and len(checkpoints) > 1:
+        return None
+    return (args.slots if args.slots is not None else args.slots_default) or None
 
 
 def shortlister(args, lexicon):
@@ -96,7 +103,7 @@ def shortlister(args, lexicon):
 
 def check_ensemble(args) -> None:
     """Several --checkpoint options make an ensemble, which takes neither --shortlist nor --slots."""
-    if len(args.checkpoint) > 1 and (args.shortlist or args.slots):
+    if len(args.checkpoint) > 1 and (args.shortlist or (args.slots or 0) > 0):
         raise ConfigError("an ensemble (several --checkpoint) takes neither --shortlist nor --slots")
 
 

@@ -20,6 +20,19 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("NMT_DATA_DIR", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_logging():
+    """A command run in-process gives the package's logger its own stderr handler and stops it propagating
+    (`cli.setup_logging`): undone after each test, so later tests' caplog sees the records and no handler writes
+    to a captured stream that is gone."""
+    import logging
+    logger = logging.getLogger("nmt")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    yield
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("corpus"))

@@ -5,11 +5,9 @@ import logging
 import time
 
 import numpy as np
-import sacrebleu
 
 from nmt.data import Examples, corpus, pipeline
 from nmt.decode import translate_examples
-from nmt.decode.bleu import bleu
 from nmt.decode.ensemble import ensemble_translate
 
 logger = logging.getLogger(__name__)
@@ -59,6 +57,9 @@ def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots: int | 
     """Scores each named search configuration on `split` (a file prefix) of the run's corpus: BLEU, chrF, seconds
     and mean length. runs: a run or an ensemble's list (see `translate_lines`); shortlister, slots: as for
     `translate_examples`."""
+    import sacrebleu  # here, not at the top: translating alone never scores, and the import costs start-up time
+
+    from nmt.decode.bleu import bleu
     run = runs[0] if isinstance(runs, list) else runs
     text = corpus.read_parallel(*pipeline.split_paths(run.config.data, split),
                                 invalid_utf8=run.config.data.invalid_utf8)
