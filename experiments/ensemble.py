@@ -1,0 +1,63 @@
+"""Ensembles of independently seeded runs of the default preset against each run alone, on val and test_2016_flickr.
+
+    python -m nmt.train --workdir runs/seed1 train.seed=1 train.eval_every=250 train.keep_evaluated=20   # ~20 min
+    python experiments/ensemble.py --run runs/ttq_nmt --run runs/seed1        # a few minutes on 2 CPU cores
+
+Each run (its best checkpoint) and then all of them together go through `python -m nmt.evaluate` (greedy and beam 5;
+the ensemble averages the models' log-probabilities at every step, nmt/decode/ensemble.py). Writes
+ensemble_<N>.json into --out (default experiments/results).
+
+Results (the development machine, 2 CPU cores, 2026-11-30; ensemble_2.json): runs/ttq_nmt is the default preset
+with seed 0 (experiments/time_to_quality.py), runs/seed1 the same command with `train.seed=1` and the current code
+(full batches), 20 minutes each. BLEU cased / lowercased:
+
+| model | val greedy | val beam 5 | test greedy | test beam 5 | test beam 5 seconds |
+|---|---|---|---|---|---|
+| seed 0 alone | 34.63 / 34.85 | 35.52 / 35.70 | 34.44 / 34.85 | 35.64 / 36.07 | 8.8 |
+| seed 1 alone | 34.46 / 34.61 | 35.38 / 35.53 | 35.15 / 35.57 | 35.88 / 36.24 | 4.9 |
+| **ensemble of both** | 35.32 / 35.49 | **36.79 / 36.93** | 36.57 / 36.98 | **37.13 / 37.56** | 19.3 |
+
+Two models give +1.40 lowercased BLEU on test with beam 5 over the mean of the two alone (+1.18 over the better
+one). Four runs (the issue's target, ≥ +1.5) were not trained yet. The single runs search with continuous batching
+(`--slots 64`, the default), the ensemble in fixed batches, hence part of the time difference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from nmt.tools.results import write_result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def evaluate(runs: list[str], split: str) -> dict:
+    cmd = [sys.executable, "-m", "nmt.evaluate", "--split", split]
+    for run in runs:
+        cmd += ["--checkpoint", run]
+    res = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    return {name: {k: res[name][k] for k in ("bleu", "bleu_lc", "seconds")} for name in ("greedy", "beam5")}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", action="append", required=True, help="a run directory; give two or more")
+    p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    args = p.parse_args(argv)
+    rows = {}
+    for name, runs in [(os.path.relpath(r, ROOT), [r]) for r in args.run] + [("ensemble", args.run)]:
+        rows[name] = {split: evaluate(runs, split) for split in ("val", "test_2016_flickr")}
+        print(f"{name}: val beam5 {rows[name]['val']['beam5']['bleu']:.2f}, test beam5 "
+              f"{rows[name]['test_2016_flickr']['beam5']['bleu']:.2f}", flush=True)
+    singles = [rows[os.path.relpath(r, ROOT)]["test_2016_flickr"]["beam5"]["bleu_lc"] for r in args.run]
+    gain = rows["ensemble"]["test_2016_flickr"]["beam5"]["bleu_lc"] - sum(singles) / len(singles)
+    write_result(args.out, f"ensemble_{len(args.run)}.json",
+                 {"runs": [os.path.relpath(r, ROOT) for r in args.run], "scores": rows,
+                  "test_beam5_lc_gain_over_mean_single": gain})
+
+
+if __name__ == "__main__":
+    main()
