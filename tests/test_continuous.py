@@ -7,7 +7,8 @@ import pytest
 
 from nmt.data.vocab import EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, score_outputs
-from nmt.decode.search import encode_queue, max_output_len, queue_translate, source_projection, strip
+from nmt.decode.hypotheses import strip
+from nmt.decode.search import encode_queue, max_output_len, queue_translate, source_projection
 from nmt.decode.shortlist import Shortlister
 from tests.helpers import LINES, SHORTLIST_VOCAB as VOCAB, model_and_params, one_line_error, random_batch, \
     random_lexicon, run_cli

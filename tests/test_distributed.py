@@ -140,3 +140,14 @@ def test_a_lost_process_stops_the_other_with_one_line(corpus_dir, tmp_path, vict
         outs = [p.communicate(timeout=600) for p in again]
         assert all(p.returncode == 0 for p in again), outs[0][1][-2000:]
         assert f"resumed from step {saved}" in outs[0][1], outs[0][1][-2000:]
+
+
+def test_a_failed_collective_is_told_from_other_errors():
+    """A collective that fails while it is dispatched raises ValueError, not JaxRuntimeError (Gloo's all-gather when
+    the other process is killed): both must be taken for a lost process, and nothing else."""
+    from nmt.training.multiprocess import from_runtime
+    assert from_runtime(ValueError("UNKNOWN: Gloo AllGather failed: [gloo/transport/tcp/pair.cc:538] Read error "
+                                   "[127.0.0.1]:62651: Connection reset by peer"))
+    assert from_runtime(RuntimeError("UNAVAILABLE: connection refused")) is True
+    assert not from_runtime(ValueError("operands could not be broadcast together"))
+    assert not from_runtime(KeyError("UNKNOWN: key"))  # the status must open the message

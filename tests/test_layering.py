@@ -15,7 +15,7 @@ LAYERS = (
     ("decode",),
     ("training", "parallel"),
     ("run",),
-    ("tools",),
+    ("tools", "compress"),
     ("cli", "supervisor", "train", "translate", "evaluate", "release", "bench", "memory", "__main__"),
 )
 COMMANDS = LAYERS[-1]

@@ -144,3 +144,23 @@ def test_the_opennmt_preset_has_the_peers_parameters_but_the_second_lstm_biases(
     model = make_model(cfg, 8000)
     state = jax.eval_shape(lambda: init_train_state(model, make_optimizer(cfg.train), jax.random.key(0)))
     assert sum(x.size for x in jax.tree.leaves(state.params)) == 16_342_848 - 8_192
+
+
+def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
+    model, params = model_and_params("model.share_embeddings=true")
+    separate, sep_params = model_and_params()
+    assert "src_embed" not in params
+    emb = sep_params["tgt_embed"]["embedding"]
+    saved = sum(x.size for x in jax.tree.leaves(sep_params)) - sum(x.size for x in jax.tree.leaves(params))
+    assert saved == emb.size
+    src, tgt = random_batch(np.random.default_rng(2), 3, 6, 5)
+    # the separate model with its source table made the target's is the shared model, logit for logit
+    same = dict(sep_params, src_embed={"embedding": emb})
+    shared = dict(sep_params, tgt_embed={"embedding": emb})
+    shared.pop("src_embed")
+    np.testing.assert_allclose(model.apply({"params": shared}, src, tgt), separate.apply({"params": same}, src, tgt),
+                               rtol=1e-6, atol=1e-6)
+    # a token that only the source holds gets a gradient in the one table
+    only_src = int(np.setdiff1d(np.asarray(src), np.concatenate([np.asarray(tgt).ravel(), [PAD]]))[0])
+    g = jax.grad(lambda p: model.apply({"params": p}, src, tgt).sum())(shared)
+    assert float(jnp.abs(g["tgt_embed"]["embedding"][only_src]).max()) > 0

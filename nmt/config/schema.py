@@ -93,6 +93,7 @@ class ModelConfig:
     attention_impl: str = "autodiff"  # autodiff | recompute (custom VJP: no stored scores, recomputed backward)
     dropout: float = 0.3
     tie_output: bool = True  # output projection shares the target embedding
+    share_embeddings: bool = False  # source and target embeddings one matrix (the vocabulary is joint)
     dtype: str = "float32"  # compute dtype; parameters stay float32
     init: str = "default"  # default: normal(0.1) embeddings, forget bias 1; uniform: all uniform(-0.1, 0.1) (OpenNMT)
     unroll: int = 1  # time steps per loop iteration of every recurrent scan (lax.scan's unroll)

@@ -115,18 +115,22 @@ class BatchIterator:
         self.ex, self.buckets, self.batch_tokens, self.seed = ex, tuple(buckets), batch_tokens, seed
         self.full_batches, self.resample = full_batches, resample
         self.shape_list = shape_plan(ex, self.buckets, pair_shapes)
-        self.groups = group_by_shape(ex, self.shape_list)
+        self.pos = 0
+        self._start(0)
+
+    def _start(self, epoch: int) -> None:
+        """Makes `epoch` the current one: its examples (resampled, with subword regularisation) and batches."""
+        if self.resample is not None:
+            self.ex = self.resample(epoch)
+        self.groups = group_by_shape(self.ex, self.shape_list)
         if not self.groups:
             raise ValueError("no training examples left after filtering")
-        self.epoch, self.pos = 0, 0
-        self._plan = self.plan(0)
+        self.epoch, self._plan = epoch, self.plan(epoch)
 
     def plan(self, epoch: int) -> list[tuple[tuple[int, int], np.ndarray]]:
         """The epoch's batches as ((source length, target length), example indices), a pure function of (seed,
-        epoch). With full_batches, a shape's left-over pairs join the cheapest later shape that holds them."""
-        if self.resample is not None:
-            self.ex = self.resample(epoch)
-            self.groups = group_by_shape(self.ex, self.shape_list)
+        epoch) and the epoch's examples. With full_batches, a shape's left-over pairs join the cheapest later shape
+        that holds them."""
         rng = np.random.default_rng([self.seed, epoch])
         batches, pending = [], collections.defaultdict(list)
         shapes = list(self.groups)
@@ -147,8 +151,8 @@ class BatchIterator:
         return {"epoch": self.epoch, "pos": self.pos}
 
     def restore(self, position: dict) -> None:
-        self.epoch, self.pos = int(position["epoch"]), int(position["pos"])
-        self._plan = self.plan(self.epoch)
+        self.pos = int(position["pos"])
+        self._start(int(position["epoch"]))
 
     def steps_per_epoch(self) -> int:
         return len(self._plan)
@@ -162,8 +166,8 @@ class BatchIterator:
 
     def __next__(self) -> dict:
         if self.pos >= len(self._plan):
-            self.epoch, self.pos = self.epoch + 1, 0
-            self._plan = self.plan(self.epoch)
+            self.pos = 0
+            self._start(self.epoch + 1)
         (sb, tb), idx = self._plan[self.pos]
         self.pos += 1
         return make_batch(self.ex, idx, sb, rows_for(tb, self.batch_tokens), tb)

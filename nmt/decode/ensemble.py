@@ -8,10 +8,10 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from nmt.data.batching import Examples, eval_batches
-from nmt.data.vocab import BOS, PAD
+from nmt.data.batching import Examples
 from nmt.decode.beam import BeamConfig, make_search, output_log_probs
-from nmt.decode.search import decoder_step, max_output_len, prepare, strip
+from nmt.decode.hypotheses import hypothesis_texts, search_batches
+from nmt.decode.search import decoder_step, max_output_len, prepare
 from nmt.model import Seq2Seq
 
 
@@ -42,33 +42,12 @@ def ensemble_beam_decode(models: tuple, params: tuple, src: jax.Array, cfg: Beam
     return {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp}
 
 
-@functools.partial(jax.jit, static_argnames=("models",))
-def ensemble_log_probs(models: tuple, params: tuple, src: jax.Array, outputs: jax.Array) -> jax.Array:
-    """Teacher-forced [B] log-probability of given outputs ([B, T], EOS-terminated, PAD after) under the ensemble:
-    the sum over tokens of the models' mean log-probability, what the search's `logp` adds up."""
-    tgt_in = jnp.concatenate([jnp.full((src.shape[0], 1), BOS, outputs.dtype), outputs[:, :-1]], 1)
-    total = 0.0
-    for m, p in zip(models, params):
-        v = {"params": p}
-        hidden = m.apply(v, m.apply(v, src, method=Seq2Seq.encode), tgt_in, method=Seq2Seq.decode_teacher)
-        logp = output_log_probs(m.apply(v, hidden, method=Seq2Seq.output_logits))
-        total = total + jnp.take_along_axis(logp, outputs[..., None], -1)[..., 0]
-    return jnp.sum(jnp.where(outputs != PAD, total / len(models), 0.0), -1)
-
-
 def ensemble_translate(models: tuple, params: tuple, examples: Examples, sp, buckets: tuple, batch_tokens: int,
                        cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1):
     """`translate_examples` for an ensemble (beam 1 is greedy search); same outputs and order."""
     cfg = dataclasses.replace(cfg, nbest=nbest)
-    hyps = [None] * len(examples)
-    for batch in eval_batches(examples, buckets, batch_tokens):
-        res = jax.device_get(ensemble_beam_decode(models, params, batch["src"], cfg,
-                                                  max_output_len(batch["src"].shape[1], cfg)))
-        for row, idx in enumerate(batch["index"]):
-            if idx >= 0:
-                hyps[idx] = (res["tokens"][row], res["scores"][row])
-    out = []
-    for toks, scores in hyps:
-        best = [(float(scores[j]), sp.decode(strip(toks[j]))) for j in range(nbest)]
-        out.append(best[0][1] if nbest == 1 else best)
-    return out
+
+    def search(src):
+        res = jax.device_get(ensemble_beam_decode(models, params, src, cfg, max_output_len(src.shape[1], cfg)))
+        return res["tokens"], res["scores"]
+    return hypothesis_texts(search_batches(examples, buckets, batch_tokens, search), sp, nbest)

@@ -9,11 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.data.batching import Examples, bucket_of, eval_batches
+from nmt.data.batching import Examples, bucket_of
 from nmt.data.vocab import BOS, EOS, PAD
 from nmt.decode.beam import (BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
                               max_lengths, output_log_probs, shortlist_tokens)
 from nmt.decode.continuous import make_queue_search
+from nmt.decode.hypotheses import hypothesis_texts, search_batches
 from nmt.model import EncoderOutput, Seq2Seq
 from nmt.utils import NEG_INF
 
@@ -239,11 +240,6 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
     return {"score": score, "logp": total}
 
 
-def strip(ids) -> list[int]:
-    ids = list(ids)
-    return ids[:ids.index(EOS)] if EOS in ids else [i for i in ids if i != PAD]
-
-
 def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: tuple, batch_tokens: int,
                        cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None,
                        slots: int | None = None):
@@ -259,26 +255,17 @@ def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: 
     if slots and cfg.beam > 1:
         hyps, _ = queue_translate(model, params, examples.src, buckets, cfg, slots, shortlister, projected,
                                   source_projection(model, params))
-    else:
-        hyps = [None] * len(examples)
-        for batch in eval_batches(examples, buckets, batch_tokens):
-            max_len = max_output_len(batch["src"].shape[1], cfg)
-            shortlist = None if shortlister is None else shortlister(batch["src"])
-            if cfg.beam == 1:
-                toks = np.asarray(greedy_decode(model, params, batch["src"], cfg, max_len, shortlist, projected))
-                toks, scores = toks[:, None], np.zeros(toks.shape[:1] + (1,))
-            else:
-                res = jax.device_get(beam_decode(model, params, batch["src"], cfg, max_len, shortlist=shortlist,
-                                                 projected=projected))
-                toks, scores = res["tokens"], res["scores"]
-            for row, idx in enumerate(batch["index"]):
-                if idx >= 0:
-                    hyps[idx] = (toks[row], scores[row])
-    out = []
-    for toks, scores in hyps:
-        best = [(float(scores[j]), sp.decode(strip(toks[j]))) for j in range(nbest)]
-        out.append(best[0][1] if nbest == 1 else best)
-    return out
+        return hypothesis_texts(hyps, sp, nbest)
+
+    def search(src):
+        max_len = max_output_len(src.shape[1], cfg)
+        shortlist = None if shortlister is None else shortlister(src)
+        if cfg.beam == 1:
+            toks = np.asarray(greedy_decode(model, params, src, cfg, max_len, shortlist, projected))
+            return toks[:, None], np.zeros(toks.shape[:1] + (1,))
+        res = jax.device_get(beam_decode(model, params, src, cfg, max_len, shortlist=shortlist, projected=projected))
+        return res["tokens"], res["scores"]
+    return hypothesis_texts(search_batches(examples, buckets, batch_tokens, search), sp, nbest)
 
 
 def translate_text(model: Seq2Seq, params, sp, sentences: list[str], buckets: tuple, batch_tokens: int,

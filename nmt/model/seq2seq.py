@@ -50,8 +50,9 @@ class Seq2Seq(nn.Module):
         self.dtype = jnp.dtype(c.dtype)
         self.state_dtype = wide_dtype(self.dtype)
         embed_init = uniform_init() if c.init == "uniform" else nn.initializers.normal(0.1)
-        self.src_embed = nn.Embed(v, e, embedding_init=embed_init, name="src_embed")
         self.tgt_embed = nn.Embed(v, e, embedding_init=embed_init, name="tgt_embed")
+        self.src_embed = self.tgt_embed if c.share_embeddings else nn.Embed(v, e, embedding_init=embed_init,
+                                                                            name="src_embed")
         self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat, c.encoder, c.init, c.unroll,
                                c.fuse_directions, c.encoder_impl)
         # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan. The

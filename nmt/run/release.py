@@ -11,10 +11,11 @@ import tempfile
 
 import numpy as np
 
+from nmt.config import Config, to_dict
 from nmt.run.errors import RunError
 from nmt.run.lexicon import LEXICON_FILE
 from nmt.run.load import RELEASE_FILE, load_run
-from nmt.training.averaging import evaluated_steps, mean_tree
+from nmt.training.averaging import average_evaluated, evaluated_steps
 from nmt.training.checkpoint import Checkpoints
 
 
@@ -27,35 +28,50 @@ def release(workdir: str, out: str, which: str = "best", average: int = 0) -> di
     The copy is assembled in a sibling temporary folder and renamed into place, so an interrupted release leaves no
     `out` that looks whole.
     """
-    out = os.path.abspath(out)
-    if os.path.exists(out):
-        raise RunError(f"{out}: already exists (--out must be a new folder)")
-    run = load_run(workdir, which)
-    info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step}
+    check_out(out)
     if average:
         ckpt = Checkpoints(workdir)
         try:
-            steps = evaluated_steps(ckpt, average, workdir)
+            run = load_run(workdir, "evaluated", evaluated_steps(ckpt, average, workdir)[-1])
+            params, steps = average_evaluated(ckpt, run.params, average, workdir)
         finally:
             ckpt.close()
-        params = mean_tree([load_run(workdir, "evaluated", step).params for step in steps])
-        run = dataclasses.replace(run, params=params, step=steps[-1])
-        info.update(checkpoint=f"average of {average} evaluated", step=steps[-1], averaged_steps=steps)
+        run = dataclasses.replace(run, params=params)
+        info = {"released_from": os.path.abspath(workdir), "checkpoint": f"average of {average} evaluated",
+                "step": run.step, "averaged_steps": steps}
+    else:
+        run = load_run(workdir, which)
+        info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step}
+    write_run(workdir, out, run.config, run.step, run.params, info)
+    return info
+
+
+def check_out(out: str) -> None:
+    if os.path.exists(out):
+        raise RunError(f"{os.path.abspath(out)}: already exists (--out must be a new folder)")
+
+
+def write_run(workdir: str, out: str, config: Config, step: int, params, info: dict) -> None:
+    """Writes a released run: `config`, the vocabulary (and shortlist lexicon) of `workdir`, and `params` as its
+    best checkpoint. It is assembled in a sibling temporary folder and renamed into place, so an interrupted write
+    leaves no `out` that looks whole."""
+    out = os.path.abspath(out)
+    check_out(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".release-", dir=os.path.dirname(out))
     try:
-        for name in ("config.json", "vocab.model", LEXICON_FILE):
+        for name in ("vocab.model", LEXICON_FILE):
             if name != LEXICON_FILE or os.path.isfile(os.path.join(workdir, name)):
                 shutil.copy2(os.path.join(workdir, name), tmp)
-        with open(os.path.join(tmp, RELEASE_FILE), "w") as f:
-            json.dump(info, f, indent=1)
+        for name, content in (("config.json", to_dict(config)), (RELEASE_FILE, info)):
+            with open(os.path.join(tmp, name), "w") as f:
+                json.dump(content, f, indent=1)
         ckpt = Checkpoints(tmp)
         try:
-            ckpt.save_best(run.step, {"step": np.asarray(run.step, np.int32), "params": run.params}, info)
+            ckpt.save_best(step, {"step": np.asarray(step, np.int32), "params": params}, info)
         finally:
             ckpt.close()
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return info

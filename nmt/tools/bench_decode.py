@@ -17,8 +17,9 @@ from nmt.config import ConfigError, with_overrides
 from nmt.data import Examples, load_data
 from nmt.data.batching import bucket_of, make_batch
 from nmt.decode import BeamConfig, beam_decode, embedding_projection
+from nmt.decode.hypotheses import strip
 from nmt.decode.search import (beam_program, max_output_len, prepare, queue_beam_decode, queue_program,
-                               queue_translate, source_projection, strip)
+                               queue_translate, source_projection)
 from nmt.decode.shortlist import train_lexicon
 from nmt.run import load_run
 from nmt.run.lexicon import lexicon_for_run

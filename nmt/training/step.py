@@ -93,11 +93,12 @@ def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, p
         updates, new_state = optimizer.update(grads, opt_state, params)
         if not (isinstance(scale, float) and scale == 1.0):
             updates = jax.tree.map(lambda u: u * scale, updates)
-        new_params = optax.apply_updates(params, updates)
-        if keep is None:
-            return new_params, new_state
-        pick = lambda new, old: jnp.where(keep, old, new)
-        return jax.tree.map(pick, new_params, params), jax.tree.map(pick, new_state, opt_state)
+        return unless(keep, optax.apply_updates(params, updates), params), unless(keep, new_state, opt_state)
+
+
+def unless(keep, new, old):
+    """`new`, or `old` where the boolean scalar `keep` is set (None: always `new`), leaf by leaf."""
+    return new if keep is None else jax.tree.map(lambda n, o: jnp.where(keep, o, n), new, old)
 
 
 def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,
@@ -111,8 +112,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq
     params, opt_state = apply_gradients(optimizer, grads, state.opt_state, state.params, keep=keep)
     ema = state.ema
     if ema is not None:
-        ema = ema_update(ema, params, state.step, ema_decay)
-        ema = ema if keep is None else jax.tree.map(lambda new, old: jnp.where(keep, old, new), ema, state.ema)
+        ema = unless(keep, ema_update(ema, params, state.step, ema_decay), state.ema)
     return TrainState(state.step + 1, params, opt_state, ema), metrics
 
 

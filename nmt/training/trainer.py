@@ -18,8 +18,6 @@ import time
 from typing import Any
 
 import jax
-import numpy as np
-from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -36,6 +34,7 @@ from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.interrupt import Interrupt
 from nmt.training.lock import WorkdirLock
+from nmt.training.multiprocess import agree, from_runtime, leave_after_loss
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
 from nmt.utils import write_atomic
@@ -104,9 +103,10 @@ def _check_resume(config: Config, workdir: str) -> None:
                           "resume it with the same settings or choose another --workdir")
 
 
-def set_up(config: Config, workdir: str) -> Session:
-    """Everything before the first step; a workdir that holds a checkpoint resumes from it. With NMT_NUM_PROCESSES
-    > 1 it first joins JAX's distributed runtime, before anything touches a device."""
+def set_up(config: Config, workdir: str, init_params=None) -> Session:
+    """Everything before the first step; a workdir that holds a checkpoint resumes from it, else the parameters
+    start as `init_params` when given (fine-tuning; one worker). With NMT_NUM_PROCESSES > 1 it first joins JAX's
+    distributed runtime, before anything touches a device."""
     parallel.initialize_distributed()
     policies.check(config.model.remat)
     os.makedirs(workdir, exist_ok=True)
@@ -118,13 +118,13 @@ def set_up(config: Config, workdir: str) -> Session:
     else:
         logging.getLogger("nmt").setLevel(logging.WARNING)
     try:
-        return _set_up(config, workdir, lock, primary)
+        return _set_up(config, workdir, lock, primary, init_params)
     except BaseException:
         lock.release()
         raise
 
 
-def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool) -> Session:
+def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init_params) -> Session:
     _check_resume(config, workdir)
     vocab_in_workdir = os.path.join(workdir, "vocab.model")
     data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
@@ -148,6 +148,11 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool) -> S
         state, meta = restored
         batches.restore(meta["data"])
         logger.info(f"resumed from step {int(state.step)} (epoch {batches.epoch}, batch {batches.pos})")
+    elif init_params is not None:
+        if workers.k > 1:
+            raise ConfigError("training from given parameters takes one worker (parallel.workers=1)")
+        params = jax.tree.map(lambda a, b: jax.numpy.asarray(b, a.dtype), state.params, init_params)
+        state = state.replace(params=params, ema=None if state.ema is None else params)
     parameters = int(sum(x.size for x in jax.tree.leaves(workers.model_params(state, 0))))
     logger.info(f"model: {parameters / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
                 f"{len(batches.shapes())} shapes"
@@ -173,14 +178,6 @@ def _sampler(config: Config, data: Data):
         return None
     return segmentation_sampler(data.sp, data.train.src_text, data.train.ref_text, data.train.examples, dc.spm_alpha,
                                 dc.spm_nbest, dc.max_len, config.train.seed)
-
-
-def _agree(flag: bool, logged: bool) -> bool:
-    """A decision every process takes alike: one process's own; with several, any process's, at log rows only
-    (the checkpoint that follows is written by all of them together)."""
-    if jax.process_count() == 1:
-        return flag
-    return logged and bool(multihost_utils.process_allgather(np.int32(flag)).max())
 
 
 def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]:
@@ -211,10 +208,10 @@ def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]
             if step % tc.eval_every == 0 or step == tc.steps:
                 stopped = validation(s, step)
                 window_start, saved_at = time.time(), _clock()
-            elif tc.save_every_s and _agree(_clock() - saved_at >= tc.save_every_s, logged):
+            elif tc.save_every_s and agree(_clock() - saved_at >= tc.save_every_s, logged):
                 s.save("latest")
                 saved_at = _clock()
-            if _agree(interrupt.signal is not None, logged):
+            if agree(interrupt.signal is not None, logged):
                 s.save("latest")
                 why = interrupt.signal or "a signal to another process"
                 logger.info(f"{why}: saved step {step} to {s.workdir}; run the same command to resume")
@@ -270,26 +267,23 @@ def finish(s: Session, step: int, stopped: str | None) -> dict:
     return dict(results, state=s.state, model=s.model, sp=s.data.sp)
 
 
-def run(config: Config, workdir: str, progress: bool = True) -> dict:
+def run(config: Config, workdir: str, progress: bool = True, init_params=None) -> dict:
     """Trains (or resumes) a model in `workdir`; returns the final metrics (and `state`, `model`, `sp`).
 
     Writes `config.json`, `vocab.model`, `metrics.jsonl`, `tb/`, `checkpoints/{latest,best}` and, when the run
     completes, `results.json` with val and test BLEU of the best checkpoint. Interrupted by SIGINT or SIGTERM, it
-    saves the state and returns {"interrupted": True, "step", "state"}.
+    saves the state and returns {"interrupted": True, "step", "state"}. init_params: where `workdir` holds no
+    checkpoint, the parameters to start from (fine-tuning a compressed model, nmt.compress).
     """
-    s = set_up(config, workdir)
+    s = set_up(config, workdir, init_params)
     try:
         step, stopped, interrupted = train_loop(s, progress)
         if interrupted:
             return {"interrupted": True, "step": step, "state": s.state}
         return finish(s, step, stopped)
-    except jax.errors.JaxRuntimeError as e:
-        if jax.process_count() == 1:
+    except Exception as e:
+        if jax.process_count() == 1 or not from_runtime(e):
             raise
-        # Another process is gone. Leaving the distributed runtime lets it name that one: it ends this process with its
-        # report, which the supervisor (nmt/supervisor.py) turns into one line; if it lets us go, the cause was other.
-        jax.distributed.shutdown()
-        raise TrainingError(f"process {jax.process_index()} of {jax.process_count()} lost the others "
-                            f"({str(e).strip().splitlines()[0][:300]}); the last checkpoint is kept") from None
+        leave_after_loss(e)
     finally:
         s.close()

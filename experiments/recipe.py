@@ -1,0 +1,133 @@
+"""The default recipe's levers, each a training run of the default preset with some fields changed, scored on val and
+test_2016_flickr; and the validation curves of those runs.
+
+    python experiments/recipe.py --lever ema                  # trains runs/recipe/ema unless it is there, ~20 min
+    python experiments/recipe.py --lever ema --alphas 0.4,0.6,0.8,1.0   # beam 5's length penalty, on val only
+    python experiments/recipe.py --plot                       # val BLEU against steps and minutes, every lever run
+
+A lever's run is `python -m nmt.train --workdir runs/recipe/<lever> --no-progress <overrides>` (one process, nothing
+else on the machine); its row comes from the run's own results.json (best checkpoint: val and test BLEU, greedy and
+beam 5, cased and lowercased) and its metrics.jsonl (validation curve; minutes from config.json, written at launch,
+to the final row). Rows go to recipe.json in --out (default experiments/results), the curves to val_curves.png.
+Choices are made on validation BLEU only; test is reported beside it.
+
+Results (the development machine, 2 CPU cores, 2026-11-30; recipe.json, val_curves.png): see README, "Results".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from nmt.tools.results import write_result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = os.path.join(ROOT, "runs", "recipe")
+COMMON = ["train.keep_evaluated=10"]  # kept for checkpoint averaging; changes nothing the run computes
+OLD = ["train.steps=2500", "train.ema_decay=0.0"]  # the preset before this experiment chose its levers
+LEVERS = {  # name: overrides of the multi30k preset
+    "preset": OLD,
+    "ema": ["train.steps=2500", "train.ema_decay=0.995"],
+    "ema_5k": ["train.steps=5000", "train.ema_decay=0.995"],  # the preset now
+    "seed1": [*OLD, "train.seed=1"],
+    "seed2": [*OLD, "train.seed=2"],
+    "seed3": [*OLD, "train.seed=3"],
+    "ema_5k_seed1": ["train.steps=5000", "train.ema_decay=0.995", "train.seed=1"],
+    "ema_shared": ["train.steps=2500", "train.ema_decay=0.995", "model.share_embeddings=true"],
+    "ema_smooth0.2": ["train.steps=2500", "train.ema_decay=0.995", "train.label_smoothing=0.2"],
+    "ema_dropout0.4": ["train.steps=2500", "train.ema_decay=0.995", "model.dropout=0.4"],
+}
+ALIASES = {  # runs trained before this script, with the same settings (and eval_every=250 for a finer curve)
+    "preset": "runs/ttq_nmt", "ema": "runs/ema995", "ema_5k": "runs/r5k_ema995", "seed1": "runs/seed1"}
+
+
+def workdir(lever: str) -> str:
+    alias = os.path.join(ROOT, ALIASES.get(lever, "-"))
+    return alias if os.path.exists(os.path.join(alias, "results.json")) else os.path.join(RUNS, lever)
+
+
+def train(lever: str) -> str:
+    wd = workdir(lever)
+    if not os.path.exists(os.path.join(wd, "results.json")):
+        subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", wd, "--no-progress", *COMMON, *LEVERS[lever]],
+                       cwd=ROOT, check=True)
+    return wd
+
+
+def curve(wd: str) -> list[dict]:
+    """The run's validation rows: step, minutes since launch, greedy BLEU."""
+    start = os.stat(os.path.join(wd, "config.json")).st_mtime
+    rows = [json.loads(line) for line in open(os.path.join(wd, "metrics.jsonl"))]
+    return [{"step": r["step"], "minutes": (r["time"] - start) / 60, "bleu": r["bleu"]} for r in rows
+            if r["kind"] == "val"]
+
+
+def row(lever: str, wd: str) -> dict:
+    res = json.load(open(os.path.join(wd, "results.json")))
+    start = os.stat(os.path.join(wd, "config.json")).st_mtime
+    final = [json.loads(line) for line in open(os.path.join(wd, "metrics.jsonl"))][-1]
+    out = {"lever": lever, "overrides": LEVERS[lever], "workdir": os.path.relpath(wd, ROOT), "step": res["step"],
+           "best_step": res["best_step"], "minutes": round((final["time"] - start) / 60, 1)}
+    for split in ("val", "test"):
+        out[split] = {"greedy": [round(res[split]["bleu"], 2), round(res[split]["bleu_lc"], 2)],
+                      "beam5": [round(res[split]["beam"]["bleu"], 2), round(res[split]["beam"]["bleu_lc"], 2)]}
+    return out
+
+
+def alphas(wd: str, values: list[float]) -> dict:
+    """Beam 5's val BLEU for each length-penalty alpha (chosen on val, never on test)."""
+    out = {}
+    for a in values:
+        proc = subprocess.run([sys.executable, "-m", "nmt.evaluate", "--checkpoint", wd, "--split", "val", "--alpha",
+                               str(a)], cwd=ROOT, capture_output=True, text=True, check=True)
+        res = json.loads(proc.stdout.strip().splitlines()[-1])["beam5"]
+        out[str(a)] = [round(res["bleu"], 2), round(res["bleu_lc"], 2)]
+        print(f"alpha {a}: val beam 5 {out[str(a)]}", flush=True)
+    return out
+
+
+def plot(out: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for lever in LEVERS:
+        wd = workdir(lever)
+        if os.path.exists(os.path.join(wd, "results.json")):
+            c = curve(wd)
+            for ax, x in zip(axes, ("step", "minutes")):
+                ax.plot([p[x] for p in c], [p["bleu"] for p in c], marker=".", label=lever)
+    for ax, x in zip(axes, ("training step", "minutes since launch (2 CPU cores)")):
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("val BLEU, greedy, cased")
+    axes[0].set_ylim(20, None)
+    axes[1].legend()
+    fig.suptitle("Multi30k en-de, default preset and its levers")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "val_curves.png"), dpi=90)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lever", choices=sorted(LEVERS), action="append", default=[])
+    p.add_argument("--alphas", help="comma-separated length-penalty alphas to score on val with beam 5")
+    p.add_argument("--plot", action="store_true")
+    p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    args = p.parse_args(argv)
+    path = os.path.join(args.out, "recipe.json")
+    table = json.load(open(path)) if os.path.exists(path) else {}
+    for lever in args.lever:
+        wd = train(lever)
+        table[lever] = dict(table.get(lever, {}), **row(lever, wd), curve=curve(wd))
+        if args.alphas:
+            table[lever]["val_beam5_by_alpha"] = alphas(wd, [float(a) for a in args.alphas.split(",")])
+    if args.plot:
+        plot(args.out)
+    write_result(args.out, "recipe.json", table)
+
+
+if __name__ == "__main__":
+    main()
