@@ -107,3 +107,17 @@ def test_fine_tuning_a_pruned_run_trains_it_and_keeps_its_scores(tiny_run, corpu
     a, b = load_run(str(out)).params, load_run(str(untuned)).params
     assert jax.tree.structure(a) == jax.tree.structure(b)
     assert any(not np.allclose(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # it trained
+
+
+def test_training_from_given_parameters_with_a_moving_average(tiny_run, corpus_dir, tmp_path):
+    """Fine-tuning starts the parameters and their moving average from the given ones (two arrays, not one twice)."""
+    from nmt.run import load_run
+    from nmt.training import trainer
+    from tests.helpers import tiny_config
+    given = load_run(tiny_run).params
+    cfg = tiny_config(corpus_dir, "train.steps=2", "train.ema_decay=0.999", "train.final_beam=1",
+                      "train.eval_every=2", "train.lr=1e-9")
+    res = trainer.run(cfg, str(tmp_path / "ft"), progress=False, init_params=given)
+    assert int(res["state"].step) == 2
+    for a, b in zip(jax.tree.leaves(res["state"].ema), jax.tree.leaves(given)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)  # a rate of 1e-9 leaves them in place

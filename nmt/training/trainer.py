@@ -151,8 +151,8 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
     elif init_params is not None:
         if workers.k > 1:
             raise ConfigError("training from given parameters takes one worker (parallel.workers=1)")
-        params = jax.tree.map(lambda a, b: jax.numpy.asarray(b, a.dtype), state.params, init_params)
-        state = state.replace(params=params, ema=None if state.ema is None else params)
+        given = lambda: jax.tree.map(lambda a, b: jax.numpy.array(b, a.dtype), state.params, init_params)
+        state = state.replace(params=given(), ema=None if state.ema is None else given())  # never one buffer twice
     parameters = int(sum(x.size for x in jax.tree.leaves(workers.model_params(state, 0))))
     logger.info(f"model: {parameters / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
                 f"{len(batches.shapes())} shapes"
