@@ -8,7 +8,10 @@ and `python -m nmt.bench decode --sentences 200 --batch1-sentences 30 --repeats 
 batches: batch-1 latency and batch-64 tokens/s, medians) score each one, one command at a time. Writes
 compression.json into --out (default experiments/results).
 
-Results: see README, "Compression".
+Results (the development machine, 2 CPU cores, 2026-11-30; compression.json; the table is in README, "Smaller
+models"): pruned to 128 units a layer and fine-tuned 500 steps, the default run has 5.17 M parameters instead of
+7.45 M, decodes at batch 1 in 4.83 ms a sentence instead of 6.31 (1.31x) and at batch 64 at 2,824 tokens/s instead
+of 2,538 (1.11x), and loses 4.0 BLEU with beam 5 (34.46 / 34.86 against 38.44 / 38.87).
 """
 from __future__ import annotations
 
