@@ -62,6 +62,8 @@ LEVERS = {  # name: overrides of the multi30k preset
     "ema_smooth0.2": ["train.steps=2500", "train.ema_decay=0.995", "train.label_smoothing=0.2"],
     "ema_dropout0.4": ["train.steps=2500", "train.ema_decay=0.995", "model.dropout=0.4"],
 }
+LABELS = {"preset": "previous preset, seed 0", "seed1": "previous preset, seed 1", "seed2": "previous preset, seed 2",
+          "seed3": "previous preset, seed 3", "ema": "+ moving average 0.995", "ema_5k": "+ 5,000 steps (the preset now)"}
 ALIASES = {  # runs trained before this script, with the same settings (and eval_every=250 for a finer curve)
     "preset": "runs/ttq_nmt", "ema": "runs/ema995", "ema_5k": "runs/r5k_ema995", "seed1": "runs/seed1"}
 
@@ -121,13 +123,13 @@ def plot(out: str) -> None:
         if os.path.exists(os.path.join(wd, "results.json")):
             c = curve(wd)
             for ax, x in zip(axes, ("step", "minutes")):
-                ax.plot([p[x] for p in c], [p["bleu"] for p in c], marker=".", label=lever)
+                ax.plot([p[x] for p in c], [p["bleu"] for p in c], marker=".", label=LABELS.get(lever, lever))
     for ax, x in zip(axes, ("training step", "minutes since launch (2 CPU cores)")):
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("val BLEU, greedy, cased")
     axes[0].set_ylim(20, None)
-    axes[1].legend()
+    axes[1].legend(fontsize=8)
     fig.suptitle("Multi30k en-de, default preset and its levers")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "val_curves.png"), dpi=90)
