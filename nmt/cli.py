@@ -37,6 +37,15 @@ def config_from_args(args):
     return config
 
 
+def add_run_copy_args(parser: argparse.ArgumentParser, verb: str, made: str) -> None:
+    """--checkpoint, --out and --which of a command that writes a new run directory from one checkpoint of a run
+    (`verb` it, the `made` run directory)."""
+    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
+    parser.add_argument("--out", required=True, help=f"the {made} run directory to write (must not exist)")
+    parser.add_argument("--which", default="best", choices=("best", "latest"),
+                        help=f"which checkpoint to {verb} (default: %(default)s; best falls back to latest)")
+
+
 def add_search_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
     parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default: 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent (default: 0.6)")

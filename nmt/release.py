@@ -11,10 +11,7 @@ from nmt import cli
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.release", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
-    parser.add_argument("--out", required=True, help="the released run directory to write (must not exist)")
-    parser.add_argument("--which", default="best", choices=("best", "latest"),
-                        help="which checkpoint to release (default: %(default)s; best falls back to latest)")
+    cli.add_run_copy_args(parser, "release", "released")
     parser.add_argument("--average", type=int, default=0, metavar="N",
                         help="release the mean of the parameters of the run's last N evaluations (trained with "
                              "train.keep_evaluated >= N), as fairseq's average_checkpoints.py (default: 0, none)")

@@ -12,10 +12,7 @@ from nmt import cli
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.compress", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
-    parser.add_argument("--out", required=True, help="the compressed run directory to write (must not exist)")
-    parser.add_argument("--which", default="best", choices=("best", "latest"),
-                        help="which checkpoint to compress (default: %(default)s; best falls back to latest)")
+    cli.add_run_copy_args(parser, "compress", "compressed")
     parser.add_argument("--prune-hidden", type=int, default=0, metavar="N",
                         help="units to keep in every layer (default: 0, all of them)")
     parser.add_argument("--finetune-steps", type=int, default=0, metavar="S",
