@@ -108,3 +108,18 @@ def one_line_error(r) -> str:
     err = (r.stderr if isinstance(r.stderr, str) else r.stderr.decode()).strip().splitlines()
     assert r.returncode != 0 and len(err) == 1 and "Traceback" not in err[0], err
     return err[0]
+
+
+def check_commands_read(run_dir, corpus_dir, tmp_path, translate_flags=([],)) -> None:
+    """nmt.translate (once per entry of translate_flags), nmt.evaluate and nmt.bench decode all read `run_dir`."""
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"\n".join(LINES) + b"\n")
+    for extra in translate_flags:
+        tr = run_cli("nmt.translate", "--checkpoint", str(run_dir), "--input", str(src), "--beam", "3", *extra,
+                     corpus=corpus_dir)
+        assert tr.returncode == 0 and len(tr.stdout.splitlines()) == len(LINES), tr.stderr.decode()[-2000:]
+    ev = run_cli("nmt.evaluate", "--checkpoint", str(run_dir), "--split", "test", "--beam", "2", corpus=corpus_dir)
+    assert ev.returncode == 0 and "bleu" in ev.stdout.decode().splitlines()[-1], ev.stderr.decode()[-2000:]
+    bench = run_cli("nmt.bench", "decode", "--checkpoint", str(run_dir), "--sentences", "8", "--batch1-sentences",
+                    "1", "--repeats", "1", "--beam", "2")
+    assert bench.returncode == 0, bench.stderr.decode()[-2000:]

@@ -62,3 +62,9 @@ def test_remat_ablation_notebook_executes(tmp_path):
     text, images = execute_notebook("02_remat_ablation.ipynb", {"NMT_NOTEBOOK_TINY": "1",
                                                                "NMT_NOTEBOOK_RESULTS": str(tmp_path)})
     assert "no stored sweep" in text and "sqrt_t" in text and "host" in text and images == 2
+
+
+def test_compression_notebook_executes(tiny_run):
+    text, images = execute_notebook("04_compression.ipynb", {"NMT_NOTEBOOK_RUN": tiny_run,
+                                                             "NMT_NOTEBOOK_SENTENCES": "12", "NMT_NOTEBOOK_RANK": "4"})
+    assert "rank 4 + int8" in text and "pruned to 12 units" in text and "rank for 90%" in text and images == 2

@@ -23,10 +23,11 @@ def test_every_policy_gives_the_same_loss_and_gradients(remat):
     assert_same_loss_and_grads(loss_for(remat)[0], ref_fn, params)
 
 
-@pytest.mark.parametrize("remat, decoder", [("sqrt_t", "luong"), ("full", "luong"), ("sqrt_t", "gnmt"),
-                                           ("full", "gnmt")])
-def test_policies_draw_the_same_dropout_as_none(remat, decoder):
-    layers = ("model.enc_layers=3", "model.dec_layers=3", f"model.decoder={decoder}")
+@pytest.mark.parametrize("remat, decoder, words", [("sqrt_t", "luong", 0.0), ("full", "luong", 0.0),
+                                                  ("sqrt_t", "gnmt", 0.0), ("full", "gnmt", 0.0),
+                                                  ("sqrt_t", "luong", 0.2)])
+def test_policies_draw_the_same_dropout_as_none(remat, decoder, words):
+    layers = ("model.enc_layers=3", "model.dec_layers=3", f"model.decoder={decoder}", f"model.word_dropout={words}")
     ref_fn, params = loss_for("none", *layers, dropout=0.3, tgt_len=11)
     fn, _ = loss_for(remat, *layers, dropout=0.3, tgt_len=11)
     assert_same_loss_and_grads(fn, ref_fn, params, rtol=1e-4, atol=1e-6)

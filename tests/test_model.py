@@ -164,3 +164,17 @@ def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
     only_src = int(np.setdiff1d(np.asarray(src), np.concatenate([np.asarray(tgt).ravel(), [PAD]]))[0])
     g = jax.grad(lambda p: model.apply({"params": p}, src, tgt).sum())(shared)
     assert float(jnp.abs(g["tgt_embed"]["embedding"][only_src]).max()) > 0
+
+
+def test_word_dropout_drops_whole_words_on_both_sides():
+    model, params = model_and_params("model.word_dropout=0.5")  # and no other dropout
+    source = np.asarray(model.apply({"params": params}, jnp.ones((4, 50, 8)), True, True, method=Seq2Seq._dropout,
+                                    rngs={"dropout": jax.random.key(1)}))
+    target = np.asarray(model.apply({"params": params}, jax.random.key(2), jnp.arange(50), 4,
+                                    method=Seq2Seq._dropout_scales)[0])  # [steps, batch, emb]
+    for scales in (source, target):
+        assert set(np.unique(scales)) == {0.0, 2.0} and (scales == scales[..., :1]).all()
+        assert 0.35 < (scales[..., 0] == 0).mean() < 0.65
+    kept = model.apply({"params": params}, jnp.ones((4, 50, 8)), True, False, method=Seq2Seq._dropout,
+                       rngs={"dropout": jax.random.key(1)})
+    assert (np.asarray(kept) == 1).all()  # the encoder's inner layers take no word dropout

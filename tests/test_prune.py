@@ -66,22 +66,14 @@ def test_impossible_sizes_are_refused():
 
 def test_a_pruned_run_loads_in_every_command(tiny_run, corpus_dir, tmp_path):
     import json
-    from tests.helpers import LINES, one_line_error, run_cli
+    from tests.helpers import check_commands_read, one_line_error, run_cli
     out = tmp_path / "pruned"
     r = run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(out), "--prune-hidden", "12", text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     info = json.loads((out / "release.json").read_text())
     assert info["parameters"] < info["parameters_before"]
     assert json.loads((out / "config.json").read_text())["model"]["hidden"] == 12
-    src = tmp_path / "in.txt"
-    src.write_bytes(b"\n".join(LINES) + b"\n")
-    tr = run_cli("nmt.translate", "--checkpoint", str(out), "--input", str(src), "--beam", "3")
-    assert tr.returncode == 0 and len(tr.stdout.splitlines()) == len(LINES), tr.stderr.decode()[-2000:]
-    ev = run_cli("nmt.evaluate", "--checkpoint", str(out), "--split", "test", "--beam", "2", corpus=corpus_dir)
-    assert ev.returncode == 0 and "bleu" in ev.stdout.decode().splitlines()[-1], ev.stderr.decode()[-2000:]
-    bench = run_cli("nmt.bench", "decode", "--checkpoint", str(out), "--sentences", "8", "--batch1-sentences", "1",
-                    "--repeats", "1", "--beam", "2")
-    assert bench.returncode == 0, bench.stderr.decode()[-2000:]
+    check_commands_read(out, corpus_dir, tmp_path)
     for args, words in [(["--out", str(out), "--prune-hidden", "8"], "already exists"),
                         (["--out", str(tmp_path / "big"), "--prune-hidden", "99"], "--prune-hidden 99"),
                         (["--out", str(tmp_path / "x")], "not a run")]:

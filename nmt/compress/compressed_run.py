@@ -1,6 +1,7 @@
 """A trained run compressed into a new run directory, fine-tuned when asked."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import shutil
 import jax
 import numpy as np
 
+from nmt.compress.factor import factor, to_int8
 from nmt.compress.prune import prune
 from nmt.config import Config, ConfigError
 from nmt.run.load import load_run
@@ -15,30 +17,49 @@ from nmt.run.release import check_out, write_run
 from nmt.training import trainer
 
 
-def compress(workdir: str, out: str, prune_hidden: int = 0, finetune_steps: int = 0, finetune_lr: float = 5e-4,
-             which: str = "best", progress: bool = True) -> dict:
-    """Writes `workdir`'s `which` checkpoint, compressed, to `out` (a new folder); returns what it did.
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What `compress` does, in this order: prune, factor, fine-tune, quantise."""
+    prune_hidden: int = 0  # keep that many units in every layer (nmt.compress.prune); 0 keeps them all
+    factor: tuple = ()  # matrices to factor (nmt.compress.factor), at `rank` or keeping `energy`
+    rank: int = 0
+    energy: float = 0.0
+    int8: bool = False  # every other decoder matrix, the embedding and the output layer as int8 (after fine-tuning)
+    finetune_steps: int = 0  # train that many steps on the run's training data (Adam at finetune_lr)
+    finetune_lr: float = 5e-4
 
-    prune_hidden: keep that many units in every layer (`nmt.compress.prune`); 0 keeps them all.
-    finetune_steps: then train the compressed model that many steps on the run's training data (Adam at
-      `finetune_lr`, constant after a warm-up of a tenth), in `out`.train, and write its best checkpoint; the
-      fine-tuning's scores are kept as `out`/finetune_results.json.
-    """
+
+def compress(workdir: str, out: str, opts: Options, which: str = "best", progress: bool = True) -> dict:
+    """Writes `workdir`'s `which` checkpoint, compressed as `opts` asks, to `out` (a new folder); returns what it
+    did. Fine-tuning runs in `out`.train (Adam, constant after a warm-up of a tenth), which is removed once the
+    fine-tuned run's best checkpoint is written; its scores are kept as `out`/finetune_results.json."""
     check_out(out)
-    if finetune_steps < 0 or finetune_lr <= 0:
-        raise ConfigError(f"--finetune-steps must be >= 0 and --finetune-lr > 0, got {finetune_steps}, {finetune_lr}")
+    if opts.finetune_steps < 0 or opts.finetune_lr <= 0:
+        raise ConfigError(f"--finetune-steps must be >= 0 and --finetune-lr > 0, got {opts.finetune_steps}, "
+                          f"{opts.finetune_lr}")
     run = load_run(workdir, which)
     params, config = jax.tree.map(np.asarray, run.params), run.config
+    if config.model.ranks() or config.model.int8:
+        raise ConfigError(f"{workdir}: already compressed (model.low_rank, model.int8); compress its source run")
     before = sum(x.size for x in jax.tree.leaves(params))
-    if prune_hidden and prune_hidden != config.model.hidden:
-        params, model_cfg = prune(params, config.model, prune_hidden)
-        config = config.replace(model={"hidden": model_cfg.hidden})
-    info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step,
-            "compressed": {"prune_hidden": prune_hidden, "finetune_steps": finetune_steps},
-            "parameters_before": int(before), "parameters": int(sum(x.size for x in jax.tree.leaves(params)))}
+    model = config.model
+    if opts.prune_hidden and opts.prune_hidden != model.hidden:
+        params, model = prune(params, model, opts.prune_hidden)
+    ranks = {}
+    if opts.factor:
+        params, model, ranks = factor(params, model, list(opts.factor), opts.rank, opts.energy)
+    config = config.replace(model=dataclasses.asdict(model))
     results = None
-    if finetune_steps:
-        params, results = _finetune(workdir, out + ".train", config, params, finetune_steps, finetune_lr, progress)
+    if opts.finetune_steps:
+        params, results = _finetune(workdir, out + ".train", config, params, opts.finetune_steps, opts.finetune_lr,
+                                    progress)
+    if opts.int8:
+        params, model = to_int8(params, config.model)
+        config = config.replace(model=dataclasses.asdict(model))
+    info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step,
+            "compressed": {**dataclasses.asdict(opts), "ranks": ranks}, "parameters_before": int(before),
+            "parameters": int(sum(x.size for x in jax.tree.leaves(params))),
+            "bytes": int(sum(np.asarray(x).nbytes for x in jax.tree.leaves(params)))}
     write_run(workdir, out, config, run.step, params, info)
     if results is not None:
         with open(os.path.join(out, "finetune_results.json"), "w") as f:

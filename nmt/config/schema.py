@@ -92,6 +92,7 @@ class ModelConfig:
     attention: str = "general"  # general | dot | bahdanau
     attention_impl: str = "autodiff"  # autodiff | recompute (custom VJP: no stored scores, recomputed backward)
     dropout: float = 0.3
+    word_dropout: float = 0.0  # whole source and target words dropped (their embedding zeroed), Sennrich et al. 2016
     tie_output: bool = True  # output projection shares the target embedding
     share_embeddings: bool = False  # source and target embeddings one matrix (the vocabulary is joint)
     dtype: str = "float32"  # compute dtype; parameters stay float32
@@ -103,8 +104,30 @@ class ModelConfig:
     # save:<names> | offload:<names> | ... | auto
     remat: str = "none"
     memory_budget: str = ""  # with remat=auto: e.g. 16GiB
+    # compressed forms, written by nmt.compress (nmt.model.matrices): `name:rank` entries of matrices kept as two
+    # low-rank factors, and int8 storage (a float scale per output channel) of every other one of COMPRESSIBLE
+    low_rank: tuple = ()
+    int8: bool = False
+
+    def compressible(self) -> tuple:
+        """The matrices a compressed form applies to: the decoder's, its embedding and its output layer."""
+        return ("tgt_embed", "dec_w_emb", *(f"dec_l{l}_w" for l in range(self.dec_layers)), "w_combine", "w_pre",
+                "w_out")
+
+    def ranks(self) -> dict:
+        """`low_rank` as {name: rank}."""
+        ranks = {}
+        for entry in self.low_rank:
+            m = re.fullmatch(r"\s*([a-z0-9_]+)\s*:\s*([0-9]+)\s*", str(entry))
+            if not m or int(m.group(2)) < 1 or m.group(1) not in self.compressible():
+                raise ConfigError(f"model.low_rank: expected name:rank entries (rank >= 1) naming one of "
+                                  f"{', '.join(self.compressible())}; got {entry!r}")
+            ranks[m.group(1)] = int(m.group(2))
+        return ranks
 
     def validate(self):
+        if (self.ranks() or self.int8) and self.decoder != "luong":
+            raise ConfigError("model.low_rank and model.int8 take the luong decoder")
         if self.remat == "auto":
             parse_bytes(self.memory_budget)
         if self.attention not in ATTENTIONS:
@@ -128,8 +151,9 @@ class ModelConfig:
             raise ConfigError("model.emb, model.hidden, model.enc_layers and model.dec_layers must be >= 1")
         if self.attention == "dot" and self.enc_layers < 2 and self.encoder == "gnmt":
             raise ConfigError("model.attention=dot needs model.enc_layers >= 2 (encoder and decoder widths must match)")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout: expected 0 <= p < 1, got {self.dropout}")
+        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.word_dropout < 1.0):
+            raise ConfigError(f"model.dropout and model.word_dropout: expected 0 <= p < 1, got {self.dropout}, "
+                              f"{self.word_dropout}")
 
 
 @dataclasses.dataclass(frozen=True)

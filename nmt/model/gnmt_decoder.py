@@ -30,13 +30,13 @@ def teacher(m, memory, emb: jax.Array, drop, remat: str, unroll: int):
     Returns (top layer's output [T, B, H], attention probabilities [B, T, S])."""
     dtype, h = m.dtype, m.cfg.hidden
     with jax.named_scope("input_projection"):
-        gates0 = jnp.einsum("tbe,eg->tbg", emb.astype(dtype), m.dec_w_emb.astype(dtype)) + m.dec_b[0].astype(dtype)
-    x = scan_directions(m.dec_w[0].astype(dtype)[None], gates0, lambda g: g[:, None], dtype, remat, unroll)[:, 0]
+        gates0 = jnp.einsum("tbe,eg->tbg", emb.astype(dtype), m.dec_w_emb.w.astype(dtype)) + m.dec_b[0].astype(dtype)
+    x = scan_directions(m.dec_w[0].w.astype(dtype)[None], gates0, lambda g: g[:, None], dtype, remat, unroll)[:, 0]
     with jax.named_scope("attention"):
         ctx, probs = _attend(m, memory, x.transpose(1, 0, 2))
     ctx = ctx.transpose(1, 0, 2)
     for l in range(1, m.cfg.dec_layers):
-        w, d_in = m.dec_w[l], h + ctx.shape[-1]
+        w, d_in = m.dec_w[l].w, h + ctx.shape[-1]
         weights = (w[:d_in], None, m.dec_b[l])
         gates_of = lambda parts, weights=weights: project(weights, parts, dtype)[:, None]
         new = scan_directions(w[d_in:].astype(dtype)[None], (drop(x), ctx), gates_of, dtype, remat, unroll)[:, 0]

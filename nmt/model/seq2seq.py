@@ -14,7 +14,7 @@ from jax.ad_checkpoint import checkpoint_name
 
 from nmt.config import ModelConfig
 from nmt.data.vocab import PAD
-from nmt.model import attention, gnmt_decoder, policies
+from nmt.model import attention, gnmt_decoder, matrices, policies
 from nmt.model.loss import token_loss
 from nmt.model.lstm import Encoder, bias_init, lstm_update, uniform_init
 from nmt.utils import wide_dtype
@@ -50,44 +50,44 @@ class Seq2Seq(nn.Module):
         self.dtype = jnp.dtype(c.dtype)
         self.state_dtype = wide_dtype(self.dtype)
         embed_init = uniform_init() if c.init == "uniform" else nn.initializers.normal(0.1)
-        self.tgt_embed = nn.Embed(v, e, embedding_init=embed_init, name="tgt_embed")
-        self.src_embed = self.tgt_embed if c.share_embeddings else nn.Embed(v, e, embedding_init=embed_init,
-                                                                            name="src_embed")
+        form = lambda name: matrices.form_of(c, name)  # full, or as nmt.compress stores it
+        self.tgt_embed = matrices.Embed(v, e, embed_init, *form("tgt_embed"), name="tgt_embed")
+        self.src_embed = self.tgt_embed if c.share_embeddings else matrices.Embed(v, e, embed_init, name="src_embed")
+        matrix = lambda name, shape: matrices.declare(self, name, shape, uniform_init(), *form(name))
         self.encoder = Encoder(h, c.enc_layers, c.dropout, self.dtype, c.remat, c.encoder, c.init, c.unroll,
                                c.fuse_directions, c.encoder_impl)
         # Layer 0 reads [embedding | feed | h]; the embedding part is projected for all steps before the scan. The
         # gnmt decoder's layer 0 reads [embedding | h], its upper layers [x | context | h].
-        self.dec_w_emb = self.param("dec_w_emb", uniform_init(), (e, 4 * h))
+        self.dec_w_emb = matrix("dec_w_emb", (e, 4 * h))
         gnmt = c.decoder == "gnmt"
         rows = lambda l: (h if l == 0 else 2 * h + d_enc) if gnmt else 2 * h
-        self.dec_w = [self.param(f"dec_l{l}_w", uniform_init(), (rows(l), 4 * h)) for l in range(c.dec_layers)]
+        self.dec_w = [matrix(f"dec_l{l}_w", (rows(l), 4 * h)) for l in range(c.dec_layers)]
         self.dec_b = [self.param(f"dec_l{l}_b", bias_init(c.init), (4 * h,)) for l in range(c.dec_layers)]
         self.attn = {k: self.param(f"attn_{k}", uniform_init(), shape)
                      for k, shape in attention.attention_param_shapes(c.attention, d_enc, h).items()}
         if not gnmt:
-            self.w_combine = self.param("w_combine", uniform_init(), (d_enc + h, h))
-        if c.tie_output:
-            self.w_pre = self.param("w_pre", uniform_init(), (h, e)) if h != e else None
-        else:
-            self.w_out = self.param("w_out", uniform_init(), (h, v))
+            self.w_combine = matrix("w_combine", (d_enc + h, h))
+        self.w_pre = matrix("w_pre", (h, e)) if c.tie_output and h != e else None
+        self.w_out = None if c.tie_output else matrix("w_out", (h, v))
         self.b_out = self.param("b_out", uniform_init() if c.init == "uniform" else nn.initializers.zeros, (v,))
 
-    def _mm(self, x, w):
-        return x.astype(self.dtype) @ w.astype(self.dtype)
+    def _mm(self, x, w: matrices.Matrix):
+        return w.apply(x, self.dtype)
 
     @jax.named_scope("dropout")
-    def _dropout(self, x, train: bool):
-        rate = self.cfg.dropout
-        if not train or rate == 0.0:
-            return x
-        keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - rate, x.shape)
-        return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
+    def _dropout(self, x, train: bool, words: bool = False):
+        """Dropout of x's elements; with `words`, then of whole vectors along its last axis (word dropout)."""
+        for rate, shape in ((self.cfg.dropout, x.shape), (self.cfg.word_dropout * words, x.shape[:-1] + (1,))):
+            if train and rate > 0.0:
+                keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - rate, shape)
+                x = jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
+        return x
 
     def encode(self, src: jax.Array, train: bool = False, projected: jax.Array | None = None) -> EncoderOutput:
         """src: [B, S] token ids (0 = padding) -> EncoderOutput. projected: `source_projection()` when the caller keeps
         it (no dropout), to look the first layer's input projections up instead of computing them."""
         mask = src != PAD
-        x = self._dropout(self.src_embed(src), train)
+        x = self._dropout(self.src_embed(src), train, words=True)
         gates = None if projected is None else tuple(jnp.take(projected[d], src.T, axis=0) for d in range(2))
         enc = self.encoder(x.astype(self.dtype), mask, train, gates).astype(self.dtype)
         return EncoderOutput(attention.project_keys(self.attn, self.cfg.attention, enc), enc, mask)
@@ -129,8 +129,8 @@ class Seq2Seq(nn.Module):
     def output_weights(self, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The output layer restricted to the tokens `ids`, [N] (a shortlist shared by a batch) or [B, N] (one per
         sentence), gathered once before a search: (weights [(B,) E', N] in the compute dtype, bias [(B,) N])."""
-        w = self.tgt_embed.embedding if self.cfg.tie_output else self.w_out.T
-        return jnp.swapaxes(jnp.take(w, ids, axis=0).astype(self.dtype), -1, -2), jnp.take(self.b_out, ids, axis=0)
+        w = self.tgt_embed.table if self.cfg.tie_output else self.w_out.t()
+        return jnp.swapaxes(w.rows(ids, self.dtype), -1, -2), jnp.take(self.b_out, ids, axis=0)
 
     def output_logits(self, hidden: jax.Array, weights: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
         """hidden: [B, ..., H] attentional states -> logits [B, ..., V] (float32), or [B, ..., N] over a shortlist's
@@ -146,20 +146,20 @@ class Seq2Seq(nn.Module):
             # One list per sentence: [E', N] of each sentence, the layout that its batched product reads fastest.
             logits = jnp.einsum("b...e,ben->b...n", x, w).astype(self.state_dtype)
             return logits + b.reshape(b.shape[:1] + (1,) * (x.ndim - 2) + b.shape[1:])
-        logits = self._mm(x, self.tgt_embed.embedding.T if self.cfg.tie_output else self.w_out)
+        logits = self.tgt_embed.table.apply_t(x, self.dtype) if self.cfg.tie_output else self._mm(x, self.w_out)
         return logits.astype(self.state_dtype) + self.b_out
 
     def embedding_projection(self) -> jax.Array:
         """Every target embedding projected for the first decoder layer, [V, 4H]: made once per parameters, it
         turns a decoding step's input projection into a row lookup."""
-        return self._mm(self.tgt_embed.embedding, self.dec_w_emb)
+        return self._mm(self.tgt_embed.table.value(self.dtype), self.dec_w_emb)
 
     def source_projection(self) -> jax.Array:
         """[2, V, 4H]: every source embedding projected for the encoder's first layer, forward and backward, bias
         included; made once per parameters like `embedding_projection`."""
-        emb = self.src_embed.embedding
+        emb = self.src_embed.table.value(self.dtype)
         layers = [self.encoder.variables["params"][f"l0_{d}"] for d in ("fwd", "bwd")]
-        return jnp.stack([self._mm(emb, p["w_x"]) + p["b"].astype(self.dtype) for p in layers])
+        return jnp.stack([emb @ p["w_x"].astype(self.dtype) + p["b"].astype(self.dtype) for p in layers])
 
     def step(self, memory: EncoderOutput, state: DecState, tokens: jax.Array,
              weights: tuple[jax.Array, jax.Array] | None = None,
@@ -189,9 +189,11 @@ class Seq2Seq(nn.Module):
 
         def one(step):
             k_emb, k_layers, k_out = jax.random.split(jax.random.fold_in(key, step), 3)
-            scale = lambda k, shape: jax.random.bernoulli(k, keep, shape).astype(self.dtype) / keep
-            return (scale(k_emb, (batch, c.emb)), scale(k_layers, (c.dec_layers - 1, batch, c.hidden)),
-                    scale(k_out, (batch, c.hidden)))
+            scale = lambda k, shape, keep=keep: jax.random.bernoulli(k, keep, shape).astype(self.dtype) / keep
+            emb = scale(k_emb, (batch, c.emb))
+            if c.word_dropout > 0:  # a key of its own, so that the other draws stay what they are without it
+                emb = emb * scale(jax.random.fold_in(k_emb, 1), (batch, 1), 1.0 - c.word_dropout)
+            return emb, scale(k_layers, (c.dec_layers - 1, batch, c.hidden)), scale(k_out, (batch, c.hidden))
         return jax.vmap(one)(steps)
 
     def _teacher_steps(self, memory: EncoderOutput, state: DecState, tokens: jax.Array, steps: jax.Array,
@@ -204,13 +206,13 @@ class Seq2Seq(nn.Module):
         Returns:
           (state, attentional states [n, B, H] with output dropout applied, attention probs [n, B, S] or None).
         """
-        emb = jnp.take(self.tgt_embed.embedding, tokens, axis=0)
+        emb = self.tgt_embed(tokens)
         drop = out_drop = None
         if key is not None:
             emb_drop, drop, out_drop = self._dropout_scales(key, steps, tokens.shape[1])
             emb = emb * emb_drop
         with jax.named_scope("input_projection"):
-            emb_gates = jnp.einsum("tbe,eg->tbg", emb.astype(self.dtype), self.dec_w_emb.astype(self.dtype))
+            emb_gates = self._mm(emb, self.dec_w_emb)
 
         def body(state, inputs):
             g, d = inputs
@@ -223,7 +225,7 @@ class Seq2Seq(nn.Module):
         return state, hidden, probs
 
     def _dropout_key(self, train: bool) -> jax.Array | None:
-        return self.make_rng("dropout") if train and self.cfg.dropout > 0 else None
+        return self.make_rng("dropout") if train and max(self.cfg.dropout, self.cfg.word_dropout) > 0 else None
 
     def decode_teacher(self, memory: EncoderOutput, tgt_in: jax.Array, train: bool = False,
                        return_attention: bool = False):
@@ -241,7 +243,7 @@ class Seq2Seq(nn.Module):
 
     def _gnmt_teacher(self, memory: EncoderOutput, tgt_in: jax.Array, train: bool):
         """The gnmt decoder over all steps: (top layer's output [T, B, H] with output dropout, probs [B, T, S])."""
-        emb = self._dropout(jnp.take(self.tgt_embed.embedding, tgt_in.T, axis=0), train)
+        emb = self._dropout(self.tgt_embed(tgt_in.T), train, words=True)
         hidden, probs = gnmt_decoder.teacher(self, memory, emb, lambda x: self._dropout(x, train), self.cfg.remat,
                                              self.cfg.unroll)
         return self._dropout(hidden, train), probs

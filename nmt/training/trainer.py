@@ -109,6 +109,9 @@ def set_up(config: Config, workdir: str, init_params=None) -> Session:
     distributed runtime, before anything touches a device."""
     parallel.initialize_distributed()
     policies.check(config.model.remat)
+    if config.model.int8:
+        raise ConfigError("model.int8: int8 weights are for decoding and cannot be trained; fine-tune before "
+                          "quantising (nmt.compress --finetune-steps S --int8)")
     os.makedirs(workdir, exist_ok=True)
     primary, lock = jax.process_index() == 0, WorkdirLock(workdir)
     if primary:
