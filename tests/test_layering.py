@@ -16,7 +16,7 @@ LAYERS = (
     ("training", "parallel"),
     ("run",),
     ("tools", "compress"),
-    ("cli", "supervisor", "train", "translate", "evaluate", "release", "bench", "memory", "__main__"),
+    ("cli", "supervisor", "train", "translate", "evaluate", "release", "bench", "memory", "distill", "__main__"),
 )
 COMMANDS = LAYERS[-1]
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from nmt.data.corpus import DataError
 from nmt.data.vocab import BOS, EOS, PAD
 
 
@@ -124,7 +125,8 @@ class BatchIterator:
             self.ex = self.resample(epoch)
         self.groups = group_by_shape(self.ex, self.shape_list)
         if not self.groups:
-            raise ValueError("no training examples left after filtering")
+            raise DataError("no training pairs left: every pair is empty or longer than data.max_len (or the largest "
+                            "of data.buckets)")
         self.epoch, self._plan = epoch, self.plan(epoch)
 
     def plan(self, epoch: int) -> list[tuple[tuple[int, int], np.ndarray]]:

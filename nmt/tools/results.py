@@ -42,3 +42,20 @@ def run_commands(commands: dict, doc: str, argv=None) -> None:
     args = p.parse_args(argv)
     for name in args.only or commands:
         run_and_keep(commands[name], args.out, name)
+
+
+def run_scores(workdir: str) -> dict:
+    """A finished training run in brief, from its results.json (best checkpoint), metrics.jsonl and config.json:
+    steps, parameters, minutes from launch to the last row, and val / test BLEU [cased, lowercased], greedy and
+    beam."""
+    with open(os.path.join(workdir, "results.json")) as f:
+        res = json.load(f)
+    start = os.stat(os.path.join(workdir, "config.json")).st_mtime
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        final = json.loads(f.read().strip().splitlines()[-1])
+    out = {"step": res["step"], "best_step": res["best_step"], "parameters": res.get("parameters"),
+           "minutes": round((final["time"] - start) / 60, 1)}
+    for split in ("val", "test"):
+        out[split] = {"greedy": [round(res[split]["bleu"], 2), round(res[split]["bleu_lc"], 2)],
+                      "beam5": [round(res[split]["beam"]["bleu"], 2), round(res[split]["beam"]["bleu_lc"], 2)]}
+    return out

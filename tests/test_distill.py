@@ -1,0 +1,65 @@
+"""Sequence-level knowledge distillation: the student trains on the teacher's beam-search translations."""
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from nmt.compress.distill import distill
+from nmt.data.vocab import EOS
+from nmt.decode import BeamConfig
+from nmt.run import load_run
+from nmt.run.release import write_run
+from nmt.run.translation import translate_lines
+from tests.helpers import one_line_error, run_cli
+
+
+def _lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_run, tmp_path_factory):
+    """The toy run with its output bias pushed towards a few words and away from EOS: a teacher whose translations
+    are never empty (the toy run, a few steps old, ends every sentence at once)."""
+    run = load_run(tiny_run)
+    params = jax.tree.map(np.array, run.params)
+    params["b_out"][EOS] -= 30.0
+    params["b_out"][EOS + 1:EOS + 5] += 10.0
+    out = str(tmp_path_factory.mktemp("teacher") / "run")
+    write_run(tiny_run, out, run.config, run.step, params, {})
+    return out
+
+
+def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpus_dir, tmp_path):
+    student = str(tmp_path / "student")
+    cfg = BeamConfig(beam=3, max_len_a=1.0, max_len_b=2)  # within the student's max_len, 24
+    res = distill(teacher, student, ["model.hidden=12", "train.steps=4", "train.eval_every=4"], cfg,
+                  slots=8, progress=False)
+    assert res["step"] == 4 and res["distilled"]["sentences"] == len(_lines(os.path.join(corpus_dir, "train.src")))
+    data = os.path.join(student, "distilled")
+    src, hyp = _lines(os.path.join(data, "train.src")), _lines(os.path.join(data, "train.tgt"))
+    assert src == _lines(os.path.join(corpus_dir, "train.src")) and len(hyp) == len(src)
+    assert all(hyp) and hyp[:5] == [h[0][1] for h in translate_lines(load_run(teacher), src[:5], cfg)]  # fixed batches: the same search
+    for split in ("val", "test"):  # chosen and scored against the real references
+        assert _lines(os.path.join(data, f"{split}.tgt")) == _lines(os.path.join(corpus_dir, f"{split}.tgt"))
+    saved = json.loads(open(os.path.join(student, "config.json")).read())
+    assert saved["model"]["hidden"] == 12 and saved["data"]["dir"] == os.path.abspath(data)
+    with open(os.path.join(student, "vocab.model"), "rb") as a, open(os.path.join(teacher, "vocab.model"), "rb") as b:
+        assert a.read() == b.read()
+    stamp = os.path.getmtime(os.path.join(data, "distilled.json"))
+    again = distill(teacher, student, ["model.hidden=12", "train.steps=6", "train.eval_every=4"], cfg,
+                    slots=8, progress=False)
+    assert again["step"] == 6 and os.path.getmtime(os.path.join(data, "distilled.json")) == stamp
+
+
+def test_bad_arguments_give_one_line(tiny_run, tmp_path):
+    for args, words in [(["--teacher", str(tmp_path)], "not a run"),
+                        (["--teacher", tiny_run, "data.dir=/elsewhere"], "distilled corpus"),
+                        (["--teacher", tiny_run, "model.hiden=3"], "hiden"),
+                        (["--teacher", tiny_run, "--shortlist", "50"], "--shortlist")]:
+        err = one_line_error(run_cli("nmt.distill", "--workdir", str(tmp_path / "s"), *args))
+        assert words in err, err
+    assert not (tmp_path / "s").exists()
