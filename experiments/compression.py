@@ -1,29 +1,48 @@
-"""Compressed models of the default run against it: parameters, size on disk, CPU decoding speed and test BLEU.
+"""Compressed models of the default run against it: parameters, size on disk, CPU decoding speed and test BLEU, each
+method alone and combined, with the decoding flags plain and with `--shortlist 256 --slots 64`.
 
-    python experiments/compression.py --run runs/r5k_ema995 --prune 128 --finetune 500     # ~15 min on 2 CPU cores
+    python experiments/compression.py                           # every variant below; ~5 min each on 2 CPU cores
+    python experiments/compression.py --variant embed64_ft500   # some of them (repeatable); the others' rows stay
+    python experiments/compression.py --plot                    # BLEU against batch-1 speed-up, from the rows
 
-Each variant is written by `python -m nmt.compress` into runs/compress/ (the original by `nmt.release`, so that no
-variant's size counts optimizer state); then `python -m nmt.evaluate --split test_2016_flickr` (greedy and beam 5)
-and `python -m nmt.bench decode --sentences 200 --batch1-sentences 30 --repeats 3` (beam 5, whole vocabulary, fixed
-batches: batch-1 latency and batch-64 tokens/s, medians) score each one, one command at a time. Writes
-compression.json into --out (default experiments/results).
+Each variant is a run directory in runs/compress/: written by `python -m nmt.compress` from the default run (or from
+the distilled student, runs/distill/s192, trained by `python -m nmt.distill`; see VARIANTS), or by `nmt.release` for
+the uncompressed models, so that no size counts optimizer state. Each is scored one command at a time, nothing else
+on the machine: `python -m nmt.evaluate --split test_2016_flickr` (greedy and beam 5, BLEU cased / lowercased) and
+twice `python -m nmt.bench decode --sentences 200 --batch1-sentences 30 --repeats 3` (beam 5, medians): plain, and
+with `--shortlist 256 --slots 64`. Rows go to compression.json in --out (default experiments/results) as each
+variant finishes; the plot to compression.png.
 
-Results (the development machine, 2 CPU cores, 2026-11-30; compression.json; the table is in README, "Smaller
-models"): pruned to 128 units a layer and fine-tuned 500 steps, the default run has 5.17 M parameters instead of
-7.45 M, decodes at batch 1 in 4.83 ms a sentence instead of 6.31 (1.31x) and at batch 64 at 2,824 tokens/s instead
-of 2,538 (1.11x), and loses 4.0 BLEU with beam 5 (34.46 / 34.86 against 38.44 / 38.87).
+Results: README.md, "Smaller models" (the development machine, 2 CPU cores, 2026-11-30).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
 from nmt.tools.results import write_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN, STUDENT = "runs/r5k_ema995", "runs/distill/s192"
+FT = ["--finetune-steps", "500", "--no-progress"]
+VARIANTS = {  # name: (source run, nmt.compress options; None = released as it is)
+    "original": (RUN, None),
+    "prune128_ft500": (RUN, ["--prune-hidden", "128", *FT]),
+    "embed64": (RUN, ["--factor", "tgt_embed", "--rank", "64"]),
+    "embed64_ft500": (RUN, ["--factor", "tgt_embed", "--rank", "64", *FT]),
+    "energy0.9_ft500": (RUN, ["--factor", "all", "--energy", "0.9", *FT]),
+    "int8": (RUN, ["--int8"]),
+    "embed64_ft500_int8": (RUN, ["--factor", "tgt_embed", "--rank", "64", "--int8", *FT]),
+    "embed32_ft500": (RUN, ["--factor", "tgt_embed", "--rank", "32", *FT]),
+    "prune192_embed64_ft500": (RUN, ["--prune-hidden", "192", "--factor", "tgt_embed", "--rank", "64", *FT]),
+    "student": (STUDENT, None),
+    "student_embed64_ft500_int8": (STUDENT, ["--factor", "tgt_embed", "--rank", "64", "--int8", *FT]),
+}
+FLAGS = {"plain": [], "shortlist256_slots64": ["--shortlist", "256", "--slots", "64"]}
 
 
 def _last_json(cmd: list[str]) -> dict:
@@ -38,42 +57,91 @@ def _size(path: str) -> int:
                for f in files)
 
 
+def make(name: str) -> str:
+    source, opts = VARIANTS[name]
+    path = os.path.join(ROOT, "runs", "compress", name)
+    if not os.path.exists(path):
+        cmd = ["nmt.release" if opts is None else "nmt.compress", "--checkpoint", os.path.join(ROOT, source),
+               "--out", path, *(opts or [])]
+        subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, check=True)
+    return path
+
+
 def score(path: str) -> dict:
-    ev = _last_json(["nmt.evaluate", "--checkpoint", path, "--split", "test_2016_flickr"])
-    bench = _last_json(["nmt.bench", "decode", "--checkpoint", path, "--sentences", "200", "--batch1-sentences",
-                        "30", "--repeats", "3"])
     import jax
     from nmt.run import load_run
-    return {"parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),
-            "checkpoint_bytes": _size(path),
-            "test_greedy": [round(ev["greedy"]["bleu"], 2), round(ev["greedy"]["bleu_lc"], 2)],
-            "test_beam5": [round(ev["beam5"]["bleu"], 2), round(ev["beam5"]["bleu_lc"], 2)],
-            "latency_ms_batch1": round(bench["latency_ms_batch1"], 2),
-            "tokens_per_s_batch64": round(bench["tokens_per_s_batch64"], 1)}
+    ev = _last_json(["nmt.evaluate", "--checkpoint", path, "--split", "test_2016_flickr"])
+    row = {"parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),
+           "checkpoint_bytes": _size(path),
+           "test_greedy": [round(ev["greedy"]["bleu"], 2), round(ev["greedy"]["bleu_lc"], 2)],
+           "test_beam5": [round(ev["beam5"]["bleu"], 2), round(ev["beam5"]["bleu_lc"], 2)]}
+    for label, flags in FLAGS.items():
+        row[label] = bench(path, flags)
+    return row
+
+
+def bench(path: str, flags: list[str]) -> dict:
+    b = _last_json(["nmt.bench", "decode", "--checkpoint", path, "--sentences", "200", "--batch1-sentences", "30",
+                    "--repeats", "3", *flags])
+    return {"latency_ms_batch1": round(b["latency_ms_batch1"], 2),
+            "tokens_per_s_batch64": round(b["tokens_per_s_batch64"], 1),
+            "mean_output_tokens": round(b["mean_output_tokens"], 2)}
+
+
+def retime(rows: dict, names: list[str], rounds: int) -> None:
+    """Times the variants again without flags, in `rounds` rounds that take them in turn, and keeps each one's
+    median batch-1 latency and batch-64 rate (the rounds' values beside them): variants timed at different hours
+    of a shared machine compare less well than variants timed in turns."""
+    runs = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            runs[name].append(bench(make(name), []))
+    for name, results in runs.items():
+        latency = [r["latency_ms_batch1"] for r in results]
+        rate = [r["tokens_per_s_batch64"] for r in results]
+        rows[name]["plain"].update(latency_ms_batch1=statistics.median(latency),
+                                   tokens_per_s_batch64=statistics.median(rate), rounds_latency_ms=latency,
+                                   rounds_tokens_per_s=rate)
+
+
+def plot(rows: dict, out: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    base = rows["original"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, marker in (("plain", "o"), ("shortlist256_slots64", "s")):
+        for name, r in rows.items():
+            x = base[label]["latency_ms_batch1"] / r[label]["latency_ms_batch1"]
+            ax.scatter(x, r["test_beam5"][0], marker=marker, color="C0" if label == "plain" else "C1")
+            ax.annotate(name, (x, r["test_beam5"][0]), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    ax.axhline(base["test_beam5"][0] - 0.5, color="gray", ls="--", lw=0.8)
+    ax.axvline(2.0, color="gray", ls="--", lw=0.8)
+    ax.set(xlabel="batch-1 speed-up over the original with the same flags (o plain, s --shortlist 256 --slots 64)",
+           ylabel="test_2016_flickr BLEU, beam 5 (cased)")
+    plt.tight_layout()
+    plt.savefig(os.path.join(out, "compression.png"), dpi=120)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", default=os.path.join(ROOT, "runs", "r5k_ema995"))
-    p.add_argument("--prune", type=int, action="append", default=[], help="units a layer to keep (repeatable)")
-    p.add_argument("--finetune", type=int, default=500, help="fine-tuning steps of each pruned model")
+    p.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="score these (default: all)")
+    p.add_argument("--plot", action="store_true", help="only draw compression.png from the stored rows")
+    p.add_argument("--retime", type=int, default=0, metavar="ROUNDS",
+                   help="only time the --variant models again without flags, taking turns for ROUNDS rounds")
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     args = p.parse_args(argv)
-    base = os.path.join(ROOT, "runs", "compress")
-    variants = {"original": ["nmt.release", "--checkpoint", args.run, "--out", os.path.join(base, "original")]}
-    for n in args.prune:
-        for steps in (0, args.finetune):
-            name = f"prune{n}" + (f"_ft{steps}" if steps else "")
-            variants[name] = ["nmt.compress", "--checkpoint", args.run, "--out", os.path.join(base, name),
-                              "--prune-hidden", str(n), "--finetune-steps", str(steps), "--no-progress"]
-    rows = {}
-    for name, cmd in variants.items():
-        path = cmd[cmd.index("--out") + 1]
-        if not os.path.exists(path):
-            subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, check=True)
-        rows[name] = score(path)
-        print(name, rows[name], flush=True)
-    write_result(args.out, "compression.json", {"run": os.path.relpath(args.run, ROOT), "variants": rows})
+    stored = os.path.join(args.out, "compression.json")
+    rows = json.load(open(stored))["variants"] if os.path.exists(stored) else {}
+    if args.retime:
+        retime(rows, args.variant or list(rows), args.retime)
+        write_result(args.out, "compression.json", {"run": RUN, "student": STUDENT, "variants": rows})
+    elif not args.plot:
+        for name in args.variant or list(VARIANTS):
+            rows[name] = score(make(name))
+            print(name, rows[name], flush=True)
+            write_result(args.out, "compression.json", {"run": RUN, "student": STUDENT, "variants": rows})
+    plot(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ Best checkpoint by val BLEU (greedy), scored by the run itself; BLEU cased / low
 - Checkpoint averaging on the chosen run (experiments/averaging.py): no gain on top of the moving average.
 - More dropout (0.4 instead of 0.3) costs 2.3 val BLEU with beam 5 at 2,500 steps: the model is not overfitting at
   this budget (its curve lags the whole way).
-- Not tried for lack of time (each lever is one 20-36 minute run on this machine): rate and schedule, batch size,
-  width and depth.
+- Not tried for lack of time (each lever is one 20-36 minute run on this machine): word dropout
+  (`model.word_dropout`, lever `ema_worddrop0.1` defined), label smoothing 0.2 (`ema_smooth0.2`), rate and
+  schedule, batch size, width and depth.
 - Shared embeddings (`--lever ema_shared`) cost nothing measurable at 2,500 steps: -0.65 val greedy, +0.26 val beam
   5, within the seeds' spread, with 27% fewer parameters; not yet tried at 5,000 steps, so the preset keeps them apart.
 """
