@@ -28,6 +28,13 @@ TEACHER, STUDENT, STUDENT_5000 = "runs/r5k_ema995", "runs/distill/s192", "runs/d
 STUDENT_OVERRIDES = ["model.share_embeddings=true", "model.emb=192", "model.hidden=192"]
 
 
+def training_minutes(workdir: str) -> float:
+    """Minutes between the run's log rows, leaving out pauses of more than 5 minutes (between a run and its resume;
+    a copied run's files carry the copy's times)."""
+    times = [json.loads(line)["time"] for line in open(os.path.join(ROOT, workdir, "metrics.jsonl"))]
+    return round(sum(b - a for a, b in zip(times, times[1:]) if b - a < 300) / 60, 1)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
@@ -41,6 +48,8 @@ def main(argv=None):
         subprocess.run(distill + ["train.steps=7500"], cwd=ROOT, check=True)
     corpus = json.load(open(os.path.join(ROOT, STUDENT, "distilled", "distilled.json")))
     rows = {w: dict(workdir=w, **run_scores(os.path.join(ROOT, w))) for w in (TEACHER, STUDENT_5000, STUDENT)}
+    for w in (STUDENT_5000, STUDENT):
+        rows[w]["minutes"] = training_minutes(w)
     gap = lambda w, search: [round(s - t, 2) for s, t in zip(rows[w]["test"][search], rows[TEACHER]["test"][search])]
     write_result(args.out, "distillation.json", {
         "runs": rows, "student_overrides": STUDENT_OVERRIDES, "translating_train_s": corpus["seconds"],
