@@ -5,7 +5,7 @@
 
 Each run (its best checkpoint) and then all of them together go through `python -m nmt.evaluate` (greedy and beam 5;
 the ensemble averages the models' log-probabilities at every step, nmt/decode/ensemble.py). Writes
-ensemble_<N>.json into --out (default experiments/results).
+ensemble_<N>.json into --out (default experiments/results), or <NAME>.json with `--name NAME`.
 
 Results (the development machine, 2 CPU cores, 2026-11-30; ensemble_2.json): runs/ttq_nmt is the default preset
 with seed 0 (experiments/time_to_quality.py), runs/seed1 the same command with `train.seed=1` and the current code
@@ -61,6 +61,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", action="append", required=True, help="a run directory; give two or more")
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    p.add_argument("--name", help="the result file's name, without .json (default: ensemble_<number of runs>)")
     args = p.parse_args(argv)
     rows = {}
     for name, runs in [(os.path.relpath(r, ROOT), [r]) for r in args.run] + [("ensemble", args.run)]:
@@ -69,7 +70,7 @@ def main(argv=None):
               f"{rows[name]['test_2016_flickr']['beam5']['bleu']:.2f}", flush=True)
     singles = [rows[os.path.relpath(r, ROOT)]["test_2016_flickr"]["beam5"]["bleu_lc"] for r in args.run]
     gain = rows["ensemble"]["test_2016_flickr"]["beam5"]["bleu_lc"] - sum(singles) / len(singles)
-    write_result(args.out, f"ensemble_{len(args.run)}.json",
+    write_result(args.out, f"{args.name or f'ensemble_{len(args.run)}'}.json",
                  {"runs": [os.path.relpath(r, ROOT) for r in args.run], "scores": rows,
                   "test_beam5_lc_gain_over_mean_single": gain})
 

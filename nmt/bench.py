@@ -41,8 +41,7 @@ def _parser() -> cli.Parser:
     memory.add_argument("--attention", default="bahdanau", choices=("bahdanau", "general", "dot"))
     memory.add_argument("--repeats", type=int, default=5)
     for p in (train, decode, memory):
-        cli.add_config_args(p)
-        p.set_defaults(preset="reference")
+        cli.add_config_args(p, preset="reference")
     return parser
 
 

@@ -22,9 +22,9 @@ class Parser(argparse.ArgumentParser):
         fail(f"{self.prog}: error: {message} (see --help)")
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
-                        help=f"named configuration to start from (default: {DEFAULT_PRESET})")
+def add_config_args(parser: argparse.ArgumentParser, preset: str = DEFAULT_PRESET) -> None:
+    parser.add_argument("--preset", default=preset, choices=list(PRESETS),
+                        help=f"named configuration to start from (default: {preset})")
     parser.add_argument("overrides", nargs="*", metavar="section.field=value",
                         help="config overrides, e.g. model.hidden=256 train.steps=500 data.dir=/path/to/multi30k")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 
 NEG_INF = -1.0e9  # a logit or score that no real one reaches, finite so that sums and differences stay finite
@@ -40,3 +41,9 @@ def atomic_open(path: str, mode: str = "wb"):
 def write_atomic(path: str, data: bytes | str) -> None:
     with atomic_open(path, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
+
+
+def copy_atomic(src: str, dst: str) -> None:
+    """Copies `src` to `dst` so that `dst` is either absent or whole."""
+    with open(src, "rb") as f, atomic_open(dst, "wb") as out:
+        shutil.copyfileobj(f, out)

@@ -18,8 +18,8 @@ def main(argv=None):
     parser.add_argument("--prune-hidden", type=int, default=0, metavar="N",
                         help="units to keep in every layer (default: 0, all of them)")
     parser.add_argument("--factor", default="", metavar="NAMES",
-                        help="comma-separated matrices to store as low-rank factors: tgt_embed (the tied output layer), "
-                             "w_out, w_pre, dec_w_emb, dec_l<l>_w, w_combine, or all")
+                        help="comma-separated matrices to store as low-rank factors: tgt_embed (the tied output "
+                             "layer), w_out, w_pre, dec_w_emb, dec_l<l>_w, w_combine, or all")
     parser.add_argument("--rank", type=int, default=0, metavar="R", help="their rank")
     parser.add_argument("--energy", type=float, default=0.0, metavar="E",
                         help="instead of --rank: each one's smallest rank keeping E (e.g. 0.9) of its squared singular "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 
 from nmt.config import Config, ConfigError, with_overrides
@@ -20,7 +19,7 @@ from nmt.decode import BeamConfig
 from nmt.run.load import load_run
 from nmt.run.translation import translate_lines
 from nmt.training import trainer
-from nmt.utils import write_atomic
+from nmt.utils import copy_atomic, write_atomic
 
 logger = logging.getLogger(__name__)
 DONE = "distilled.json"  # written last: its presence says the corpus is whole
@@ -37,9 +36,7 @@ def student_config(teacher: Config, corpus_dir: str, overrides: list[str]) -> Co
 
 def _copy_split(config: Config, prefix: str, corpus_dir: str) -> None:
     for path in pipeline.split_paths(config.data, prefix):
-        name = os.path.basename(path)
-        shutil.copyfile(path, os.path.join(corpus_dir, name + ".tmp"))
-        os.replace(os.path.join(corpus_dir, name + ".tmp"), os.path.join(corpus_dir, name))
+        copy_atomic(path, os.path.join(corpus_dir, os.path.basename(path)))
 
 
 def distilled_corpus(run, corpus_dir: str, cfg: BeamConfig, slots: int | None = 64) -> dict:
@@ -79,7 +76,6 @@ def distill(teacher_dir: str, workdir: str, overrides: list[str], cfg: BeamConfi
     del teacher
     vocab = os.path.join(workdir, "vocab.model")
     if not os.path.exists(vocab):  # the teacher's vocabulary: the student reads and writes the same pieces
-        shutil.copyfile(os.path.join(teacher_dir, "vocab.model"), vocab + ".tmp")
-        os.replace(vocab + ".tmp", vocab)
+        copy_atomic(os.path.join(teacher_dir, "vocab.model"), vocab)
     results = trainer.run(config, workdir, progress=progress)
     return {**results, "distilled": info}

@@ -24,6 +24,11 @@ def present(params: dict, cfg: ModelConfig) -> list[str]:
     return [n for n in cfg.compressible() if located(params, n)[1] in located(params, n)[0]]
 
 
+def copied(params: dict) -> dict:
+    """A copy of the parameters whose modules' dicts can be changed without touching the original's."""
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in params.items()}
+
+
 def energy_rank(s: np.ndarray, energy: float) -> int:
     """The smallest rank whose singular values keep `energy` of the squared sum."""
     kept = np.cumsum(np.square(s.astype(np.float64))) / np.square(s.astype(np.float64)).sum()
@@ -38,17 +43,17 @@ def svd_factors(w: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def factor(params: dict, cfg: ModelConfig, names: list[str], rank: int = 0, energy: float = 0.0):
-    """The parameters and configuration with each matrix of `names` (or ["all"]) factored at `rank`, or at the smallest rank that
-    keeps `energy` (0 < energy <= 1) of it, a matrix being left whole where that rank would not save parameters.
-    Returns (params, cfg, {name: rank})."""
+    """The parameters and configuration with each matrix of `names` (or ["all"]) factored at `rank`, or at the
+    smallest rank that keeps `energy` (0 < energy <= 1) of it, a matrix being left whole where that rank would not
+    save parameters. Returns (params, cfg, {name: rank})."""
     if (rank > 0) == (energy > 0) or not 0 <= energy <= 1:
         raise ConfigError(f"give either --rank R >= 1 or --energy E in (0, 1], got --rank {rank}, --energy {energy}")
-    names = present(params, cfg) if list(names) == ["all"] else names
-    unknown = [n for n in names if n not in present(params, cfg)]
+    full = present(params, cfg)
+    names = full if list(names) == ["all"] else names
+    unknown = [n for n in names if n not in full]
     if unknown:
-        raise ConfigError(f"--factor {','.join(unknown)}: not a full matrix of this model (it has "
-                          f"{', '.join(present(params, cfg))})")
-    p = {k: (dict(v) if isinstance(v, dict) else v) for k, v in params.items()}
+        raise ConfigError(f"--factor {','.join(unknown)}: not a full matrix of this model (it has {', '.join(full)})")
+    p = copied(params)
     ranks = dict(cfg.ranks())
     for name in names:
         holder, key = located(p, name)
@@ -79,7 +84,7 @@ def quantise(w: np.ndarray, rowwise: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def to_int8(params: dict, cfg: ModelConfig):
     """The parameters and configuration with every compressible matrix not factored stored as int8."""
-    p = {k: (dict(v) if isinstance(v, dict) else v) for k, v in params.items()}
+    p = copied(params)
     for name in present(p, cfg):
         holder, key = located(p, name)
         holder[f"{key}_q"], holder[f"{key}_scale"] = quantise(holder.pop(key), rowwise=name == "tgt_embed")

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ from nmt.training.lock import WorkdirLock
 from nmt.training.multiprocess import agree, from_runtime, leave_after_loss
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
-from nmt.utils import write_atomic
+from nmt.utils import copy_atomic, write_atomic
 
 logger = logging.getLogger(__name__)
 _clock = time.monotonic  # of train.save_every_s
@@ -132,8 +131,7 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
     vocab_in_workdir = os.path.join(workdir, "vocab.model")
     data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
     if primary and not os.path.exists(vocab_in_workdir):
-        shutil.copyfile(data.vocab_path, vocab_in_workdir + ".tmp")
-        os.replace(vocab_in_workdir + ".tmp", vocab_in_workdir)
+        copy_atomic(data.vocab_path, vocab_in_workdir)
     if primary:
         write_atomic(os.path.join(workdir, "config.json"), json.dumps(to_dict(config), indent=1))
     if config.model.remat == "auto":
