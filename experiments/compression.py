@@ -6,6 +6,9 @@ method alone and combined, with the decoding flags plain and with `--shortlist 2
     python experiments/compression.py --plot                    # BLEU against batch-1 speed-up, from the rows
     python experiments/compression.py --retime 3 --variant original --variant embed64_ft500 ...   # in turns
 
+The default run is runs/r5k_ema995, the default preset at its earlier learning rate of 2e-3 (`python
+experiments/recipe.py --lever ema_5k`; the preset has trained at 3e-3 since 2026-12-01).
+
 Each variant is a run directory in runs/compress/: written by `python -m nmt.compress` from the default run (or from
 the distilled students of experiments/distillation.py, trained by `python -m nmt.distill` for 5,000 steps and on to
 7,500; see VARIANTS), or by `nmt.release` for the uncompressed models, so that no size counts optimizer state. Each

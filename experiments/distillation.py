@@ -10,6 +10,9 @@ runs/distill/s192_5000, and then trained on to 7,500 steps (`... train.steps=750
 from its run's results.json (best checkpoint by greedy val BLEU; BLEU cased / lowercased, greedy and beam 5);
 distillation.json in --out (default experiments/results).
 
+The teacher is the default preset at its earlier learning rate of 2e-3 (`python experiments/recipe.py --lever
+ema_5k`, kept as runs/r5k_ema995; the preset has trained at 3e-3 since 2026-12-01).
+
 Results: README.md, "Smaller models" (the development machine, 2 CPU cores, 2026-11-30).
 """
 from __future__ import annotations

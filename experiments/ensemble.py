@@ -1,7 +1,7 @@
 """Ensembles of independently seeded runs of the default preset against each run alone, on val and test_2016_flickr.
 
-    python -m nmt.train --workdir runs/seed1 train.seed=1 train.eval_every=250 train.keep_evaluated=20   # ~20 min
-    python experiments/ensemble.py --run runs/ttq_nmt --run runs/seed1        # a few minutes on 2 CPU cores
+    python experiments/recipe.py --lever preset --lever seed1   # the preset of then, seeds 0 and 1: ~20 min each
+    python experiments/ensemble.py --run runs/recipe/preset --run runs/recipe/seed1   # a few minutes on 2 CPU cores
 
 Each run (its best checkpoint) and then all of them together go through `python -m nmt.evaluate` (greedy and beam 5;
 the ensemble averages the models' log-probabilities at every step, nmt/decode/ensemble.py). Writes

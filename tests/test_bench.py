@@ -89,3 +89,14 @@ def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
         assert set(rows) == {"f32", "bf16", "bf16_unroll4", "bf16_cudnn"}
         assert all(row["tokens_per_s"] > 0 and row["src_tgt_tokens_per_s"] > row["tokens_per_s"] for row in rows.values())
     assert os.path.exists(tmp_path / "train_cpu.json")
+
+
+def test_a_continued_runs_minutes_leave_out_the_wait_before_it_was_continued(tmp_path):
+    from nmt.tools.results import rows_with_minutes
+    launch = 1_000_000.0
+    (tmp_path / "vocab.model").write_bytes(b"")
+    os.utime(tmp_path / "vocab.model", (launch, launch))
+    times = [launch + 60, launch + 120, launch + 120 + 7200, launch + 120 + 7260]  # two hours' wait, then more steps
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": i, "time": t}) + "\n"
+                                                    for i, t in enumerate(times)))
+    assert [m for _, m in rows_with_minutes(str(tmp_path))] == [1.0, 2.0, 2.0, 3.0]

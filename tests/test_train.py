@@ -77,10 +77,28 @@ def test_sigterm_then_resume_equals_uninterrupted_run(corpus_dir, tmp_path):
     assert resumed["test"]["bleu"] == straight["test"]["bleu"]
 
 
+def test_a_finished_run_continued_to_more_steps_equals_one_launched_with_them(corpus_dir, tmp_path):
+    common = ["train.ema_decay=0.9", "train.eval_every=3", "train.final_beam=1"]
+    trainer.run(tiny_config(corpus_dir, "train.steps=3", *common), str(tmp_path / "continued"), progress=False)
+    continued = trainer.run(tiny_config(corpus_dir, "train.steps=6", *common), str(tmp_path / "continued"),
+                            progress=False)
+    straight = trainer.run(tiny_config(corpus_dir, "train.steps=6", *common), str(tmp_path / "straight"),
+                           progress=False)
+    assert continued["step"] == straight["step"] == 6
+    for a, b in zip(jax.tree.leaves(jax.device_get(continued["state"])), jax.tree.leaves(jax.device_get(
+            straight["state"]))):
+        np.testing.assert_array_equal(a, b)
+    assert continued["val"]["bleu"] == straight["val"]["bleu"]
+
+
 def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
     trainer.run(tiny_config(corpus_dir, "train.steps=2"), str(tmp_path), progress=False)
     with pytest.raises(ConfigError, match="model.hidden"):
         trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False)
+    cosine = str(tmp_path / "cosine")  # its decay is spread over train.steps: more steps would change the schedule
+    trainer.run(tiny_config(corpus_dir, "train.steps=2", "train.decay=cosine"), cosine, progress=False)
+    with pytest.raises(ConfigError, match="train.steps"):
+        trainer.run(tiny_config(corpus_dir, "train.steps=4", "train.decay=cosine"), cosine, progress=False)
 
 
 def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():

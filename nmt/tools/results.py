@@ -44,17 +44,29 @@ def run_commands(commands: dict, doc: str, argv=None) -> None:
         run_and_keep(commands[name], args.out, name)
 
 
+PAUSE_S = 600  # a longer gap between a run's log rows is a wait before it was continued, not training
+
+
+def rows_with_minutes(workdir: str) -> list[tuple[dict, float]]:
+    """metrics.jsonl's rows, each with the minutes of training before it: from the launch (vocab.model's time, written
+    at launch and kept by a copy), leaving out gaps of more than PAUSE_S between rows (a finished run continued)."""
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    out, seconds, last = [], 0.0, os.stat(os.path.join(workdir, "vocab.model")).st_mtime
+    for r in rows:
+        seconds += r["time"] - last if r["time"] - last < PAUSE_S else 0.0
+        last = r["time"]
+        out.append((r, seconds / 60))
+    return out
+
+
 def run_scores(workdir: str) -> dict:
-    """A finished training run in brief, from its results.json (best checkpoint), metrics.jsonl and config.json:
-    steps, parameters, minutes from launch to the last row, and val / test BLEU [cased, lowercased], greedy and
-    beam."""
+    """A finished training run in brief, from its results.json (best checkpoint) and metrics.jsonl: steps,
+    parameters, minutes of training (rows_with_minutes), and val / test BLEU [cased, lowercased], greedy and beam."""
     with open(os.path.join(workdir, "results.json")) as f:
         res = json.load(f)
-    start = os.stat(os.path.join(workdir, "config.json")).st_mtime
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        final = json.loads(f.read().strip().splitlines()[-1])
     out = {"step": res["step"], "best_step": res["best_step"], "parameters": res.get("parameters"),
-           "minutes": round((final["time"] - start) / 60, 1)}
+           "minutes": round(rows_with_minutes(workdir)[-1][1], 1)}
     for split in ("val", "test"):
         out[split] = {"greedy": [round(res[split]["bleu"], 2), round(res[split]["bleu_lc"], 2)],
                       "beam5": [round(res[split]["beam"]["bleu"], 2), round(res[split]["beam"]["bleu_lc"], 2)]}

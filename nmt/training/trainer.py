@@ -96,7 +96,9 @@ def _check_resume(config: Config, workdir: str) -> None:
         return
     with open(path) as f:
         saved = from_dict(json.load(f))
-    changed = [k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES]
+    # a cosine decay is spread over train.steps: more of them would change the schedule already followed
+    resumable = RESUMABLE_CHANGES - ({"train.steps"} if config.train.decay == "cosine" else set())
+    changed = [k for k in _diff(to_dict(saved), to_dict(config)) if k not in resumable]
     if changed:
         raise ConfigError(f"{workdir} holds a run with a different configuration ({', '.join(changed)}); "
                           "resume it with the same settings or choose another --workdir")
