@@ -79,7 +79,8 @@ def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
     overrides = [o for o in tiny_overrides(corpus_dir) if o.startswith(("data.corpus", "data.src", "data.tgt",
                                                                          "data.test", "data.vocab"))]
     r = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "device_train.py"), "--cpu", "--steps", "2",
-                        "--data-dir", corpus_dir, "--out", str(tmp_path), *overrides], capture_output=True, text=True, timeout=600)
+                        "--data-dir", corpus_dir, "--out", str(tmp_path), *overrides],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["platform"] == "cpu" and res["cudnn_check"]["matches"], res["cudnn_check"]
