@@ -60,7 +60,8 @@ def plot(rows, out: str | None = None):
     depth = min(r["enc_layers"] for r in rows)
     fig, ax = plt.subplots(figsize=(6, 4))
     for policy in dict.fromkeys(r["policy"] for r in rows):
-        pts = sorted((r["tgt_len"], r["temp_bytes"]) for r in rows if r["policy"] == policy and r["enc_layers"] == depth)
+        pts = sorted((r["tgt_len"], r["temp_bytes"]) for r in rows
+                     if r["policy"] == policy and r["enc_layers"] == depth)
         ax.plot([p[0] for p in pts], [p[1] / 2**20 for p in pts], "o-", label=policy)
     ax.set(xscale="log", yscale="log", xlabel="target length", ylabel="temp memory (MiB)",
            title=f"compiled temp memory, {depth} encoder layers")

@@ -88,7 +88,7 @@ def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
     for model in ("reference", "gnmt_size"):
         rows = res["models"][model]
         assert set(rows) == {"f32", "bf16", "bf16_unroll4", "bf16_cudnn"}
-        assert all(row["tokens_per_s"] > 0 and row["src_tgt_tokens_per_s"] > row["tokens_per_s"] for row in rows.values())
+        assert all(r["tokens_per_s"] > 0 and r["src_tgt_tokens_per_s"] > r["tokens_per_s"] for r in rows.values())
     assert os.path.exists(tmp_path / "train_cpu.json")
 
 

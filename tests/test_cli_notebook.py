@@ -11,7 +11,7 @@ from tests.helpers import ROOT, one_line_error, run_cli, tiny_overrides
 def test_help_lists_presets_and_overrides():
     r = run_cli("nmt.train", "--help", text=True)
     assert r.returncode == 0
-    assert "--preset" in r.stdout and "tiny" in r.stdout and "reference" in r.stdout and "section.field=value" in r.stdout
+    assert all(word in r.stdout for word in ("--preset", "tiny", "reference", "section.field=value"))
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -42,7 +42,8 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
     data = os.path.join(student, "distilled")
     src, hyp = _lines(os.path.join(data, "train.src")), _lines(os.path.join(data, "train.tgt"))
     assert src == _lines(os.path.join(corpus_dir, "train.src")) and len(hyp) == len(src)
-    assert all(hyp) and hyp[:5] == [h[0][1] for h in translate_lines(load_run(teacher), src[:5], cfg)]  # fixed batches: the same search
+    # fixed batches: the same search as translating the sentences directly
+    assert all(hyp) and hyp[:5] == [h[0][1] for h in translate_lines(load_run(teacher), src[:5], cfg)]
     for split in ("val", "test"):  # chosen and scored against the real references
         assert _lines(os.path.join(data, f"{split}.tgt")) == _lines(os.path.join(corpus_dir, f"{split}.tgt"))
     saved = json.loads(open(os.path.join(student, "config.json")).read())

@@ -132,7 +132,8 @@ def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
         os.makedirs(tmp_path / "checkpoints" / name)
     assert sorted(Checkpoints.remove_partial(str(tmp_path))) == ["best/7.orbax-checkpoint-tmp-3",
                                                                  "latest/12.orbax-checkpoint-tmp"]
-    assert os.listdir(tmp_path / "checkpoints" / "latest") == ["10"] and not os.listdir(tmp_path / "checkpoints" / "best")
+    assert os.listdir(tmp_path / "checkpoints" / "latest") == ["10"]
+    assert not os.listdir(tmp_path / "checkpoints" / "best")
 
 
 def test_the_supervisor_passes_output_through_and_holds_back_the_runtime_log():

@@ -31,7 +31,7 @@ class BeamConfig:
     max_len_a: float = 1.5  # maximum output length a * src_len + b (EOS included)
     max_len_b: int = 10
     nbest: int = 1  # hypotheses wanted: the search stops once the nbest-th finished one cannot be beaten
-    topk: str = "auto"  # candidate selection (see `candidates`): fused, plain, or auto (fused over the whole vocabulary)
+    topk: str = "auto"  # candidate selection (`candidates`): fused, plain, or auto (fused over the whole vocabulary)
 
     def __post_init__(self):
         if (self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain")

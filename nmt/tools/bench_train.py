@@ -101,8 +101,8 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
 
     variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
       turns, `rounds` times, and the result gives each variant's figures and its tokens/s over the first's. A variant
-      that changes data.buckets, data.batch_tokens, data.full_batches, data.pair_shapes or train.seed draws its own batches (the same
-      sentences, cut its way).
+      that changes data.buckets, data.batch_tokens, data.full_batches, data.pair_shapes or train.seed draws its own
+      batches (the same sentences, cut its way).
     """
     data = load_data(config.data)
     vocab = data.sp.vocab_size()

@@ -143,7 +143,8 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
     workers = make_workers(config, model)
     state = workers.init(init_rng)
     batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.k,
-                            config.train.seed, config.data.full_batches, config.data.pair_shapes, _sampler(config, data))
+                            config.train.seed, config.data.full_batches, config.data.pair_shapes,
+                            _sampler(config, data))
     ckpt = Checkpoints(workdir, config.train.keep_evaluated)
     meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
     restored = ckpt.restore_readable(ckpt.latest, state)
