@@ -63,8 +63,8 @@ runs/recipe/ema_lr3e-3_5k_seed2 --name ensemble_3_preset` added, seed 2 trained 
 
 +1.25 lowercased BLEU on test with beam 5 over the mean single run (39.55), +1.16 over the best one. Over the two-run
 ensemble, the third model adds +0.45 lowercased to greedy search on test (−0.02 on val) and +0.11 to beam 5 on val,
-and nothing to beam 5 on test (40.80 against 40.79): with beam 5 the ensemble of this preset gains about 1.25 BLEU from two
-models on, short of the +1.5 that four runs of the older, weaker preset gave. The fourth run (`--lever
+and nothing to beam 5 on test (40.80 against 40.79): with beam 5 the ensemble of this preset gains about 1.25 BLEU
+from two models on, short of the +1.5 that four runs of the older, weaker preset gave. The fourth run (`--lever
 ema_lr3e-3_5k_seed3`) is not finished yet.
 """
 from __future__ import annotations
