@@ -73,6 +73,12 @@ Levers (train_levers_opennmt.json; the unroll variants ran with the directions i
   -m nmt.bench train --preset opennmt_rnn --steps 10 --profile`, batch [128, 16], 2,436 tokens/s): recurrent
   products 28.7%, output layer and loss 26.9%, input projections 11.8%, other 11.3%, copies/transposes/masking 9.6%,
   attention 5.4%, optimizer update 4.0% (3.2% before the guard), dropout masks 2.3%.
+- The recipe's width, depth and batch levers on the default preset (train_sizes_multi30k.json; `python
+  experiments/train_levers.py --only train_sizes_multi30k.json`: two rounds of 10 steps, each variant over its own
+  first batches; 2026-12-01, a slow day: the matmul rate measured in the run was 134 GFLOP/s against 483-494 on
+  11-30). Target tokens/s against the preset's 1,762 (7.45 M parameters, 1.07 s a step): LSTMs of 384 units instead
+  of 256 **0.745×** (11.14 M); one layer a side instead of two **1.326×** (6.27 M); three a side **0.868×** (8.50 M);
+  batches of 4,096 tokens instead of 2,048 **1.114×** (1.93 s a step). Their BLEU is in experiments/recipe.py.
 
 Profile (train_profile_opennmt.json; batch shape [128, 16], the most frequent; 2,446 target tokens/s, 0.714 s a
 step, MFU 0.43; the untraced step 0.749 s, traced 1.155 s):
@@ -111,6 +117,12 @@ COMMANDS = {  # result file: the command that writes it (its last line)
     "train_buckets_opennmt.json": BENCH + [
         "--steps", "15", "--rounds", "3", "--variant", "coarse=data.buckets=[8,12,16,20,24,32,48,64,100]",
         "--variant", "fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100]"],
+    # the recipe's width, depth and batch levers (experiments/recipe.py): what a step and a token cost
+    "train_sizes_multi30k.json": ["-m", "nmt.bench", "train", "--preset", "multi30k", "--steps", "10", "--rounds", "2",
+                                  "--variant", "preset=model.hidden=256", "--variant", "hidden384=model.hidden=384",
+                                  "--variant", "layers1=model.enc_layers=1 model.dec_layers=1",
+                                  "--variant", "layers3=model.enc_layers=3 model.dec_layers=3",
+                                  "--variant", "batch4096=data.batch_tokens=4096"],
 }
 
 
