@@ -14,18 +14,6 @@ import pytest  # noqa: E402
 from tests.helpers import make_corpus, tiny_config  # noqa: E402
 
 
-# pytest-xdist hands whole files to its workers in order of their number of tests, which would start the slowest
-# file (one 160-s test, test_parallel.py) last and leave the other worker idle meanwhile. The files with CI's slowest
-# tests go first instead, then those that train and translate in subprocesses (`--no-loadscope-reorder` keeps this
-# order); the rest keep theirs.
-SLOW_FIRST = ("test_distributed.py", "test_parallel.py", "test_bench.py", "test_factor.py", "test_translate.py",
-              "test_train.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: SLOW_FIRST.index(item.path.name) if item.path.name in SLOW_FIRST else len(SLOW_FIRST))
-
-
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
