@@ -126,6 +126,7 @@ RUNS = os.path.join(ROOT, "runs", "recipe")
 COMMON = ["train.keep_evaluated=10"]  # kept for checkpoint averaging; changes nothing the run computes
 OLD = ["train.steps=2500", "train.ema_decay=0.0", "train.lr=2e-3"]  # the preset before this experiment chose levers
 LR2 = ["train.ema_decay=0.995", "train.lr=2e-3"]  # the moving average at the preset's learning rate before 3e-3
+LR3 = ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3"]  # the preset now, at the 2,500 steps of before
 LEVERS = {  # name: overrides of the multi30k preset
     "preset": OLD,
     "ema": ["train.steps=2500", *LR2],
@@ -138,16 +139,14 @@ LEVERS = {  # name: overrides of the multi30k preset
     "ema_smooth0.2": ["train.steps=2500", *LR2, "train.label_smoothing=0.2"],
     "ema_dropout0.4": ["train.steps=2500", *LR2, "model.dropout=0.4"],
     "ema_worddrop0.1": ["train.steps=2500", *LR2, "model.word_dropout=0.1"],
-    "ema_lr3e-3": ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3"],
+    "ema_lr3e-3": LR3,
     "ema_lr3e-3_5k": ["train.steps=5000", "train.ema_decay=0.995", "train.lr=3e-3"],  # the preset now
     **{f"ema_lr3e-3_5k_seed{s}": [f"train.seed={s}"] for s in (1, 2, 3)},  # the preset now, other seeds
-    "ema_lr3e-3_cosine": ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3", "train.decay=cosine"],
+    "ema_lr3e-3_cosine": [*LR3, "train.decay=cosine"],
     # width and depth at the 2,500 steps of ema_lr3e-3; what their steps cost: experiments/train_levers.py
-    "ema_lr3e-3_hidden384": ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3", "model.hidden=384"],
-    "ema_lr3e-3_layers1": ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3", "model.enc_layers=1",
-                           "model.dec_layers=1"],
-    "ema_lr3e-3_layers3": ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3", "model.enc_layers=3",
-                           "model.dec_layers=3"],
+    "ema_lr3e-3_hidden384": [*LR3, "model.hidden=384"],
+    "ema_lr3e-3_layers1": [*LR3, "model.enc_layers=1", "model.dec_layers=1"],
+    "ema_lr3e-3_layers3": [*LR3, "model.enc_layers=3", "model.dec_layers=3"],
     # twice the batch over the same tokens: half the steps, warm-up and evaluation interval, and 0.99 ≈ 0.995² so the
     # moving average spans the same tokens
     "ema_lr3e-3_batch4096": ["data.batch_tokens=4096", "train.steps=1250", "train.warmup_steps=200",
@@ -179,12 +178,13 @@ def workdir(lever: str) -> str:
 
 def train(lever: str) -> str:
     wd = workdir(lever)
+    results = os.path.join(wd, "results.json")
     if lever in CONTINUES and not os.path.exists(wd):
         shutil.copytree(train(CONTINUES[lever]), wd, ignore=shutil.ignore_patterns("results.json", "*.hyp", "*.lock"))
-    if not os.path.exists(os.path.join(wd, "results.json")):
+    if not os.path.exists(results):
         rc = subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", wd, "--no-progress", *COMMON,
                              *LEVERS[lever]], cwd=ROOT).returncode
-        if rc or not os.path.exists(os.path.join(wd, "results.json")):  # stopped by a signal, or failed
+        if rc or not os.path.exists(results):  # stopped by a signal, or failed
             sys.exit(f"recipe.py: lever {lever!r} did not finish (nmt.train exit {rc}); its run {wd} keeps the last "
                      f"checkpoint, and `python experiments/recipe.py --lever {lever}` resumes it")
     return wd
