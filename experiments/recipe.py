@@ -234,19 +234,20 @@ def plot(out: str, table: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for lever in (name for name in LEVERS if name in table):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 7.5), sharey=True)
+    for i, lever in enumerate(name for name in LEVERS if name in table):
         c = table[lever]["curve"]
+        style = dict(color=plt.cm.tab20(i % 20), linestyle="-" if i < 20 else "--")  # tab10's cycle repeats at 10
         for ax, x in zip(axes, ("step", "minutes")):
-            ax.plot([p[x] for p in c], [p["bleu"] for p in c], marker=".", label=LABELS.get(lever, lever))
+            ax.plot([p[x] for p in c], [p["bleu"] for p in c], marker=".", label=LABELS.get(lever, lever), **style)
     for ax, x in zip(axes, ("training step", "minutes since launch (2 CPU cores)")):
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("val BLEU, greedy, cased")
     axes[0].set_ylim(20, None)
-    axes[1].legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8)  # too many for one axis
     fig.suptitle("Multi30k en-de, default preset and its levers")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.3, 1, 1))
     fig.savefig(os.path.join(out, "val_curves.png"), dpi=90)
 
 
