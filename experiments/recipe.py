@@ -140,6 +140,7 @@ COMMON = ["train.keep_evaluated=10"]  # kept for checkpoint averaging; changes n
 OLD = ["train.steps=2500", "train.ema_decay=0.0", "train.lr=2e-3"]  # the preset before this experiment chose levers
 LR2 = ["train.ema_decay=0.995", "train.lr=2e-3"]  # the moving average at the preset's learning rate before 3e-3
 LR3 = ["train.steps=2500", "train.ema_decay=0.995", "train.lr=3e-3"]  # the preset now, at the 2,500 steps of before
+LAYERS1 = [*LR3, "model.enc_layers=1", "model.dec_layers=1"]  # one LSTM layer a side, in four seeds
 LEVERS = {  # name: overrides of the multi30k preset
     "preset": OLD,
     "ema": ["train.steps=2500", *LR2],
@@ -158,10 +159,9 @@ LEVERS = {  # name: overrides of the multi30k preset
     "ema_lr3e-3_cosine": [*LR3, "train.decay=cosine"],
     # width and depth at the 2,500 steps of ema_lr3e-3; what their steps cost: experiments/train_levers.py
     "ema_lr3e-3_hidden384": [*LR3, "model.hidden=384"],
-    "ema_lr3e-3_layers1": [*LR3, "model.enc_layers=1", "model.dec_layers=1"],
+    "ema_lr3e-3_layers1": LAYERS1,
     "ema_lr3e-3_layers3": [*LR3, "model.enc_layers=3", "model.dec_layers=3"],
-    **{f"ema_lr3e-3_layers1_seed{s}": [*LR3, "model.enc_layers=1", "model.dec_layers=1", f"train.seed={s}"]
-       for s in (1, 2, 3)},
+    **{f"ema_lr3e-3_layers1_seed{s}": [*LAYERS1, f"train.seed={s}"] for s in (1, 2, 3)},
     # twice the batch over the same tokens: half the steps, warm-up and evaluation interval, and 0.99 ≈ 0.995² so the
     # moving average spans the same tokens
     "ema_lr3e-3_batch4096": ["data.batch_tokens=4096", "train.steps=1250", "train.warmup_steps=200",
