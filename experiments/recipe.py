@@ -37,6 +37,7 @@ Best checkpoint by val BLEU (greedy), scored by the run itself; BLEU cased / low
 | the same, seed 1 (`--lever ema_lr3e-3_layers1_seed1`) | 2,500 | 38.1‡ | 37.95 / 38.10 | 38.69 / 38.88 | 37.42 / 37.77 | 38.61 / 38.97 |
 | the same, seed 2 (`--lever ema_lr3e-3_layers1_seed2`) | 2,500 | 36.9‡ | 38.59 / 38.74 | 39.50 / 39.61 | 37.79 / 38.29 | 39.12 / 39.49 |
 | the same, seed 3 (`--lever ema_lr3e-3_layers1_seed3`) | 2,500 | 37.5‡ | 39.28 / 39.44 | 39.44 / 39.57 | 38.07 / 38.51 | 39.27 / 39.80 |
+| + moving average, learning rate 3e-3, LSTMs of 384 units instead of 256 (11.14 M parameters) | 2,500 | 72.3‡ | 38.70 / 38.88 | 39.92 / 40.10 | 38.56 / 39.13 | 39.93 / 40.41 |
 | + moving average, learning rate 3e-3, batches of 4,096 tokens instead of 2,048 (half the steps, the same tokens) | 1,250 | 43.5‡ | 34.41 / 34.59 | 35.81 / 36.00 | 35.16 / 35.52 | 36.61 / 36.97 |
 
 \* shared the machine with the test suite for part of the run; the 2,500-step runs alone take 19–20 minutes.
@@ -48,7 +49,9 @@ BLEU does not depend on the machine's speed; the minutes of these rows do. Two t
 (1.8-2.1 s a step each, pinned to a core or not): one run at a time.
 ‡ 2026-12-01 from about 08:38 on, again slow: 0.95-1.07 s a step alone on the machine, and the matmul rate measured
 at 12:50 was 134 GFLOP/s against 483-494 on 11-30 (experiments/train_levers.py). Seed 2 has a first minute at 07:29;
-seed 3 ran in three parts, stopped twice with SIGTERM to leave the machine to the test suite and resumed.
+seed 3 ran in three parts, stopped twice with SIGTERM to leave the machine to the test suite and resumed. The
+384-unit run trained from 19:09 to 20:22, alone on the machine (`nmt.bench train` at 18:51: 1.11 s a step for the
+preset, matmul 139 GFLOP/s).
 
 - The four seeds of the old preset spread over 0.76 BLEU on test with beam 5 (35.64–36.40) and 0.98 on val: a lever
   has to beat that to count from one run. The moving average (+0.9 val and +1.1 test beam 5 over the seeds' mean
@@ -110,11 +113,22 @@ seed 3 ran in three parts, stopped twice with SIGTERM to leave the machine to th
   is the mission's stacked encoder; `model.enc_layers=1 model.dec_layers=1 train.steps=2500` is the override for a
   machine on which 5,000 steps take far more than 40 minutes. Four one-layer runs ensembled: experiments/ensemble.py
   (+1.28). One layer a side for 5,000 steps was not run.
-- Not tried for lack of time (each lever is one 20-36 minute run on this machine, 47 on a slow day): word
-  dropout (`model.word_dropout`, lever `ema_worddrop0.1` defined; a run stopped at 1,500 steps was behind the whole way:
-  22.24 and 27.88 val greedy at 1,000 and 1,500 against 24.64 and 30.62), and LSTMs of 384 units or three layers a
-  side (levers `ema_lr3e-3_hidden384` and `ema_lr3e-3_layers3` defined; their steps cost 1.34× and 1.15× the
-  preset's a token, so in equal time they see 25% and 13% fewer tokens).
+- LSTMs of 384 units instead of 256 (`--lever ema_lr3e-3_hidden384`, embeddings unchanged; 11.14 M parameters
+  against 7.45 M) against `ema_lr3e-3`: ahead at every evaluation (21.55 / 33.49 / 36.81 / 38.36 / 38.70 val greedy at
+  500-2,500 steps against 15.84 / 30.30 / 34.49 / 36.87 / 37.87), val beam 5 **39.92 against 38.43 (+1.49)**, greedy
+  +0.83; at equal steps about as far ahead as one layer a side (39.48 with beam 5, its four seeds' mean 39.28). Its
+  step cost 1.53× as much as the 256-unit one on the same slow afternoon (72.3 minutes alone on the machine, against
+  47.2 for `ema_lr3e-3` on the slow 12-01 morning; 1.34× a token in experiments/train_levers.py on a normal day).
+  Against the preset at 5,000 steps it is level on val with beam 5 (39.92 against the four seeds' mean of 39.86,
+  inside their spread of 39.54-40.27) and behind with greedy (38.70 against 38.93), in 0.80× the time of seed 0's
+  90.2 minutes. Test, not chosen on: 39.93 / **40.41** with beam 5, the best single run so far (the preset's seeds:
+  39.41-39.64 lowercased). The preset keeps 256 units: no gain on val in about the same time, and 50% more parameters
+  to serve. Not run: 384 units for 5,000 steps, or 384 units with one layer a side.
+- Not tried for lack of time (each lever is one 47-72 minute run on a slow day): word dropout
+  (`model.word_dropout`, lever `ema_worddrop0.1` defined; a run stopped at 1,500 steps was behind the whole way:
+  22.24 and 27.88 val greedy at 1,000 and 1,500 against 24.64 and 30.62), and three layers a side (lever
+  `ema_lr3e-3_layers3` defined; its step costs 1.15× the preset's a token, so in equal time it sees 13% fewer
+  tokens).
 - Early stopping on val BLEU (`train.patience=4` in the preset: stop after four evaluations in a row without a better
   greedy val BLEU) never fired in the 5,000-step runs: none went more than two evaluations without a new best (the
   2e-3 run at 4,500 and 5,000). What the preset takes from BLEU is the choice of checkpoint: the best is not the last

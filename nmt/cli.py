@@ -46,6 +46,16 @@ def add_run_copy_args(parser: argparse.ArgumentParser, verb: str, made: str) -> 
                         help=f"which checkpoint to {verb} (default: %(default)s; best falls back to latest)")
 
 
+def add_checkpoints_args(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint, given once or several times (an ensemble), and how an ensemble combines its models."""
+    parser.add_argument("--checkpoint", required=True, action="append",
+                        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
+                             "ensemble (one vocabulary)")
+    parser.add_argument("--ensemble-mean", choices=("log", "prob"), default="log",
+                        help="what an ensemble averages at every step: its models' log-probabilities (log; Marian, "
+                             "OpenNMT-py) or their probabilities (prob; fairseq) (default: %(default)s)")
+
+
 def add_search_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
     parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default: 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent (default: 0.6)")
@@ -83,7 +93,8 @@ def beam_config(args):
     from nmt.decode import BeamConfig
     try:
         return BeamConfig(beam=args.beam, alpha=args.alpha, beta=args.beta, length_penalty=args.length_penalty,
-                          max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk)
+                          max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk,
+                          ensemble_mean=getattr(args, "ensemble_mean", "log"))
     except ValueError:
         raise ConfigError("--beam must be >= 1 and --alpha, --beta >= 0") from None
 

@@ -16,9 +16,7 @@ DEFAULT_SLOTS = 64
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.evaluate", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, action="append",
-                        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
-                             "ensemble (their log-probabilities averaged at every step; one vocabulary)")
+    cli.add_checkpoints_args(parser)
     parser.add_argument("--split", default="test_2016_flickr", help="file prefix of the split (default: %(default)s)")
     cli.add_search_args(parser, slots=DEFAULT_SLOTS)
     args = parser.parse_args(argv)
@@ -32,7 +30,8 @@ def main(argv=None):
         cli.check_ensemble(args)
         runs = load_runs(args.checkpoint)
         run = runs[0]
-        greedy = BeamConfig(beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b)
+        greedy = BeamConfig(beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b,
+                            ensemble_mean=beam.ensemble_mean)
         names = ("greedy", f"beam{beam.beam}")
         res = evaluate_split(runs, args.split, dict(zip(names, (greedy, beam))),
                              cli.shortlister(args, lambda: lexicon_for_run(run)), n_slots)
@@ -46,6 +45,8 @@ def main(argv=None):
                   f"{r['seconds']:.1f} s")
         print(f"  {res['greedy']['signature']}\n  {res['greedy']['signature_lc']}\n  {res['greedy']['chrf_signature']}")
         res["beam"] = {"beam": beam.beam, "alpha": beam.alpha, "beta": beam.beta}
+        if len(runs) > 1:
+            res["ensemble_mean"] = beam.ensemble_mean
         res["shortlist"] = {"size": args.shortlist, "frequent": args.shortlist_frequent,
                             "per_source": args.shortlist_per_source} if args.shortlist else None
         res["slots"] = n_slots

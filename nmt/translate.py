@@ -17,9 +17,7 @@ DEFAULT_SLOTS = 64
 
 def main(argv=None):
     parser = cli.Parser(prog="nmt.translate", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--checkpoint", required=True, action="append",
-                        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
-                             "ensemble (their log-probabilities averaged at every step; one vocabulary)")
+    cli.add_checkpoints_args(parser)
     parser.add_argument("--input", help="input file (default: stdin)")
     parser.add_argument("--output", help="output file (default: stdout)")
     parser.add_argument("--nbest", type=int, default=1, help="hypotheses per input line (<= beam)")

@@ -20,6 +20,7 @@ from nmt.data.vocab import BOS, EOS, PAD
 from nmt.utils import NEG_INF
 
 TOPK = ("auto", "fused", "plain")
+ENSEMBLE_MEANS = ("log", "prob")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +33,14 @@ class BeamConfig:
     max_len_b: int = 10
     nbest: int = 1  # hypotheses wanted: the search stops once the nbest-th finished one cannot be beaten
     topk: str = "auto"  # candidate selection (`candidates`): fused, plain, or auto (fused over the whole vocabulary)
+    # an ensemble's token scores: the mean of its models' log-probabilities (log; Marian, OpenNMT-py) or the log of
+    # the mean of their probabilities (prob; fairseq); one model's search is the same either way
+    ensemble_mean: str = "log"
 
     def __post_init__(self):
         if (self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain")
-                or not 1 <= self.nbest <= self.beam or self.topk not in TOPK):
+                or not 1 <= self.nbest <= self.beam or self.topk not in TOPK
+                or self.ensemble_mean not in ENSEMBLE_MEANS):
             raise ValueError(f"invalid beam settings: {self}")
 
 

@@ -1,5 +1,6 @@
-"""Ensembles: several models of one vocabulary searched as one, their log-probabilities averaged at every step inside
-the same compiled beam search (the step callback runs every model), as Marian and OpenNMT-py ensemble."""
+"""Ensembles: several models of one vocabulary searched as one, their distributions averaged at every step inside the
+same compiled beam search (the step callback runs every model): their log-probabilities, as Marian and OpenNMT-py
+ensemble, or their probabilities, as fairseq does (`BeamConfig.ensemble_mean`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,14 +16,21 @@ from nmt.decode.search import decoder_step, max_output_len, prepare
 from nmt.model import Seq2Seq
 
 
-def ensemble_step(models: tuple, params: tuple, memories: tuple):
-    """The searches' step callback over every model: (states, tokens) -> (states, mean log-probabilities [B, K, V],
-    mean attention [B, K, S])."""
+def mean_log_probs(logps: list[jax.Array], mean: str) -> jax.Array:
+    """The models' token log-probabilities combined: their mean (log) or the log of their probabilities' mean (prob)."""
+    if mean == "log":
+        return sum(logps) / len(logps)
+    return jax.nn.logsumexp(jnp.stack(logps), 0) - jnp.log(float(len(logps)))
+
+
+def ensemble_step(models: tuple, params: tuple, memories: tuple, mean: str = "log"):
+    """The searches' step callback over every model: (states, tokens) -> (states, combined log-probabilities
+    [B, K, V] (`mean_log_probs`), mean attention [B, K, S])."""
     steps = [decoder_step(m, p, mem, None, None) for m, p, mem in zip(models, params, memories)]
 
     def step(states, tokens):
         outs = [f(s, tokens) for f, s in zip(steps, states)]
-        logp = sum(output_log_probs(logits) for _, logits, _ in outs) / len(outs)
+        logp = mean_log_probs([output_log_probs(logits) for _, logits, _ in outs], mean)
         attn = sum(a.astype(jnp.float32) for _, _, a in outs) / len(outs)
         return tuple(s for s, _, _ in outs), logp, attn
     return step
@@ -31,13 +39,13 @@ def ensemble_step(models: tuple, params: tuple, memories: tuple):
 @functools.partial(jax.jit, static_argnames=("models", "cfg", "max_len"))
 def ensemble_beam_decode(models: tuple, params: tuple, src: jax.Array, cfg: BeamConfig, max_len: int) -> dict:
     """`beam_decode` of an ensemble: src [B, S] -> dict(tokens [B, K, L], scores [B, K], logp [B, K]), best first;
-    logp sums each step's mean log-probability over the models. With one model it is that model's search with
-    `topk="plain"`, bit for bit."""
+    logp sums each step's combined log-probability (`cfg.ensemble_mean`). With one model it is that model's search
+    with `topk="plain"`, bit for bit."""
     memories = tuple(prepare(m, p, src)[0] for m, p in zip(models, params))
     states = tuple(m.apply({"params": p}, mem, cfg.beam, method=Seq2Seq.zero_state)
                    for m, p, mem in zip(models, params, memories))
-    init, cond, body = make_search(ensemble_step(models, params, memories), states, memories[0].mask, cfg, max_len,
-                                   scored=True)
+    step = ensemble_step(models, params, memories, cfg.ensemble_mean)
+    init, cond, body = make_search(step, states, memories[0].mask, cfg, max_len, scored=True)
     st = jax.lax.while_loop(cond, body, init)
     return {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp}
 
