@@ -79,9 +79,10 @@ def test_workers_given_identical_data_match_a_single_worker(method):
     model = step_lib.make_model(single, VOCAB)
     opt = step_lib.make_optimizer(single.train)
     ref = step_lib.init_train_state(model, opt, jax.random.key(0))
-    for b in data:
+    step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))  # op by op, its
+    for b in data:  # scans would compile again at every step
         one = {k: jnp.asarray(v[0]) for k, v in b.items()}
-        ref, _ = step_lib.train_step(ref, one, jax.random.key(1), model=model, optimizer=opt, smoothing=0.1)
+        ref, _ = step(ref, one, jax.random.key(1))
     assert_trees_close(workers.model_params(state, 6), ref.params)
 
 
