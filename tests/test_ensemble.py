@@ -6,12 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nmt.data.vocab import BOS, PAD
 from nmt.decode import BeamConfig, beam_decode
-from nmt.decode.beam import output_log_probs
 from nmt.decode.ensemble import ensemble_beam_decode
 from nmt.decode.search import score_outputs
-from nmt.model import Seq2Seq
 from nmt.run import load_run
 from tests.helpers import LINES, one_line_error, run_cli
 
@@ -46,23 +43,15 @@ def test_ensemble_scores_are_the_mean_of_the_models_teacher_forced_log_probs(two
         np.testing.assert_allclose(res["scores"][:, j], forced, rtol=1e-4, atol=1e-4)  # alpha 0: no length penalty
 
 
-def token_log_probs(model, params, src, outputs):
-    """Teacher-forced log-probability of each output token [B, T] (0 after EOS), as the search normalises them."""
-    v = {"params": params}
-    tgt_in = jnp.concatenate([jnp.full((src.shape[0], 1), BOS, outputs.dtype), outputs[:, :-1]], 1)
-    hidden = model.apply(v, model.apply(v, src, method=Seq2Seq.encode), tgt_in, method=Seq2Seq.decode_teacher)
-    logp = output_log_probs(model.apply(v, hidden, method=Seq2Seq.output_logits))
-    return np.where(outputs != PAD, np.take_along_axis(np.asarray(logp), np.asarray(outputs)[..., None], -1)[..., 0], 0)
-
-
 def test_a_probability_mean_ensemble_scores_the_log_of_the_models_mean_probability(two_models):
     models, params = two_models
-    res = ensemble_beam_decode(models, params, jnp.asarray(SRC), BeamConfig(beam=3, nbest=3, alpha=0.0,
-                                                                            ensemble_mean="prob"), 14)
+    cfg = BeamConfig(beam=3, nbest=3, alpha=0.0, ensemble_mean="prob")
+    res = ensemble_beam_decode(models, params, jnp.asarray(SRC), cfg, 14)
     log_mean = ensemble_beam_decode(models, params, jnp.asarray(SRC), BeamConfig(beam=3, nbest=3, alpha=0.0), 14)
     assert not np.array_equal(res["scores"], log_mean["scores"])
     for j in range(3):
-        each = [token_log_probs(m, p, jnp.asarray(SRC), res["tokens"][:, j]) for m, p in zip(models, params)]
+        each = [np.asarray(score_outputs(m, p, jnp.asarray(SRC), res["tokens"][:, j], cfg)["token_logp"])
+                for m, p in zip(models, params)]
         forced = np.log((np.exp(each[0]) + np.exp(each[1])) / 2).sum(-1)
         np.testing.assert_allclose(res["logp"][:, j], forced, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(res["scores"][:, j], forced, rtol=1e-4, atol=1e-4)

@@ -219,7 +219,8 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
       shortlist: (ids [N] or [B, N], listed [B, N]) or None: probabilities normalised over each sentence's shortlist, as
         the search normalises them.
     Returns:
-      dict(score [B], logp [B]) where score = logp / lp(len) + cp(coverage).
+      dict(score [B], logp [B], token_logp [B, T]) where score = logp / lp(len) + cp(coverage) and logp sums
+      token_logp, each output token's log-probability (0 after EOS).
     """
     v = {"params": params}
     tgt_in = jnp.concatenate([jnp.full((src.shape[0], 1), BOS, outputs.dtype), outputs[:, :-1]], 1)
@@ -233,11 +234,11 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
         logits = jnp.where(full[:, None, :], logits, NEG_INF)
     logp = output_log_probs(logits)
     mask = outputs != PAD
-    tok_logp = jnp.take_along_axis(logp, outputs[..., None], -1)[..., 0]
-    total = jnp.sum(jnp.where(mask, tok_logp, 0.0), -1)
+    tok_logp = jnp.where(mask, jnp.take_along_axis(logp, outputs[..., None], -1)[..., 0], 0.0)
+    total = jnp.sum(tok_logp, -1)
     cov = jnp.sum(jnp.where(mask[..., None], attn, 0.0), 1)[:, None, :]  # [B, 1, S]
     score = total / length_penalty(jnp.sum(mask, -1), cfg) + coverage_penalty(cov, memory.mask, cfg)[:, 0]
-    return {"score": score, "logp": total}
+    return {"score": score, "logp": total, "token_logp": tok_logp}
 
 
 def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: tuple, batch_tokens: int,
