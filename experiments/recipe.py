@@ -25,6 +25,7 @@ Best checkpoint by val BLEU (greedy), scored by the run itself; BLEU cased / low
 | + moving average 0.995 | 2,500 | 28.2* | 35.58 / 35.72 | 36.64 / 36.83 | 35.51 / 35.92 | 37.07 / 37.47 |
 | + moving average, shared source/target embeddings (5.40 M parameters instead of 7.45 M) | 2,500 | 18.0 | 34.93 / 35.12 | 36.90 / 37.09 | 35.87 / 36.21 | 37.38 / 37.78 |
 | + moving average, dropout 0.4 instead of 0.3 | 2,500 | 23.3* | 33.60 / 33.77 | 34.37 / 34.58 | 34.08 / 34.48 | 35.36 / 35.76 |
+| + moving average, word dropout 0.1 (whole source and target words) | 2,500 | 50.0‡ | 33.45 / 33.62 | 33.93 / 34.06 | 33.74 / 34.18 | 34.76 / 35.18 |
 | + moving average, learning rate 3e-3 instead of 2e-3 | 2,500 | 47.2† | 37.87 / 38.05 | 38.43 / 38.60 | 36.87 / 37.30 | 38.12 / 38.51 |
 | + moving average, label smoothing 0.2 instead of 0.1 | 2,500 | 45.3† | 34.99 / 35.15 | 35.82 / 35.96 | 34.81 / 35.14 | 36.69 / 37.06 |
 | + moving average, 5,000 steps (the preset from 2026-11-30 to 12-01) | 5,000 (best 4,000) | 35.7 | 38.56 / 38.71 | 38.89 / 39.09 | 36.99 / 37.39 | 38.44 / 38.87 |
@@ -38,6 +39,7 @@ Best checkpoint by val BLEU (greedy), scored by the run itself; BLEU cased / low
 | the same, seed 2 (`--lever ema_lr3e-3_layers1_seed2`) | 2,500 | 36.9‡ | 38.59 / 38.74 | 39.50 / 39.61 | 37.79 / 38.29 | 39.12 / 39.49 |
 | the same, seed 3 (`--lever ema_lr3e-3_layers1_seed3`) | 2,500 | 37.5‡ | 39.28 / 39.44 | 39.44 / 39.57 | 38.07 / 38.51 | 39.27 / 39.80 |
 | + moving average, learning rate 3e-3, LSTMs of 384 units instead of 256 (11.14 M parameters) | 2,500 | 72.3‡ | 38.70 / 38.88 | 39.92 / 40.10 | 38.56 / 39.13 | 39.93 / 40.41 |
+| + moving average, learning rate 3e-3, three LSTM layers a side instead of two (8.50 M parameters) | 2,500 | 60.2‡ | 36.47 / 36.61 | 37.03 / 37.19 | 36.78 / 37.16 | 37.95 / 38.38 |
 | + moving average, learning rate 3e-3, batches of 4,096 tokens instead of 2,048 (half the steps, the same tokens) | 1,250 | 43.5‡ | 34.41 / 34.59 | 35.81 / 36.00 | 35.16 / 35.52 | 36.61 / 36.97 |
 
 \* shared the machine with the test suite for part of the run; the 2,500-step runs alone take 19–20 minutes.
@@ -51,7 +53,8 @@ BLEU does not depend on the machine's speed; the minutes of these rows do. Two t
 at 12:50 was 134 GFLOP/s against 483-494 on 11-30 (experiments/train_levers.py). Seed 2 has a first minute at 07:29;
 seed 3 ran in three parts, stopped twice with SIGTERM to leave the machine to the test suite and resumed. The
 384-unit run trained from 19:09 to 20:22, alone on the machine (`nmt.bench train` at 18:51: 1.11 s a step for the
-preset, matmul 139 GFLOP/s).
+preset, matmul 139 GFLOP/s). Word dropout trained from 22:01 to 22:49 (its first 134 steps earlier that evening),
+alone on the machine, 1.07 s a step; three layers a side from 22:53 to 23:54, alone, 1.2-1.5 s a step.
 
 - The four seeds of the old preset spread over 0.76 BLEU on test with beam 5 (35.64–36.40) and 0.98 on val: a lever
   has to beat that to count from one run. The moving average (+0.9 val and +1.1 test beam 5 over the seeds' mean
@@ -124,11 +127,20 @@ preset, matmul 139 GFLOP/s).
   90.2 minutes. Test, not chosen on: 39.93 / **40.41** with beam 5, the best single run so far (the preset's seeds:
   39.41-39.64 lowercased). The preset keeps 256 units: no gain on val in about the same time, and 50% more parameters
   to serve. Not run: 384 units for 5,000 steps, or 384 units with one layer a side.
-- Not tried for lack of time (each lever is one 47-72 minute run on a slow day): word dropout
-  (`model.word_dropout`, lever `ema_worddrop0.1` defined; a run stopped at 1,500 steps was behind the whole way:
-  22.24 and 27.88 val greedy at 1,000 and 1,500 against 24.64 and 30.62), and three layers a side (lever
-  `ema_lr3e-3_layers3` defined; its step costs 1.15× the preset's a token, so in equal time it sees 13% fewer
-  tokens).
+- Word dropout 0.1 (`--lever ema_worddrop0.1`, `model.word_dropout`: each source and target word's embedding zeroed
+  with probability 0.1, the kept ones scaled by 1/0.9) against `ema` (lr 2e-3, moving average, 2,500 steps): behind
+  at every evaluation (10.91 / 22.29 / 27.88 / 31.00 / 33.45 val greedy at 500-2,500 steps against 11.80 / 24.64 /
+  30.62 / 33.45 / 35.58), val beam 5 33.93 against 36.64 (−2.71), greedy −2.13; test, not chosen on, 34.76 / 35.18
+  with beam 5 against 37.07 / 37.47. Like dropout 0.4 and label smoothing 0.2, a regulariser costs BLEU at this
+  budget, where val BLEU still rises at the last step (the runs are short of fitting, not over-fitted): the preset
+  keeps word dropout off.
+- Three LSTM layers a side instead of two (`--lever ema_lr3e-3_layers3`: the bidirectional layer and two more in the
+  encoder, three in the decoder; 8.50 M parameters) against `ema_lr3e-3`: behind from step 1,000 on (16.49 / 28.57 /
+  33.22 / 35.12 / 36.47 val greedy at 500-2,500 steps against 15.84 / 30.30 / 34.49 / 36.87 / 37.87), val beam 5
+  37.03 against 38.43 (−1.40), greedy −1.40, in 60.2 minutes against 47.2 (1.28× on these slow days; 1.15× a token
+  in experiments/train_levers.py on a normal day); test, not chosen on, 37.95 / 38.38 with beam 5 against 38.12 /
+  38.51. With one layer a side +1.05 and three −1.40 at equal steps, depth goes the wrong way at this budget; the
+  preset keeps two (the mission's stacked encoder).
 - Early stopping on val BLEU (`train.patience=4` in the preset: stop after four evaluations in a row without a better
   greedy val BLEU) never fired in the 5,000-step runs: none went more than two evaluations without a new best (the
   2e-3 run at 4,500 and 5,000). What the preset takes from BLEU is the choice of checkpoint: the best is not the last
@@ -188,7 +200,9 @@ LABELS = {
     "preset": "previous preset, seed 0", "seed1": "previous preset, seed 1", "seed2": "previous preset, seed 2",
     "seed3": "previous preset, seed 3", "ema": "+ moving average 0.995", "ema_5k": "+ 5,000 steps (lr 2e-3)",
     "ema_shared": "+ moving average, shared embeddings", "ema_lr3e-3": "+ moving average, lr 3e-3 (a slow day)",
-    "ema_dropout0.4": "+ moving average, dropout 0.4", "ema_smooth0.2": "+ moving average, smoothing 0.2 (a slow day)",
+    "ema_dropout0.4": "+ moving average, dropout 0.4",
+    "ema_worddrop0.1": "+ moving average, word dropout 0.1 (a slow day)",
+    "ema_smooth0.2": "+ moving average, smoothing 0.2 (a slow day)",
     "ema_lr3e-3_5k": "+ lr 3e-3, 5,000 steps: the preset now (a slow day)",
     "ema_lr3e-3_cosine": "+ moving average, lr 3e-3, cosine decay (a slow day)",
     "ema_lr3e-3_batch4096": "+ moving average, lr 3e-3, batches of 4,096 tokens (a slow day)",

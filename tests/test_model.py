@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,10 +36,11 @@ def test_model_shapes_and_source_padding_invariance(kind, decoder):
     model, params = model_and_params(f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3",
                                      f"model.decoder={decoder}")
     src, tgt = random_batch(np.random.default_rng(1), 4, 7, 6)
-    logits = model.apply({"params": params}, src, tgt)
+    apply = jax.jit(model.apply)  # op by op, every call would compile its scans again
+    logits = apply({"params": params}, src, tgt)
     assert logits.shape == (4, 6, 30) and logits.dtype == jnp.float32
     wider = jnp.pad(src, ((0, 0), (0, 5)))
-    np.testing.assert_allclose(model.apply({"params": params}, wider, tgt), logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(apply({"params": params}, wider, tgt), logits, rtol=1e-5, atol=1e-5)
 
 
 def test_padding_does_not_change_a_sentences_loss():
@@ -64,9 +67,9 @@ def test_step_by_step_decoder_matches_teacher_forcing(kind, decoder, layers):
     model, params = model_and_params(f"model.attention={kind}", f"model.dec_layers={layers}",
                                      f"model.decoder={decoder}")
     src, tgt = random_batch(np.random.default_rng(3), 3, 6, 5)
-    full = model.apply({"params": params}, src, tgt)
+    full = jax.jit(model.apply)({"params": params}, src, tgt)
     v = {"params": params}
-    memory = model.apply(v, src, method=Seq2Seq.encode)
+    memory = jax.jit(functools.partial(model.apply, method=Seq2Seq.encode))(v, src)
     state = model.apply(v, memory, method=Seq2Seq.zero_state)
     for t in range(tgt.shape[1]):
         state, logits, _ = model.apply(v, memory, state, tgt[:, t], method=Seq2Seq.step)
@@ -123,7 +126,7 @@ def test_encoder_equals_a_step_by_step_lstm(encoder, fuse, impl):
     model, params = model_and_params(f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}",
                                      f"model.encoder_impl={impl}")
     src, _ = random_batch(np.random.default_rng(5), 4, 7, 2)
-    enc = np.asarray(model.apply({"params": params}, src, method=Seq2Seq.encode).values)
+    enc = np.asarray(jax.jit(functools.partial(model.apply, method=Seq2Seq.encode))({"params": params}, src).values)
     p, emb = params["encoder"], np.asarray(params["src_embed"]["embedding"], np.float64)
     bi = lambda name, xs: np.concatenate([_lstm(p[f"{name}_fwd"], xs), _lstm(p[f"{name}_bwd"], xs[::-1])[::-1]], -1)
     for row, ids in zip(enc, np.asarray(src)):
@@ -139,7 +142,6 @@ def test_encoder_equals_a_step_by_step_lstm(encoder, fuse, impl):
 def test_the_opennmt_preset_has_the_peers_parameters_but_the_second_lstm_biases():
     """OpenNMT-py's model has 16,342,848 parameters; PyTorch keeps two bias vectors per LSTM (b_ih and b_hh) where
     one suffices: 4 encoder directions x 4 x 256 and 2 decoder layers x 4 x 512 = 8,192 more."""
-    import jax
     from nmt.config import get_config
     from nmt.training.step import init_train_state, make_model, make_optimizer
     cfg = get_config("opennmt_rnn")
@@ -160,11 +162,11 @@ def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
     same = dict(sep_params, src_embed={"embedding": emb})
     shared = dict(sep_params, tgt_embed={"embedding": emb})
     shared.pop("src_embed")
-    np.testing.assert_allclose(model.apply({"params": shared}, src, tgt), separate.apply({"params": same}, src, tgt),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jax.jit(model.apply)({"params": shared}, src, tgt),
+                               jax.jit(separate.apply)({"params": same}, src, tgt), rtol=1e-6, atol=1e-6)
     # a token that only the source holds gets a gradient in the one table
     only_src = int(np.setdiff1d(np.asarray(src), np.concatenate([np.asarray(tgt).ravel(), [PAD]]))[0])
-    g = jax.grad(lambda p: model.apply({"params": p}, src, tgt).sum())(shared)
+    g = jax.jit(jax.grad(lambda p: model.apply({"params": p}, src, tgt).sum()))(shared)
     assert float(jnp.abs(g["tgt_embed"]["embedding"][only_src]).max()) > 0
 
 
