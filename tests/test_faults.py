@@ -3,7 +3,7 @@ input to translation."""
 import itertools
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 
@@ -70,18 +70,97 @@ def test_non_finite_steps_in_a_row_stop_the_run_and_keep_the_last_checkpoint(cor
     WorkdirLock(str(tmp_path)).acquire().release()  # the run released its lock on the way out
 
 
-def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(corpus_dir, tmp_path, caplog):
-    trainer.run(tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10"), str(tmp_path), progress=False)
-    latest = tmp_path / "checkpoints" / "latest"
+def _damage(folder) -> None:
+    """Overwrites every file of a checkpoint step with bytes that no reader takes."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"\x00damaged" * 8)
+
+
+def _interrupt_after(monkeypatch, batches: int) -> None:
+    """The trainer's next run gets SIGTERM while it takes its `batches`-th batch, as from `kill`."""
+    class Interrupting(BatchIterator):
+        served = 0
+
+        def __next__(self):
+            Interrupting.served += 1
+            if Interrupting.served == batches:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().__next__()
+    monkeypatch.setattr(trainer, "BatchIterator", Interrupting)
+
+
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_still_equals_an_uninterrupted_one(
+        corpus_dir, tmp_path, caplog, monkeypatch):
+    config = lambda steps: tiny_config(corpus_dir, f"train.steps={steps}", "train.eval_every=10",
+                                       "train.final_beam=1", "train.keep_evaluated=3")
+    work = tmp_path / "run"
+    trainer.run(config(20), str(work), progress=False)
+    latest, aside = work / "checkpoints" / "latest", work / "checkpoints" / "aside"
     assert sorted(int(p) for p in os.listdir(latest) if p.isdigit()) == [10, 20]
-    shutil.rmtree(latest / "20" / "state")
-    with caplog.at_level("INFO"):
-        res = trainer.run(tiny_config(corpus_dir, "train.steps=30", "train.eval_every=10"), str(tmp_path),
-                          progress=False)
-    assert res["step"] == 30
-    assert any("20 is unreadable" in r.getMessage() and "trying an older one" in r.getMessage()
-               for r in caplog.records)
-    assert any("resumed from step 10" in r.getMessage() for r in caplog.records)
+    _damage(latest / "20")
+    best_step = int(os.listdir(work / "checkpoints" / "best")[0])
+    with caplog.at_level("INFO"), monkeypatch.context() as m:
+        _interrupt_after(m, 5)  # resumed from step 10, stopped at step 15
+        stopped = trainer.run(config(25), str(work), progress=False)
+    assert stopped["interrupted"] and stopped["step"] == 15
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"moved checkpoint {latest / '20'} to {aside / 'latest-20'}: unreadable (" in m for m in said), said
+    assert any(m.startswith(f"moved checkpoint {work / 'checkpoints' / 'evaluated' / '20'} to ") for m in said)
+    assert any("resumed from step 10" in m for m in said) and any("SIGTERM: saved step 15" in m for m in said)
+    assert sorted(int(p) for p in os.listdir(latest) if p.isdigit()) == [10, 15]  # the save really happened
+    assert (aside / f"best-{best_step}").is_dir() == (best_step > 10)
+    resumed = trainer.run(config(25), str(work), progress=False)
+    straight = trainer.run(config(25), str(tmp_path / "straight"), progress=False)
+    assert resumed["step"] == straight["step"] == 25
+    for a, b in zip(_leaves(resumed["state"]), _leaves(straight["state"])):
+        np.testing.assert_array_equal(a, b)
+    assert resumed["best_step"] == straight["best_step"] and resumed["test"]["bleu"] == straight["test"]["bleu"]
+    rows = lambda d: [(r["step"], r["kind"]) for r in map(json.loads, open(d / "metrics.jsonl"))]
+    assert rows(work) == rows(tmp_path / "straight")  # each step once, although steps 11 to 20 ran twice
+    assert sorted(os.listdir(work / "checkpoints" / "evaluated")) == ["10", "20", "25"]
+
+
+def test_a_workdir_whose_checkpoints_are_all_unreadable_is_one_error_not_a_restart(corpus_dir, tmp_path):
+    config = lambda steps: tiny_config(corpus_dir, f"train.steps={steps}", "train.eval_every=10", "train.final_beam=1")
+    trainer.run(config(20), str(tmp_path), progress=False)
+    for step in ("10", "20"):
+        _damage(tmp_path / "checkpoints" / "latest" / step)
+    with pytest.raises(TrainingError, match=r"no checkpoint in .*latest is readable \(steps 20, 10: .*\); to start "
+                                            r"again from step 0, remove .*checkpoints or choose another --workdir"):
+        trainer.run(config(30), str(tmp_path), progress=False)
+    assert sorted(os.listdir(tmp_path / "checkpoints" / "latest")) == ["10", "20"]  # nothing moved or deleted
+    assert not (tmp_path / "checkpoints" / "aside").exists()
+
+
+def test_a_damaged_best_checkpoint_at_the_end_is_replaced_by_the_latest_state(corpus_dir, tmp_path, caplog):
+    s = trainer.set_up(tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10", "train.final_beam=1"),
+                       str(tmp_path))
+    try:
+        step, stopped, _ = trainer.train_loop(s, progress=False)
+        best = int(os.listdir(tmp_path / "checkpoints" / "best")[0])
+        _damage(tmp_path / "checkpoints" / "best" / str(best))
+        with caplog.at_level("INFO"):
+            res = trainer.finish(s, step, stopped)
+    finally:
+        s.close()
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"best-{best}: unreadable (" in m for m in said) and (tmp_path / "checkpoints" / "aside").is_dir()
+    assert "no readable best checkpoint: scoring the latest state (step 20) instead" in said
+    assert res["best_step"] == 20 and json.load(open(tmp_path / "results.json"))["best_step"] == 20
+
+
+def test_a_save_that_orbax_skips_is_an_error(tmp_path):
+    from nmt.training.checkpoint import Checkpoints
+    ckpt = Checkpoints(str(tmp_path))
+    try:
+        state = {"w": np.arange(3.0)}
+        ckpt.save_latest(10, state, {})
+        ckpt.save_latest(10, state, {})  # the same step again: it is on disk already
+        with pytest.raises(TrainingError, match=r"step 5 was not saved: .*latest already holds step 10, a later one"):
+            ckpt.save_latest(5, state, {})
+    finally:
+        ckpt.close()
 
 
 def test_the_latest_state_is_also_saved_on_a_clock(corpus_dir, tmp_path, monkeypatch):
@@ -136,22 +215,16 @@ def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
     assert not os.listdir(tmp_path / "checkpoints" / "best")
 
 
-def test_the_supervisor_passes_output_through_and_holds_back_the_runtime_log():
-    import io
-
-    from nmt.supervisor import _Passthrough, lost_process
-    out = io.BytesIO()
-    p = _Passthrough(out)
-    p.feed(b"step 1\r step 2\rstep")
-    assert out.getvalue() == b"step 1\r step 2\rstep"  # progress bars are not held for a newline
-    p.feed(b" 3\nW1130 14:14:44.149523   30429 x.cc:147] a warning\nits second line\n")
-    p.feed(b"E")  # could start a runtime line: waits for the rest
-    assert out.getvalue().endswith(b" 3\n")
-    p.feed(b"poch 2\n")  # it did not, and the warning was all there was
-    assert out.getvalue().endswith(b"a warning\nits second line\nEpoch 2\n") and not p.held
-    p.feed(b"done\nE1130 14:14:45.000000   30429 c.cc:1549] Task 3 heartbeat timeout\nmore\n")
-    p.feed(b"anything after an error is held\n")
-    assert out.getvalue().endswith(b"Epoch 2\ndone\n") and p.error
-    assert p.held.endswith(b"anything after an error is held\n")
-    assert lost_process(p.held.decode()) == "process 3"
-    assert lost_process("Failed to send RPC to coordination service") == "process 0 (the coordinator)"
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path, umask):
+    from nmt.utils import copy_atomic, write_atomic
+    old = os.umask(umask)
+    try:
+        with open(tmp_path / "plain", "w") as f:
+            f.write("x")
+        write_atomic(str(tmp_path / "atomic"), "x")
+        copy_atomic(str(tmp_path / "plain"), str(tmp_path / "copy"))
+    finally:
+        os.umask(old)
+    modes = {name: os.stat(tmp_path / name).st_mode & 0o777 for name in ("plain", "atomic", "copy")}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)

@@ -78,12 +78,23 @@ def test_sigterm_then_resume_then_more_steps_equals_uninterrupted_run(corpus_dir
 
 def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
     trainer.run(tiny_config(corpus_dir, "train.steps=2"), str(tmp_path), progress=False)
-    with pytest.raises(ConfigError, match="model.hidden"):
+    with pytest.raises(ConfigError, match="different configuration \\(model.hidden: 24 there, 32 now\\)"):
         trainer.run(tiny_config(corpus_dir, "model.hidden=32"), str(tmp_path), progress=False)
     cosine = str(tmp_path / "cosine")  # its decay is spread over train.steps: more steps would change the schedule
     trainer.run(tiny_config(corpus_dir, "train.steps=2", "train.decay=cosine"), cosine, progress=False)
     with pytest.raises(ConfigError, match="train.steps"):
         trainer.run(tiny_config(corpus_dir, "train.steps=4", "train.decay=cosine"), cosine, progress=False)
+
+
+def test_a_run_that_fails_at_set_up_leaves_nothing_behind(tmp_path):
+    from nmt.data import DataError
+    missing = str(tmp_path / "no-corpus")
+    for workdir in (tmp_path / "new", tmp_path / "empty"):
+        if workdir.name == "empty":
+            workdir.mkdir()
+        with pytest.raises(DataError):
+            trainer.run(tiny_config(missing), str(workdir), progress=False)
+        assert workdir.exists() == (workdir.name == "empty") and not (workdir.exists() and os.listdir(workdir))
 
 
 def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():

@@ -9,14 +9,20 @@ import time
 from tensorboardX import SummaryWriter
 
 from nmt.training.errors import TrainingError
+from nmt.utils import write_atomic
 
 
 class MetricWriter:
-    """Writes nothing when not `enabled` (the processes of a multi-process run other than the first)."""
+    """Writes nothing when not `enabled` (the processes of a multi-process run other than the first). A run resumed
+    from step `start` redoes the steps after it: their rows of an earlier attempt are dropped from `metrics.jsonl`,
+    and TensorBoard purges their events, so that each step is recorded once."""
 
-    def __init__(self, workdir: str, enabled: bool = True):
+    def __init__(self, workdir: str, enabled: bool = True, start: int = 0):
         self.path = os.path.join(workdir, "metrics.jsonl")
-        self.tb = SummaryWriter(os.path.join(workdir, "tb")) if enabled else None
+        self.tb = None
+        if enabled:
+            redone = _drop_rows_after(self.path, start)
+            self.tb = SummaryWriter(os.path.join(workdir, "tb"), purge_step=start + 1 if redone else None)
 
     def write(self, step: int, kind: str, values: dict) -> None:
         if self.tb is None:
@@ -32,6 +38,27 @@ class MetricWriter:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _drop_rows_after(path: str, step: int) -> bool:
+    """Rewrites `path` without its rows after `step`; whether there were any."""
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        lines = f.readlines()
+    kept = [line for line in lines if _step_of(line) <= step]
+    if len(kept) == len(lines):
+        return False
+    write_atomic(path, "".join(kept))
+    return True
+
+
+def _step_of(line: str) -> float:
+    """A row's step; infinite for a line cut short by a kill during its write, which is dropped with the rows after."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def train_row(window: list[dict], elapsed: float, lr: float, epoch: int, programs: int) -> dict:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import time
 from typing import Any
 
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nmt import parallel
-from nmt.config import Config, ConfigError, from_dict, to_dict, to_yaml
+from nmt.config import Config, ConfigError, to_dict, to_yaml
 from nmt.data import BatchIterator, Data, load_data
 from nmt.data.sampling import segmentation_sampler
 from nmt.model import Seq2Seq, policies
@@ -33,6 +34,7 @@ from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.interrupt import Interrupt
 from nmt.training.lock import WorkdirLock
+from nmt.training.resume import check_resume
 from nmt.training.multiprocess import agree, from_runtime, leave_after_loss
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
@@ -40,11 +42,6 @@ from nmt.utils import copy_atomic, write_atomic
 
 logger = logging.getLogger(__name__)
 _clock = time.monotonic  # of train.save_every_s
-
-# how long, how often and where the workers run, not what they compute (parallel.devices: tested equal)
-RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max",
-                     "train.keep_evaluated", "train.save_every_s", "parallel.devices"}
-
 
 @dataclasses.dataclass
 class Session:
@@ -80,30 +77,6 @@ class Session:
         self.lock.release()
 
 
-def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
-    out = []
-    for k in a:
-        if isinstance(a[k], dict):
-            out += _diff(a[k], b.get(k, {}), f"{prefix}{k}.")
-        elif a[k] != b.get(k) and not (isinstance(a[k], (list, tuple)) and list(a[k]) == list(b.get(k, []))):
-            out.append(f"{prefix}{k}")
-    return out
-
-
-def _check_resume(config: Config, workdir: str) -> None:
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        saved = from_dict(json.load(f))
-    # a cosine decay is spread over train.steps: more of them would change the schedule already followed
-    resumable = RESUMABLE_CHANGES - ({"train.steps"} if config.train.decay == "cosine" else set())
-    changed = [k for k in _diff(to_dict(saved), to_dict(config)) if k not in resumable]
-    if changed:
-        raise ConfigError(f"{workdir} holds a run with a different configuration ({', '.join(changed)}); "
-                          "resume it with the same settings or choose another --workdir")
-
-
 def set_up(config: Config, workdir: str, init_params=None) -> Session:
     """Everything before the first step; a workdir that holds a checkpoint resumes from it, else the parameters
     start as `init_params` when given (fine-tuning; one worker). With NMT_NUM_PROCESSES > 1 it first joins JAX's
@@ -113,6 +86,7 @@ def set_up(config: Config, workdir: str, init_params=None) -> Session:
     if config.model.int8:
         raise ConfigError("model.int8: int8 weights are for decoding and cannot be trained; fine-tune before "
                           "quantising (nmt.compress --finetune-steps S --int8)")
+    created, fresh = not os.path.exists(workdir), not os.path.isdir(workdir) or not os.listdir(workdir)
     os.makedirs(workdir, exist_ok=True)
     primary, lock = jax.process_index() == 0, WorkdirLock(workdir)
     if primary:
@@ -124,12 +98,22 @@ def set_up(config: Config, workdir: str, init_params=None) -> Session:
     try:
         return _set_up(config, workdir, lock, primary, init_params)
     except BaseException:
+        if primary and fresh:  # a run that never started leaves nothing behind
+            _empty(workdir, remove=created)
         lock.release()
         raise
 
 
+def _empty(folder: str, remove: bool) -> None:
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+    if remove:
+        os.rmdir(folder)
+
+
 def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init_params) -> Session:
-    _check_resume(config, workdir)
+    check_resume(config, workdir)
     vocab_in_workdir = os.path.join(workdir, "vocab.model")
     data = load_data(config.data, vocab_path=vocab_in_workdir if os.path.exists(vocab_in_workdir) else None)
     if primary and not os.path.exists(vocab_in_workdir):
@@ -147,7 +131,7 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
                             _sampler(config, data))
     ckpt = Checkpoints(workdir, config.train.keep_evaluated)
     meta = {"best_bleu": -1.0, "bad_evals": 0, "best_loss": None}
-    restored = ckpt.restore_readable(ckpt.latest, state)
+    restored = ckpt.resume(state)
     if restored is not None:
         state, meta = restored
         batches.restore(meta["data"])
@@ -162,8 +146,9 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
                 f"{len(batches.shapes())} shapes"
                 + (f"; {workers.k} workers ({config.parallel.method})" if workers.k > 1 else "")
                 + "\n" + to_yaml(config).rstrip())
-    return Session(config, workdir, data, model, workers, state, batches, ckpt, MetricWriter(workdir, primary),
-                   step_rng, meta, parameters, lock, primary)
+    writer = MetricWriter(workdir, primary, start=int(state.step))
+    return Session(config, workdir, data, model, workers, state, batches, ckpt, writer, step_rng, meta, parameters,
+                   lock, primary)
 
 
 def _log_above_bar(progress: bool):
@@ -254,8 +239,11 @@ def finish(s: Session, step: int, stopped: str | None) -> dict:
     s.save("latest")
     if stopped:
         logger.info(f"early stop at step {step}: {stopped}")
-    best, best_step = Checkpoints.restore(s.ckpt.best, s.state), s.ckpt.best.latest_step()
-    params = s.workers.model_params(best[0], best_step) if best else s.workers.model_params(s.state, step)
+    best_step, best = s.ckpt.restore_best(s.state)
+    if best is None:
+        logger.warning(f"no readable best checkpoint: scoring the latest state (step {step}) instead")
+        best_step = step
+    params = s.workers.model_params(best[0] if best else s.state, best_step)
     results = {"step": step, "best_step": best_step, "train_programs": s.workers.programs(),
                "train_shapes": len(s.batches.shapes()), "parameters": s.parameters}
     if s.config.train.final_average:
