@@ -9,7 +9,7 @@ from nmt import cli
 
 def _parser() -> cli.Parser:
     parser = cli.Parser(prog="nmt.bench", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="what", required=True)
+    sub = parser.add_subparsers(dest="what", required=True, metavar="{train,decode,memory}")
     train = sub.add_parser("train", help="training step throughput and MFU")
     train.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
     train.add_argument("--warmup", type=int, default=3)

@@ -91,12 +91,14 @@ def add_speed_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
 def beam_config(args):
     """The `BeamConfig` of the search options."""
     from nmt.decode import BeamConfig
-    try:
-        return BeamConfig(beam=args.beam, alpha=args.alpha, beta=args.beta, length_penalty=args.length_penalty,
-                          max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk,
-                          ensemble_mean=getattr(args, "ensemble_mean", "log"))
-    except ValueError:
-        raise ConfigError("--beam must be >= 1 and --alpha, --beta >= 0") from None
+    from nmt.decode.beam import beam_problems
+    fields = dict(beam=args.beam, alpha=args.alpha, beta=args.beta, length_penalty=args.length_penalty,
+                  max_len_a=args.max_len_a, max_len_b=args.max_len_b, topk=args.topk,
+                  ensemble_mean=getattr(args, "ensemble_mean", "log"))
+    problems = beam_problems(argparse.Namespace(nbest=1, **fields))
+    if problems:
+        raise ConfigError("; ".join(f"--{name.replace('_', '-')} {text}" for name, text in problems))
+    return BeamConfig(**fields)
 
 
 def slots(args) -> int | None:

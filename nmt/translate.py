@@ -33,7 +33,7 @@ def main(argv=None):
         from nmt.utils import write_atomic
         cfg, n_slots = cli.beam_config(args), cli.slots(args)
         if not 1 <= args.nbest <= cfg.beam:
-            raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam})")
+            raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
         cli.check_ensemble(args)
         if args.input:
             try:

@@ -29,6 +29,7 @@ def atomic_open(path: str, mode: str = "wb"):
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would outlive the rename; a plain open honours the umask
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -36,6 +37,12 @@ def atomic_open(path: str, mode: str = "wb"):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading it means setting it; set straight back
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str, data: bytes | str) -> None:

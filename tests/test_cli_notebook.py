@@ -21,9 +21,20 @@ def test_help_lists_presets_and_overrides():
     (["train.lr=fast"], "train.lr: Value 'fast' of type 'str' could not be converted to Float"),
     (["model.attention=cosine"], "model.attention: expected one of"),
     (["model.remat=everything"], "model.remat: unknown policy 'everything'; valid: none, full"),
+    (["model.memory_budget=1GiB"], "model.memory_budget=1GiB is read only with model.remat=auto"),
 ])
 def test_user_mistakes_are_one_line_errors(args, needle):
     assert needle in one_line_error(run_cli("nmt.train", *args))
+
+
+@pytest.mark.parametrize("command, args, line", [
+    ("nmt.translate", ["--checkpoint", "x", "--beam", "0", "--alpha", "-1"],
+     "nmt.translate: error: --beam must be >= 1, got 0; --alpha must be >= 0, got -1.0"),
+    ("nmt.evaluate", ["--checkpoint", "x", "--beta", "-0.5"], "nmt.evaluate: error: --beta must be >= 0, got -0.5"),
+    ("nmt.bench", [], "nmt.bench: error: the following arguments are required: {train,decode,memory} (see --help)"),
+])
+def test_a_wrong_option_is_named_with_its_value(command, args, line):
+    assert one_line_error(run_cli(command, *args, text=True)) == line
 
 
 def test_missing_data_is_a_one_line_error(tmp_path):

@@ -9,7 +9,8 @@ from nmt.config import get_config
 from nmt.data import BatchIterator, DataError, eval_batches, load_data, read_parallel
 from nmt.data import multi30k, vocab
 from nmt.data.batching import Examples, filter_long, rows_for
-from tests.helpers import tiny_config
+from nmt.data.vocab import BOS, EOS
+from tests.helpers import make_corpus, tiny_config
 
 
 def write(path, data: bytes):
@@ -137,9 +138,25 @@ def test_shuffle_is_deterministic_and_resumable():
 
 def test_eval_batches_keep_every_sentence_and_truncate_long_ones():
     ex = _examples(50)
-    ex.src[0] = list(range(4, 60))  # longer than the largest bucket
-    rows = [i for b in eval_batches(ex, (8, 16, 32), 128) for i in b["index"] if i >= 0]
+    ex.src[0], ex.tgt[0] = list(range(4, 60)), list(range(5, 45))  # longer than the largest bucket
+    batches = eval_batches(ex, (8, 16, 32), 128)
+    rows = [i for b in batches for i in b["index"] if i >= 0]
     assert sorted(rows) == list(range(50))
+    batch, row = next((b, list(b["index"]).index(0)) for b in batches if 0 in b["index"])
+    assert list(batch["src"][row]) == list(range(4, 35)) + [EOS]  # cut to the bucket, eos kept last
+    assert list(batch["tgt_in"][row]) == [BOS] + list(range(5, 36))
+    assert list(batch["tgt_out"][row]) == list(range(5, 36)) + [EOS]
+
+
+def test_evaluation_sentences_cut_by_the_batches_are_counted(tmp_path, caplog):
+    corpus = make_corpus(tmp_path / "corpus")
+    for lang, words in (("src", "big tree"), ("tgt", "gib eert")):  # one val line far longer than every bucket
+        with open(tmp_path / "corpus" / f"val.{lang}", "a") as f:
+            f.write(" ".join([words] * 40) + "\n")
+    caplog.set_level("INFO", logger="nmt")
+    load_data(tiny_config(corpus, "data.eval_buckets=[12,24]").data)
+    assert ("data val: read 31, kept 31, dropped: none, 1 sources truncated to 24 tokens, 1 targets truncated to 24 "
+            "tokens for the loss") in caplog.messages
 
 
 def test_load_data_summaries(corpus_dir, caplog):

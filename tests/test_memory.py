@@ -82,7 +82,8 @@ def test_unknown_names_list_the_valid_ones():
     for spec, message in (("everything", "valid: none, full, dots"), ("offload:keys", "tagged tensors: lstm_h"),
                           ("custom:dec_h=gpu", "remat|device|offload"), ("auto", "must be resolved first")):
         with pytest.raises(ConfigError, match=message):
-            make_model(get_config("tiny", [f"model.remat={spec}", "model.memory_budget=1GiB"]), 30)
+            make_model(get_config("tiny", [f"model.remat={spec}"] + ["model.memory_budget=1GiB"] * (spec == "auto")),
+                       30)
 
 
 def test_registry_entries_say_what_they_are():
@@ -91,18 +92,26 @@ def test_registry_entries_say_what_they_are():
     assert not any(p.startswith("offload") for p in policies.AUTOFIT)  # offloading moves nothing on a CPU
 
 
-def test_memory_report_reads_the_compiled_program():
+def test_memory_report_follows_the_policy_and_the_batch_shape():
     from nmt.tools.memory_report import memory_report
     from nmt.training.memory import compile_for_shapes
-    cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.remat=offload:dec_h,attn_probs"])
-    compiled = compile_for_shapes(cfg, 40, 4, 9)
+    cfg = lambda spec: get_config("tiny", ["model.emb=8", "model.hidden=12", f"model.remat={spec}"])
+    offload, save = "offload:dec_h,attn_probs", "save:dec_h,attn_probs"
+    rep = {(spec, n): memory_report(cfg(spec), 40, rows=4, length=n) for spec in (save, offload) for n in (9, 18)}
+    assert memory_report(cfg("none"), 40, rows=4, length=9)["residual_bytes_host"] == 0
+    for n in (9, 18):
+        assert rep[save, n]["residual_bytes_host"] == 0
+        # offloading moves the residuals that saving them keeps, no more and no fewer
+        assert 0 < rep[offload, n]["residual_bytes_host"] < rep[save, n]["residual_bytes_device"]
+        assert (rep[offload, n]["residual_bytes_host"] + rep[offload, n]["residual_bytes_device"]
+                == rep[save, n]["residual_bytes_device"])
+        assert {r["placement"] for r in rep[offload, n]["residuals"]} == {"host", "device"}
+    for spec in (save, offload):  # twice the target length: more of everything that scales with it
+        for key in ("temp_bytes", "residual_bytes_device"):
+            assert rep[spec, 18][key] > rep[spec, 9][key], (spec, key)
+    compiled = compile_for_shapes(cfg(offload), 40, 4, 9)
     assert [x.shape for x in jax.tree.leaves(compiled[3])] == [(4, 9)] * 3
-    rep = memory_report(cfg, 40, rows=4, length=9, compiled=compiled)
-    stats = compiled[0].memory_analysis()
-    assert rep["temp_bytes"] == stats.temp_size_in_bytes and rep["argument_bytes"] == stats.argument_size_in_bytes
-    assert rep["residual_bytes_host"] > 0 and any(r["placement"] == "host" for r in rep["residuals"])
-    none = memory_report(get_config("tiny", ["model.emb=8", "model.hidden=12"]), 40, rows=4, length=9)
-    assert none["residual_bytes_host"] == 0
+    assert memory_report(cfg(offload), 40, rows=4, length=9, compiled=compiled) == rep[offload, 9]
 
 
 def test_recomputing_attention_needs_less_temp_memory():
@@ -132,6 +141,8 @@ def test_autofit_keeps_the_least_recomputing_policy_that_fits():
         autofit(get_config("tiny", base + ["model.memory_budget=1KiB"]), 40)
     with pytest.raises(ConfigError, match="memory_budget"):
         get_config("tiny", ["model.remat=auto"])
+    with pytest.raises(ConfigError, match=r"model.memory_budget=1GiB is read only with model.remat=auto"):
+        get_config("tiny", ["model.remat=full", "model.memory_budget=1GiB"])
 
 
 def test_remat_sweep_runs_on_tiny_settings(tmp_path):

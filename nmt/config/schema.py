@@ -130,6 +130,9 @@ class ModelConfig:
             raise ConfigError("model.low_rank and model.int8 take the luong decoder")
         if self.remat == "auto":
             parse_bytes(self.memory_budget)
+        elif self.memory_budget:
+            raise ConfigError(f"model.memory_budget={self.memory_budget} is read only with model.remat=auto "
+                              f"(model.remat is {self.remat!r}): set both, or neither")
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
         if self.encoder not in ENCODERS or (self.encoder == "brnn" and self.hidden % 2):

@@ -38,18 +38,22 @@ def split_paths(cfg: DataConfig, prefix: str) -> tuple[str, str]:
 
 
 def encode_split(name: str, text: corpus.ParallelText, sp, max_len: int, train: bool) -> Split:
+    """max_len: training pairs longer than it (eos included) are dropped; evaluation pairs are all kept, and a side
+    longer than it is truncated by the batcher (to the largest evaluation bucket, `max_len` here), counted."""
     src = sp.encode(text.src)
     tgt = sp.encode(text.tgt)
     dropped = collections.Counter(text.dropped)
     if train:
         ex = batching.filter_long(src, tgt, max_len, dropped)
         summary = corpus.ParallelText(ex.src, ex.tgt, text.read, dropped, text.replaced).summary(name)
-    else:  # every eval sentence is kept; over-long sources are truncated by the batcher and counted here
+    else:
         ex = batching.Examples(src, tgt, np.arange(len(src)))
         summary = text.summary(name)
-        n_long = sum(len(s) + 1 > max_len for s in src)
-        if n_long:
-            summary += f", {n_long} sources truncated to {max_len} tokens"
+        long_src, long_tgt = (sum(len(x) + 1 > max_len for x in side) for side in (src, tgt))
+        if long_src:
+            summary += f", {long_src} sources truncated to {max_len} tokens"
+        if long_tgt:
+            summary += f", {long_tgt} targets truncated to {max_len} tokens for the loss"
     return Split(name, text.src, text.tgt, ex, summary)
 
 
@@ -67,7 +71,9 @@ def load_data(cfg: DataConfig, vocab_cache: str | None = None, vocab_path: str |
         cache = vocab_cache or os.path.join(multi30k.cache_dir(), "spm")
         vocab_path = vocab.train_vocab([texts["train"].src, texts["train"].tgt], cfg.vocab_size, cache)
     sp = vocab.load_vocab(vocab_path)
-    splits = {n: encode_split(n, t, sp, cfg.max_len, n == "train") for n, t in texts.items()}
+    cut = max(cfg.search_buckets())  # where evaluation batches cut a sentence
+    splits = {n: encode_split(n, t, sp, cfg.max_len if n == "train" else cut, n == "train")
+              for n, t in texts.items()}
     for s in splits.values():
         logger.info(s.summary)
     return Data(vocab_path, sp, splits["train"], splits["val"], splits["test"])

@@ -38,10 +38,19 @@ class BeamConfig:
     ensemble_mean: str = "log"
 
     def __post_init__(self):
-        if (self.beam < 1 or self.alpha < 0 or self.beta < 0 or self.length_penalty not in ("gnmt", "plain")
-                or not 1 <= self.nbest <= self.beam or self.topk not in TOPK
-                or self.ensemble_mean not in ENSEMBLE_MEANS):
-            raise ValueError(f"invalid beam settings: {self}")
+        problems = beam_problems(self)
+        if problems:
+            raise ValueError("invalid beam settings: " + "; ".join(f"{name} {text}" for name, text in problems))
+
+
+def beam_problems(cfg) -> list[tuple[str, str]]:
+    """(field, what is wrong with its value) of each invalid field of `cfg` (a BeamConfig's fields, any object)."""
+    checks = [("beam", cfg.beam >= 1, ">= 1"), ("alpha", cfg.alpha >= 0, ">= 0"), ("beta", cfg.beta >= 0, ">= 0"),
+              ("length_penalty", cfg.length_penalty in ("gnmt", "plain"), "one of gnmt, plain"),
+              ("nbest", 1 <= cfg.nbest <= max(cfg.beam, 1), f"between 1 and the beam ({cfg.beam})"),
+              ("topk", cfg.topk in TOPK, f"one of {', '.join(TOPK)}"),
+              ("ensemble_mean", cfg.ensemble_mean in ENSEMBLE_MEANS, f"one of {', '.join(ENSEMBLE_MEANS)}")]
+    return [(name, f"must be {want}, got {getattr(cfg, name)!r}") for name, ok, want in checks if not ok]
 
 
 def length_penalty(length: jax.Array, cfg: BeamConfig) -> jax.Array:

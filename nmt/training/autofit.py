@@ -40,7 +40,7 @@ def autofit(config: Config, vocab: int) -> tuple[Config, list[dict]]:
         fits = total <= budget
         table.append({"remat": spec, "bytes": total, "temp_bytes": temp, "fits": fits})
         if fits and chosen is None:
-            chosen = config.replace(model={"remat": spec})
+            chosen = config.replace(model={"remat": spec, "memory_budget": ""})  # resolved: the budget is spent
     logger.info(f"remat auto: budget {budget / 2**30:.2f} GiB, batch [{rows}, {length}]")
     for row in table:
         mark = "<- chosen" if chosen is not None and row["remat"] == chosen.model.remat else ""
