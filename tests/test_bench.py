@@ -42,7 +42,7 @@ def test_self_times_subtract_nested_events_per_thread():
     assert sorted(_self_times(events)) == [("copy.1", 5), ("while.5", 50), ("wrapped_tanh", 20), ("ynn_fusion", 30)]
 
 
-def test_bench_train_variants_take_turns_and_the_profile_covers_the_step(corpus_dir):
+def test_bench_train_variants_take_turns_and_the_profile_finds_the_models_parts(corpus_dir):
     from nmt.tools.bench_train import bench_train
     res = bench_train(tiny_config(corpus_dir), steps=2, warmup=1, rounds=2, profile=True,
                       variants={"base": [], "unrolled": ["model.unroll=2"],
@@ -53,7 +53,7 @@ def test_bench_train_variants_take_turns_and_the_profile_covers_the_step(corpus_
     assert res["variants"]["buckets"]["programs"] > res["variants"]["base"]["programs"]  # its own batches
     parts = res["profile"]["parts"]
     assert {"recurrent products", "output layer and loss", "attention", "optimizer update"} <= set(parts)
-    assert sum(p["share"] for p in parts.values()) == pytest.approx(1.0)
+    assert all(p["share"] > 0 and p["s_per_step"] > 0 for p in parts.values())
     with pytest.raises(Exception, match="unroll"):
         bench_train(tiny_config(corpus_dir), steps=1, warmup=0, variants={"bad": ["model.unroll=0"]})
 

@@ -7,12 +7,15 @@ import numpy as np
 import pytest
 
 from nmt.compress.distill import distill
+from nmt.data import eval_batches, load_data
 from nmt.data.vocab import EOS
 from nmt.decode import BeamConfig
 from nmt.run import load_run
 from nmt.run.release import write_run
 from nmt.run.translation import translate_lines
+from nmt.training import step as step_lib
 from tests.helpers import one_line_error, run_cli
+FAST = ["train.warmup_steps=0", "train.lr=0.03"]  # a student that learns something in six steps
 
 
 def _lines(path):
@@ -36,7 +39,7 @@ def teacher(tiny_run, tmp_path_factory):
 def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpus_dir, tmp_path):
     student = str(tmp_path / "student")
     cfg = BeamConfig(beam=3, max_len_a=1.0, max_len_b=2)  # within the student's max_len, 24
-    res = distill(teacher, student, ["model.hidden=12", "train.steps=4", "train.eval_every=4"], cfg,
+    res = distill(teacher, student, ["model.hidden=12", "train.steps=4", "train.eval_every=4", *FAST], cfg,
                   slots=8, progress=False)
     assert res["step"] == 4 and res["distilled"]["sentences"] == len(_lines(os.path.join(corpus_dir, "train.src")))
     data = os.path.join(student, "distilled")
@@ -51,9 +54,16 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
     with open(os.path.join(student, "vocab.model"), "rb") as a, open(os.path.join(teacher, "vocab.model"), "rb") as b:
         assert a.read() == b.read()
     stamp = os.path.getmtime(os.path.join(data, "distilled.json"))
-    again = distill(teacher, student, ["model.hidden=12", "train.steps=6", "train.eval_every=4"], cfg,
+    again = distill(teacher, student, ["model.hidden=12", "train.steps=6", "train.eval_every=4", *FAST], cfg,
                     slots=8, progress=False)
     assert again["step"] == 6 and os.path.getmtime(os.path.join(data, "distilled.json")) == stamp
+    # what it learnt: the teacher's translations of its training sentences are likelier than under its initial state
+    trained = load_run(student, "latest")
+    train = load_data(trained.config.data, vocab_path=os.path.join(student, "vocab.model")).train
+    batches = eval_batches(train.examples, trained.config.data.search_buckets(), trained.config.data.batch_tokens)
+    initial = step_lib.init_params(trained.model, jax.random.key(trained.config.train.seed))
+    before, after = (step_lib.mean_loss(p, trained.model, batches) for p in (initial, trained.params))
+    assert after < 0.9 * before, (before, after)
 
 
 def test_bad_arguments_give_one_line(tiny_run, tmp_path):

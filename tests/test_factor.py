@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from nmt.compress.factor import located, energy_rank, factor, present, quantise, svd_factors, to_int8
-from nmt.config import ConfigError
 from nmt.decode import BeamConfig
 from nmt.decode.search import beam_decode, embedding_projection
 from nmt.model import Seq2Seq
