@@ -57,6 +57,14 @@ def run_cli(*args, stdin=None, corpus=None, text=False, env=None):
                           text=text, timeout=300)
 
 
+def free_port() -> str:
+    """A TCP port on localhost that nothing listens on now (for a coordinator)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return str(s.getsockname()[1])
+
+
 def model_and_params(*overrides, vocab=30, seed=0):
     cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", *overrides]).model
     model = Seq2Seq(cfg, vocab)

@@ -1,0 +1,29 @@
+"""The convergence study script (experiments/bmuf_convergence.py) on a toy corpus."""
+import os
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+
+def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
+    import json
+    r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
+                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--baseline", "train.lr=0.03",
+                        "--out", str(tmp_path)],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.load(open(tmp_path / "bmuf_convergence.json"))
+    assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())
+    assert res["bmuf"]["2"]["bytes_per_step"] < res["sync"]["2"]["bytes_per_step"]
+    assert (tmp_path / "bmuf_convergence.png").exists()
+    k1 = json.load(open(tmp_path / "k1_baselines.json"))["steps"]
+    saved = json.load(open(tmp_path / "curves.json"))
+    target, curve1 = saved["target_val_loss"], saved["curves"]["1"]
+    assert curve1[-1] == [8, target]  # K = 1 after --steps (8 with --quick) sets the target ...
+    assert set(k1) == {"default", "train.lr=0.03"}  # ... and is credited with its first evaluation at it
+    assert k1["default"] == next(s for s, loss in curve1 if loss <= target)
+    fastest = min(n for n in k1.values() if n)
+    assert all(v["1"]["steps"] == fastest for v in res.values())
+    for v in res.values():
+        assert v["2"]["speedup"] is None or abs(v["2"]["speedup"] - fastest / v["2"]["steps"]) < 1e-9
