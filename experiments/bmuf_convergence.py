@@ -116,6 +116,7 @@ import jax.numpy as jnp  # noqa: E402
 from nmt import cli  # noqa: E402
 from nmt.config import get_config  # noqa: E402
 from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
+from nmt.model import make_model  # noqa: E402
 from nmt.parallel import Workers, comm_bytes_per_step, make_mesh  # noqa: E402
 from nmt.training import step as step_lib  # noqa: E402
 
@@ -134,7 +135,7 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
                 val_sentences: int = 0, devices: int = 0):
     """Per-worker steps until the val loss is <= target (None: run max_steps); returns (steps, curve, workers,
     state). The k workers run on min(k, devices) devices (0: one device each)."""
-    model = step_lib.make_model(config, data.sp.vocab_size())
+    model = make_model(config, data.sp.vocab_size())
     workers = Workers(config, model, make_mesh(min(k, devices or k)), k)
     state = workers.init(jax.random.key(config.train.seed))
     rng = jax.random.key(config.train.seed + 1)

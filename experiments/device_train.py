@@ -72,7 +72,7 @@ def cudnn_check(cpu: bool) -> dict:
     import numpy as np
     from nmt.config import get_config
     from nmt.model import Seq2Seq
-    from nmt.training.step import init_params, make_model
+    from nmt.model import init_params, make_model
     outs, params = {}, None
     for impl in ("scan", "cudnn"):
         cfg = get_config("reference", [f"model.encoder_impl={impl}", *(TINY if cpu else [])])

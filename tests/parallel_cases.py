@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nmt.config import get_config
+from nmt.model import make_model
 from nmt.parallel import Workers, make_mesh
 from nmt.parallel.mesh import sharded
 from nmt.training import step as step_lib
@@ -37,7 +38,7 @@ def batches(n, k, rows=3, length=6, seed=0, same=False):
 @functools.lru_cache(maxsize=None)
 def workers_for(cfg, k, devices):
     """One set of compiled steps per configuration, shared by the runs of a test."""
-    return Workers(cfg, step_lib.make_model(cfg, VOCAB), make_mesh(devices), k)
+    return Workers(cfg, make_model(cfg, VOCAB), make_mesh(devices), k)
 
 
 def run(cfg, k, data, steps=None, state=None, start=0, devices=None):
@@ -60,7 +61,7 @@ def test_eight_devices_are_visible():
 
 def test_a_sharded_batch_gives_the_same_gradients_as_the_unsharded_one():
     cfg = config()
-    model = step_lib.make_model(cfg, VOCAB)
+    model = make_model(cfg, VOCAB)
     params = step_lib.init_train_state(model, step_lib.make_optimizer(cfg.train), jax.random.key(0)).params
     b = {k: jnp.asarray(v.reshape(-1, v.shape[-1])) for k, v in batches(1, 8, rows=2)[0].items()}
     grad = jax.jit(jax.grad(lambda p, b: step_lib.loss_fn(p, model, b, None, 0.1)[0]))
@@ -76,7 +77,7 @@ def test_workers_given_identical_data_match_a_single_worker(method):
     data = batches(6, 4, same=True)
     workers, state = run(cfg, 4, data)
     single = config()
-    model = step_lib.make_model(single, VOCAB)
+    model = make_model(single, VOCAB)
     opt = step_lib.make_optimizer(single.train)
     ref = step_lib.init_train_state(model, opt, jax.random.key(0))
     step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))  # op by op, its

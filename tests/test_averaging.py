@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nmt.config import ConfigError
+from nmt.model import make_model
 from nmt.run import load_run
 from nmt.training.averaging import mean_tree
 from tests.helpers import one_line_error, run_cli, tiny_config
@@ -45,7 +46,7 @@ def test_release_averages_the_last_evaluations(tiny_run, tmp_path):
 def test_the_moving_average_follows_the_parameters_with_a_ramped_decay(corpus_dir):
     from nmt.training import step as step_lib
     config = tiny_config(corpus_dir, "train.ema_decay=0.99")
-    model = step_lib.make_model(config, 80)
+    model = make_model(config, 80)
     opt = step_lib.make_optimizer(config.train)
     state = step_lib.init_train_state(model, opt, jax.random.key(0), ema=True)
     assert leaves_equal(state.ema, state.params)

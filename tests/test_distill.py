@@ -10,6 +10,7 @@ from nmt.compress.distill import distill
 from nmt.data import eval_batches, load_data
 from nmt.data.vocab import EOS
 from nmt.decode import BeamConfig
+from nmt.model import init_params
 from nmt.run import load_run
 from nmt.run.release import write_run
 from nmt.run.translation import translate_lines
@@ -61,7 +62,7 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
     trained = load_run(student, "latest")
     train = load_data(trained.config.data, vocab_path=os.path.join(student, "vocab.model")).train
     batches = eval_batches(train.examples, trained.config.data.search_buckets(), trained.config.data.batch_tokens)
-    initial = step_lib.init_params(trained.model, jax.random.key(trained.config.train.seed))
+    initial = init_params(trained.model, jax.random.key(trained.config.train.seed))
     before, after = (step_lib.mean_loss(p, trained.model, batches) for p in (initial, trained.params))
     assert after < 0.9 * before, (before, after)
 

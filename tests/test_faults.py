@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nmt.data import BatchIterator
+from nmt.model import make_model
 from nmt.run import load_run
 from nmt.training import step as step_lib
 from nmt.training import trainer
@@ -33,7 +34,7 @@ def test_a_non_finite_step_changes_nothing_and_is_counted(corpus_dir):
     from nmt.data import load_data
     config = tiny_config(corpus_dir)
     data = load_data(config.data)
-    model = step_lib.make_model(config, data.sp.vocab_size())
+    model = make_model(config, data.sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
     train_fn = step_lib.compile_train_step(config, model, opt)
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0)

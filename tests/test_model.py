@@ -7,6 +7,7 @@ import pytest
 
 from nmt.data.vocab import EOS, PAD
 from nmt.model import Seq2Seq, attention
+from nmt.model.decoder import dropout
 from nmt.model.loss import token_loss
 from tests.helpers import model_and_params, random_batch
 
@@ -143,7 +144,8 @@ def test_the_opennmt_preset_has_the_peers_parameters_but_the_second_lstm_biases(
     """OpenNMT-py's model has 16,342,848 parameters; PyTorch keeps two bias vectors per LSTM (b_ih and b_hh) where
     one suffices: 4 encoder directions x 4 x 256 and 2 decoder layers x 4 x 512 = 8,192 more."""
     from nmt.config import get_config
-    from nmt.training.step import init_train_state, make_model, make_optimizer
+    from nmt.model import make_model
+    from nmt.training.step import init_train_state, make_optimizer
     cfg = get_config("opennmt_rnn")
     model = make_model(cfg, 8000)
     state = jax.eval_shape(lambda: init_train_state(model, make_optimizer(cfg.train), jax.random.key(0)))
@@ -172,13 +174,14 @@ def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
 
 def test_word_dropout_drops_whole_words_on_both_sides():
     model, params = model_and_params("model.word_dropout=0.5")  # and no other dropout
-    source = np.asarray(model.apply({"params": params}, jnp.ones((4, 50, 8)), True, True, method=Seq2Seq._dropout,
+    drop = lambda m, x, words: dropout(m, x, m.cfg.dropout, True, m.cfg.word_dropout * words)
+    source = np.asarray(model.apply({"params": params}, jnp.ones((4, 50, 8)), True, method=drop,
                                     rngs={"dropout": jax.random.key(1)}))
     target = np.asarray(model.apply({"params": params}, jax.random.key(2), jnp.arange(50), 4,
-                                    method=Seq2Seq._dropout_scales)[0])  # [steps, batch, emb]
+                                    method=lambda m, *a: m.decoder._dropout_scales(*a))[0])  # [steps, batch, emb]
     for scales in (source, target):
         assert set(np.unique(scales)) == {0.0, 2.0} and (scales == scales[..., :1]).all()
         assert 0.35 < (scales[..., 0] == 0).mean() < 0.65
-    kept = model.apply({"params": params}, jnp.ones((4, 50, 8)), True, False, method=Seq2Seq._dropout,
+    kept = model.apply({"params": params}, jnp.ones((4, 50, 8)), False, method=drop,
                        rngs={"dropout": jax.random.key(1)})
     assert (np.asarray(kept) == 1).all()  # the encoder's inner layers take no word dropout

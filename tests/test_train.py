@@ -11,6 +11,7 @@ import pytest
 
 from nmt.config import ConfigError, get_config
 from nmt.data import BatchIterator, load_data
+from nmt.model import make_model
 from nmt.training import step as step_lib
 from nmt.training import trainer
 from tests.helpers import ROOT, tiny_config, tiny_overrides
@@ -19,7 +20,7 @@ from tests.helpers import ROOT, tiny_config, tiny_overrides
 def test_thirty_steps_lower_the_loss(corpus_dir):
     config = tiny_config(corpus_dir, "model.dropout=0.0")
     data = load_data(config.data)
-    model = step_lib.make_model(config, data.sp.vocab_size())
+    model = make_model(config, data.sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
     state = step_lib.init_train_state(model, opt, jax.random.key(0))
     train_fn = step_lib.compile_train_step(config, model, opt)

@@ -183,6 +183,13 @@ class Encoder(nn.Module):
         enc = jnp.concatenate(out, axis=-1).transpose(1, 0, 2)
         return jnp.where(mask[..., None], enc, 0.0).astype(enc.dtype)
 
+    def source_projection(self, emb: jax.Array) -> jax.Array:
+        """[2, V, 4H]: the first layer's input projection, forward and backward, bias included, of every row of the
+        source embedding `emb` [V, E]; made once per parameters for decoding, it turns the projection into a lookup
+        (`gates` of `__call__`)."""
+        layers = [self.variables["params"][f"l0_{d}"] for d in ("fwd", "bwd")]
+        return jnp.stack([emb @ p["w_x"].astype(self.dtype) + p["b"].astype(self.dtype) for p in layers])
+
     def _cudnn(self, x: jax.Array, mask: jax.Array, train: bool) -> jax.Array:
         """The same layers as `__call__`, batch-major, each one cuDNN call (`model.encoder_impl=cudnn`)."""
         lengths, brnn = mask.sum(1), self.kind == "brnn"

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 
 from nmt.config import Config, from_dict
 from nmt.data import vocab
+from nmt.model import init_params, make_model
 from nmt.run.errors import RunError
-from nmt.training import step as step_lib
 from nmt.training.checkpoint import Checkpoints
 
 RELEASE_FILE = "release.json"  # marks a released run: its checkpoint holds {"step", "params"} only
@@ -57,9 +57,9 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
         raise RunError(f"{cfg_path}: unreadable configuration ({str(e).splitlines()[0]})") from None
     config = config.replace(model={"remat": "none", "memory_budget": ""})  # no gradients here
     sp = vocab.load_vocab(vocab_path)
-    model = step_lib.make_model(config, sp.vocab_size())
+    model = make_model(config, sp.vocab_size())
     released = os.path.isfile(os.path.join(workdir, RELEASE_FILE))
-    params = jax.eval_shape(lambda: step_lib.init_params(model, jax.random.key(0)))
+    params = jax.eval_shape(lambda: init_params(model, jax.random.key(0)))
     ckpt = Checkpoints(workdir)
     try:
         managers = [(which, getattr(ckpt, which))] + [("latest", ckpt.latest)] * (which == "best")

@@ -21,6 +21,7 @@ from nmt.decode.hypotheses import strip
 from nmt.decode.search import (beam_program, max_output_len, prepare, queue_beam_decode, queue_program,
                                queue_translate, source_projection)
 from nmt.decode.shortlist import train_lexicon
+from nmt.model import make_model
 from nmt.run import load_run
 from nmt.run.lexicon import lexicon_for_run
 from nmt.tools.timing import alternate, timed
@@ -202,7 +203,7 @@ def load_model(config, checkpoint: str | None, overrides: list[str]):
         return (config, run.model, run.params, run.sp, data.test.src_text, f"{checkpoint}@{run.step}",
                 lambda: lexicon_for_run(run))
     data = load_data(config.data)
-    model = step_lib.make_model(config, data.sp.vocab_size())
+    model = make_model(config, data.sp.vocab_size())
     params = step_lib.init_train_state(model, step_lib.make_optimizer(config.train), jax.random.key(0)).params
     ex = data.train.examples
     return (config, model, params, data.sp, data.test.src_text, "untrained parameters",

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nmt.config import Config, get_config
-from nmt.model import attention
+from nmt.model import attention, make_model
 from nmt.model.policies import AUTOFIT
 from nmt.tools.memory_report import memory_report
 from nmt.tools.timing import median_seconds, timed
@@ -60,7 +60,7 @@ def time_train_step(config: Config, vocab: int, rows: int, src_len: int, tgt_len
                     train_fn=None) -> float:
     """Median seconds of a real train step (after one warm-up step) on random tokens. `train_fn`: the step already
     compiled for these shapes (`compile_for_shapes`), else it is jitted here."""
-    model, opt = step_lib.make_model(config, vocab), step_lib.make_optimizer(config.train)
+    model, opt = make_model(config, vocab), step_lib.make_optimizer(config.train)
     state = [step_lib.init_train_state(model, opt, jax.random.key(0))]  # donated by each step: kept here
     ids = lambda n, k: jax.random.randint(jax.random.key(k), (rows, n), 4, vocab, jnp.int32)
     batch = {"src": ids(src_len, 1), "tgt_in": ids(tgt_len, 2), "tgt_out": ids(tgt_len, 3)}

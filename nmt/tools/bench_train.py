@@ -13,6 +13,7 @@ import numpy as np
 
 from nmt.config import Config, with_overrides
 from nmt.data import BatchIterator, load_data
+from nmt.model import make_model
 from nmt.tools.flops import train_step_flops
 from nmt.tools.profile import profile_steps
 from nmt.tools.timing import dispatch_seconds, matmul_flops_per_s, median_seconds, timed
@@ -28,7 +29,7 @@ class _Variant:
     def __init__(self, config: Config, vocab: int, batches: list[dict], programs: int):
         """Compiles the step for the shapes that occur in `batches`; `programs`: how many an epoch needs."""
         self.config, self.vocab, self.programs = config, vocab, programs
-        model = step_lib.make_model(config, vocab)
+        model = make_model(config, vocab)
         opt = step_lib.make_optimizer(config.train)
         self.state = step_lib.init_train_state(model, opt, jax.random.key(0))
         self.rng = jax.random.key(1)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nmt.config import ModelConfig
-from nmt.model.seq2seq import encoder_dim
+from nmt.model.decoder import encoder_dim
 
 
 def forward_matmul_flops(cfg: ModelConfig, vocab: int, batch: int, src_len: int, tgt_len: int) -> int:

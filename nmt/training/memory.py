@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from nmt.config import Config
+from nmt.model import make_model
 from nmt.training import step as step_lib
 
 
@@ -29,7 +30,7 @@ def compile_for_shapes(config: Config, vocab: int, rows: int, length: int, src_l
     """The train step compiled for targets `[rows, length]` and sources `[rows, src_len or length]`, from shapes only.
 
     Returns (compiled, model, abstract train state, abstract batch)."""
-    model = step_lib.make_model(config, vocab)
+    model = make_model(config, vocab)
     opt = step_lib.make_optimizer(config.train)
     state = jax.eval_shape(lambda: step_lib.init_train_state(model, opt, jax.random.key(0)))
     batch = {k: jax.ShapeDtypeStruct((rows, length), jnp.int32) for k in ("tgt_in", "tgt_out")}

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from nmt.config import Config, TrainConfig
-from nmt.model import Seq2Seq, policies
+from nmt.model import Seq2Seq, init_params
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -47,17 +47,6 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
         optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
     opt = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
     return optax.flatten(opt) if cfg.flat_update else opt
-
-
-def make_model(config: Config, vocab_size: int) -> Seq2Seq:
-    """The model of a configuration; raises ConfigError for an unknown memory policy (or one still `auto`)."""
-    policies.policy(config.model.remat)
-    return Seq2Seq(config.model, vocab_size)
-
-
-def init_params(model: Seq2Seq, rng: jax.Array, batch_shape=(2, 8)):
-    dummy = jnp.ones(batch_shape, jnp.int32)
-    return jax.jit(lambda r: model.init({"params": r}, dummy, dummy)["params"])(rng)
 
 
 def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,

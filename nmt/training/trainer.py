@@ -25,7 +25,7 @@ from nmt import parallel
 from nmt.config import Config, ConfigError, to_dict, to_yaml
 from nmt.data import BatchIterator, Data, load_data
 from nmt.data.sampling import segmentation_sampler
-from nmt.model import Seq2Seq, policies
+from nmt.model import Seq2Seq, make_model, policies
 from nmt.training import step as step_lib
 from nmt.training.autofit import autofit
 from nmt.training.averaging import average_evaluated
@@ -122,7 +122,7 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
         write_atomic(os.path.join(workdir, "config.json"), json.dumps(to_dict(config), indent=1))
     if config.model.remat == "auto":
         config = autofit(config, data.sp.vocab_size())[0]
-    model = step_lib.make_model(config, data.sp.vocab_size())
+    model = make_model(config, data.sp.vocab_size())
     init_rng, step_rng = jax.random.split(jax.random.key(config.train.seed))
     workers = make_workers(config, model)
     state = workers.init(init_rng)
