@@ -117,8 +117,9 @@ from nmt import cli  # noqa: E402
 from nmt.config import get_config  # noqa: E402
 from nmt.data import BatchIterator, eval_batches, load_data  # noqa: E402
 from nmt.model import make_model  # noqa: E402
-from nmt.parallel import Workers, comm_bytes_per_step, make_mesh  # noqa: E402
+from nmt.parallel import comm_bytes_per_step, make_mesh  # noqa: E402
 from nmt.training import step as step_lib  # noqa: E402
+from nmt.training.workers import parallel_workers  # noqa: E402
 
 MODEL = ["model.emb=64", "model.hidden=128", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.1",
          "data.vocab_size=2000", "train.warmup_steps=50", "train.decay=constant"]
@@ -136,7 +137,7 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
     """Per-worker steps until the val loss is <= target (None: run max_steps); returns (steps, curve, workers,
     state). The k workers run on min(k, devices) devices (0: one device each)."""
     model = make_model(config, data.sp.vocab_size())
-    workers = Workers(config, model, make_mesh(min(k, devices or k)), k)
+    workers = parallel_workers(config, model, make_mesh(min(k, devices or k)), k)
     state = workers.init(jax.random.key(config.train.seed))
     rng = jax.random.key(config.train.seed + 1)
     tokens = config.data.batch_tokens * k

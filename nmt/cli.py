@@ -157,6 +157,7 @@ def enable_compilation_cache() -> None:
 def main_guard(fn, prog: str, compilation_cache: bool = True):
     """Runs `fn()` with logging and (unless a benchmark times compiling) the compilation cache set up;
     configuration, data and run-directory mistakes, and a run that cannot go on, end with one line."""
+    from nmt.checkpoints import CheckpointError
     from nmt.run.errors import RunError
     from nmt.training.errors import TrainingError
     setup_logging()
@@ -164,5 +165,5 @@ def main_guard(fn, prog: str, compilation_cache: bool = True):
         enable_compilation_cache()
     try:
         return fn()
-    except (ConfigError, DataError, RunError, TrainingError) as e:
+    except (ConfigError, DataError, CheckpointError, RunError, TrainingError) as e:
         fail(f"{prog}: error: {e}")

@@ -16,13 +16,14 @@ import numpy as np  # noqa: E402
 
 from nmt.config import get_config  # noqa: E402
 from nmt.model import make_model  # noqa: E402
-from nmt.parallel import Workers, initialize_distributed, make_mesh  # noqa: E402
+from nmt.parallel import initialize_distributed, make_mesh  # noqa: E402
+from nmt.training.workers import parallel_workers  # noqa: E402
 
 initialize_distributed(f"localhost:{port}", num, pid)
 assert jax.device_count() == 2 and jax.process_count() == num
 cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", "parallel.method=sync",
                           "parallel.lr_rule=none", "train.lr=0.01"])
-workers = Workers(cfg, make_model(cfg, 30), make_mesh(2))
+workers = parallel_workers(cfg, make_model(cfg, 30), make_mesh(2))
 state = workers.init(jax.random.key(0))
 initial = [np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(state.params)]
 rng = np.random.default_rng(0)

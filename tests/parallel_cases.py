@@ -9,10 +9,11 @@ import pytest
 
 from nmt.config import get_config
 from nmt.model import make_model
-from nmt.parallel import Workers, make_mesh
+from nmt.parallel import make_mesh
 from nmt.parallel.mesh import sharded
 from nmt.training import step as step_lib
-from nmt.training.checkpoint import Checkpoints
+from nmt.training.workers import parallel_workers
+from nmt.checkpoints import Checkpoints
 
 VOCAB = 30
 BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.0",
@@ -38,7 +39,7 @@ def batches(n, k, rows=3, length=6, seed=0, same=False):
 @functools.lru_cache(maxsize=None)
 def workers_for(cfg, k, devices):
     """One set of compiled steps per configuration, shared by the runs of a test."""
-    return Workers(cfg, make_model(cfg, VOCAB), make_mesh(devices), k)
+    return parallel_workers(cfg, make_model(cfg, VOCAB), make_mesh(devices), k)
 
 
 def run(cfg, k, data, steps=None, state=None, start=0, devices=None):
@@ -118,11 +119,11 @@ def test_several_workers_on_a_device_match_one_device_each():
     data = batches(9, 4)
     _, spread = run(cfg, 4, data)
     workers, shared = run(cfg, 4, data, devices=2)
-    assert workers.k == 4 and len(jax.tree.leaves(shared.params)[0].sharding.device_set) == 2
+    assert workers.count == 4 and len(jax.tree.leaves(shared.params)[0].sharding.device_set) == 2
     assert_trees_close(shared.global_params, spread.global_params)
     assert_trees_close(shared.params, spread.params)
     with pytest.raises(ValueError, match="do not divide"):
-        Workers(cfg, workers.model, make_mesh(3), 4)
+        parallel_workers(cfg, make_model(cfg, VOCAB), make_mesh(3), 4)
 
 
 def test_the_trainer_runs_bmuf_and_resumes_on_other_devices(corpus_dir, tmp_path):

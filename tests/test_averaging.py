@@ -8,7 +8,7 @@ import pytest
 from nmt.config import ConfigError
 from nmt.model import make_model
 from nmt.run import load_run
-from nmt.training.averaging import mean_tree
+from nmt.checkpoints import mean_tree
 from tests.helpers import one_line_error, run_cli, tiny_config
 
 

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 
+from nmt.checkpoints import CheckpointError
 from nmt.data import BatchIterator
 from nmt.model import make_model
 from nmt.run import load_run
@@ -127,7 +128,7 @@ def test_a_workdir_whose_checkpoints_are_all_unreadable_is_one_error_not_a_resta
     trainer.run(config(20), str(tmp_path), progress=False)
     for step in ("10", "20"):
         _damage(tmp_path / "checkpoints" / "latest" / step)
-    with pytest.raises(TrainingError, match=r"no checkpoint in .*latest is readable \(steps 20, 10: .*\); to start "
+    with pytest.raises(CheckpointError, match=r"no checkpoint in .*latest is readable \(steps 20, 10: .*\); to start "
                                             r"again from step 0, remove .*checkpoints or choose another --workdir"):
         trainer.run(config(30), str(tmp_path), progress=False)
     assert sorted(os.listdir(tmp_path / "checkpoints" / "latest")) == ["10", "20"]  # nothing moved or deleted
@@ -152,13 +153,13 @@ def test_a_damaged_best_checkpoint_at_the_end_is_replaced_by_the_latest_state(co
 
 
 def test_a_save_that_orbax_skips_is_an_error(tmp_path):
-    from nmt.training.checkpoint import Checkpoints
+    from nmt.checkpoints import Checkpoints
     ckpt = Checkpoints(str(tmp_path))
     try:
         state = {"w": np.arange(3.0)}
         ckpt.save_latest(10, state, {})
         ckpt.save_latest(10, state, {})  # the same step again: it is on disk already
-        with pytest.raises(TrainingError, match=r"step 5 was not saved: .*latest already holds step 10, a later one"):
+        with pytest.raises(CheckpointError, match=r"step 5 was not saved: .*latest already holds step 10, a later one"):
             ckpt.save_latest(5, state, {})
     finally:
         ckpt.close()
@@ -207,7 +208,7 @@ def test_hostile_input_keeps_one_output_block_per_line_in_order(tiny_run, tmp_pa
 
 
 def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
-    from nmt.training.checkpoint import Checkpoints
+    from nmt.checkpoints import Checkpoints
     for name in ("latest/12.orbax-checkpoint-tmp", "latest/10", "best/7.orbax-checkpoint-tmp-3"):
         os.makedirs(tmp_path / "checkpoints" / name)
     assert sorted(Checkpoints.remove_partial(str(tmp_path))) == ["best/7.orbax-checkpoint-tmp-3",

@@ -12,6 +12,7 @@ LAYERS = (
     ("config",),
     ("data",),
     ("model",),
+    ("checkpoints",),
     ("decode",),
     ("training", "parallel"),
     ("run",),
@@ -99,6 +100,13 @@ def test_no_import_cycle():
     for m in sorted(g):
         visit(m)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_translation_and_the_parallel_methods_need_no_trainer():
+    """Loading a run to translate reads no training code, and the parallel methods receive the step they run."""
+    leaning = [f"{m} imports {t}" for m, targets in graph().items() if m.startswith(("nmt.run", "nmt.parallel"))
+               for t in targets if t.startswith("nmt.training")]
+    assert not leaning, "\n".join(leaning)
 
 
 SHARED_BY_COMMANDS = ("nmt.cli", "nmt.supervisor")

@@ -92,9 +92,9 @@ def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from nmt.training.checkpoint import Checkpoints
+    from nmt.checkpoints import Checkpoints
     code = ("import sys, jax, jax.numpy as jnp\n"
-            "from nmt.training.checkpoint import Checkpoints\n"
+            "from nmt.checkpoints import Checkpoints\n"
             "d = jax.devices()[3]\n"
             "state = {'w': jax.device_put(jnp.arange(6.0).reshape(2, 3), d), 'step': jax.device_put(jnp.int32(7), d)}\n"
             "c = Checkpoints(sys.argv[1]); c.save_latest(7, state, {'from': 'device 3'}); c.close()\n")

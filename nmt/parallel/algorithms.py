@@ -17,9 +17,10 @@ evaluation) the rate is multiplied by `plateau_decay`, as fairseq's and OpenNMT'
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import flax.struct
 import jax
@@ -28,7 +29,6 @@ import numpy as np
 import optax
 from jax.experimental import multihost_utils
 
-from nmt.training import step as step_lib
 from nmt.config import Config, ParallelConfig
 from nmt.parallel.mesh import global_array, place, replicated, sharded
 
@@ -40,6 +40,21 @@ class ParallelState(flax.struct.PyTreeNode):
     global_params: Any  # the model after the last block update (average/bmuf; sync: unused, same as params)
     momentum: Any  # BMUF block momentum Δ, like global_params
     lr_scale: jax.Array  # []  product of the plateau decays so far
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalStep:
+    """What one worker computes, given by the training layer (`nmt.training.workers.local_step`): the methods here
+    only decide where and when it runs and how the workers' models meet.
+
+      init(rng) -> (params, opt_state)
+      gradients(params, batch, rng) -> (grads, metrics {"nll_sum", "tokens", "grad_norm", "skipped"})
+      apply(grads, opt_state, params, scale, keep) -> (params, opt_state): the optimizer's update, its step scaled
+        by `scale`; `keep` (a boolean scalar, or None) returns params and opt_state unchanged where set
+    """
+    init: Callable
+    gradients: Callable
+    apply: Callable
 
 
 def lr_multiplier(rule: str, workers: int) -> float:
@@ -59,23 +74,23 @@ def comm_bytes_per_step(pc: ParallelConfig, workers: int, param_bytes: int, opt_
 
 
 class Workers:
-    """The jitted steps of one parallel method for a model, an optimizer and a mesh.
+    """The jitted steps of one parallel method over a mesh.
 
-    Batches come as host arrays `[K, rows, len]` (one slice per worker; sync concatenates them). K defaults to one
-    worker per device; a multiple of the mesh size puts K / devices workers on each device (vmapped there), which
-    simulates many workers on few devices without one device thread per worker.
+    local_step: lr multiplier -> `LocalStep`, what each worker computes with its learning rate scaled by the
+    multiplier (`parallel.lr_rule` for `count` workers). Batches come as host arrays `[K, rows, len]` (one slice per
+    worker; sync concatenates them). K (`count`) defaults to one worker per device; a multiple of the mesh size puts
+    K / devices workers on each device (vmapped there), which simulates many workers on few devices without one
+    device thread per worker.
     """
 
-    def __init__(self, config: Config, model, mesh, workers: int = 0):
+    def __init__(self, config: Config, local_step: Callable[[float], LocalStep], mesh, workers: int = 0):
         if config.parallel.method not in ("sync", "average", "bmuf"):
             raise ValueError(f"Workers: parallel.method must be sync, average or bmuf, not {config.parallel.method!r}")
-        self.config, self.pc, self.model, self.mesh = config, config.parallel, model, mesh
-        self.k = workers or mesh.size
-        if self.k % mesh.size:
-            raise ValueError(f"Workers: {self.k} workers do not divide evenly over {mesh.size} devices")
-        scaled = config.replace(train={"lr": config.train.lr * lr_multiplier(self.pc.lr_rule, self.k)})
-        self.optimizer = step_lib.make_optimizer(scaled.train)
-        self.smoothing = config.train.label_smoothing
+        self.config, self.pc, self.mesh = config, config.parallel, mesh
+        self.count = workers or mesh.size
+        if self.count % mesh.size:
+            raise ValueError(f"Workers: {self.count} workers do not divide evenly over {mesh.size} devices")
+        self.local_step = local_step(lr_multiplier(self.pc.lr_rule, self.count))
         stacked = self.pc.method != "sync"
         self._shardings = ParallelState(replicated(mesh), sharded(mesh) if stacked else replicated(mesh),
                                         sharded(mesh) if stacked else replicated(mesh), replicated(mesh),
@@ -93,39 +108,37 @@ class Workers:
         return skipped > 0 if self.config.train.nonfinite_limit else None
 
     def _expand(self, tree):
-        return jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k,) + x.shape), tree)
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (self.count,) + x.shape), tree)
 
     def init(self, rng: jax.Array) -> ParallelState:
-        base = step_lib.init_train_state(self.model, self.optimizer, rng)
+        params, opt_state = self.local_step.init(rng)
         stacked = self.pc.method != "sync"
         state = ParallelState(jnp.zeros((), jnp.int32),
-                              self._expand(base.params) if stacked else base.params,
-                              self._expand(base.opt_state) if stacked else base.opt_state,
-                              jax.tree.map(jnp.copy, base.params),  # its own buffers: the steps donate the state
-                              jax.tree.map(jnp.zeros_like, base.params), jnp.ones((), jnp.float32))
+                              self._expand(params) if stacked else params,
+                              self._expand(opt_state) if stacked else opt_state,
+                              jax.tree.map(jnp.copy, params),  # its own buffers: the steps donate the state
+                              jax.tree.map(jnp.zeros_like, params), jnp.ones((), jnp.float32))
         return place(state, self._shardings)
 
     # -- steps -------------------------------------------------------------------------------------------------
     def _sync_step(self, state: ParallelState, batch: dict, rng: jax.Array):
         flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items()}
         flat = jax.lax.with_sharding_constraint(flat, sharded(self.mesh))
-        grads, metrics = step_lib.gradients(state.params, self.model, flat, jax.random.fold_in(rng, state.step),
-                                            self.smoothing)
-        params, opt_state = step_lib.apply_gradients(self.optimizer, grads, state.opt_state, state.params,
-                                                     state.lr_scale, self._keep(metrics["skipped"]))
+        grads, metrics = self.local_step.gradients(state.params, flat, jax.random.fold_in(rng, state.step))
+        params, opt_state = self.local_step.apply(grads, state.opt_state, state.params, state.lr_scale,
+                                                  self._keep(metrics["skipped"]))
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _local_step(self, state: ParallelState, batch: dict, rng: jax.Array, average_grads: bool):
         step_rng = jax.random.fold_in(rng, state.step)
-        rngs = jax.vmap(lambda i: jax.random.fold_in(step_rng, i))(jnp.arange(self.k))
-        grads, metrics = jax.vmap(lambda p, b, r: step_lib.gradients(p, self.model, b, r, self.smoothing))(
-            state.params, batch, rngs)
+        rngs = jax.vmap(lambda i: jax.random.fold_in(step_rng, i))(jnp.arange(self.count))
+        grads, metrics = jax.vmap(self.local_step.gradients)(state.params, batch, rngs)
         if average_grads:
             grads = jax.tree.map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
         skipped = jnp.broadcast_to(metrics["skipped"].max(), metrics["skipped"].shape) if average_grads \
             else metrics["skipped"]
         params, opt_state = jax.vmap(
-            lambda g, o, p, s: step_lib.apply_gradients(self.optimizer, g, o, p, state.lr_scale, self._keep(s)))(
+            lambda g, o, p, s: self.local_step.apply(g, o, p, state.lr_scale, self._keep(s)))(
             grads, state.opt_state, state.params, skipped)
         metrics = {"nll_sum": metrics["nll_sum"].sum(), "tokens": metrics["tokens"].sum(),
                    "grad_norm": jax.vmap(optax.tree.norm)(grads).mean(), "skipped": metrics["skipped"].max()}
@@ -178,7 +191,7 @@ class Workers:
 
     def advance(self, state: ParallelState, batch: dict, rng: jax.Array, host_step: int):
         """`step` on a host batch `[K·rows, len]` as the batch iterator gives it, split over the workers."""
-        return self.step(state, split_batch(batch, self.k), rng, host_step)
+        return self.step(state, split_batch(batch, self.count), rng, host_step)
 
     def model_params(self, state: ParallelState, host_step: int):
         """The model to evaluate: the replicated one (sync), the workers' common one during warm-up, else the

@@ -12,7 +12,7 @@ from nmt.config import Config, from_dict
 from nmt.data import vocab
 from nmt.model import init_params, make_model
 from nmt.run.errors import RunError
-from nmt.training.checkpoint import Checkpoints
+from nmt.checkpoints import Checkpoints
 
 RELEASE_FILE = "release.json"  # marks a released run: its checkpoint holds {"step", "params"} only
 

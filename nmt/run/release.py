@@ -15,8 +15,8 @@ from nmt.config import Config, to_dict
 from nmt.run.errors import RunError
 from nmt.run.lexicon import LEXICON_FILE
 from nmt.run.load import RELEASE_FILE, load_run
-from nmt.training.averaging import average_evaluated, evaluated_steps
-from nmt.training.checkpoint import Checkpoints
+from nmt.checkpoints import average_evaluated, evaluated_steps
+from nmt.checkpoints import Checkpoints
 
 
 def release(workdir: str, out: str, which: str = "best", average: int = 0) -> dict:

@@ -28,8 +28,8 @@ from nmt.data.sampling import segmentation_sampler
 from nmt.model import Seq2Seq, make_model, policies
 from nmt.training import step as step_lib
 from nmt.training.autofit import autofit
-from nmt.training.averaging import average_evaluated
-from nmt.training.checkpoint import Checkpoints
+from nmt.checkpoints import average_evaluated
+from nmt.checkpoints import Checkpoints
 from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.interrupt import Interrupt
@@ -126,7 +126,7 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
     init_rng, step_rng = jax.random.split(jax.random.key(config.train.seed))
     workers = make_workers(config, model)
     state = workers.init(init_rng)
-    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.k,
+    batches = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens * workers.count,
                             config.train.seed, config.data.full_batches, config.data.pair_shapes,
                             _sampler(config, data))
     ckpt = Checkpoints(workdir, config.train.keep_evaluated)
@@ -137,14 +137,14 @@ def _set_up(config: Config, workdir: str, lock: WorkdirLock, primary: bool, init
         batches.restore(meta["data"])
         logger.info(f"resumed from step {int(state.step)} (epoch {batches.epoch}, batch {batches.pos})")
     elif init_params is not None:
-        if workers.k > 1:
+        if workers.count > 1:
             raise ConfigError("training from given parameters takes one worker (parallel.workers=1)")
         given = lambda: jax.tree.map(lambda a, b: jax.numpy.array(b, a.dtype), state.params, init_params)
         state = state.replace(params=given(), ema=None if state.ema is None else given())  # never one buffer twice
     parameters = int(sum(x.size for x in jax.tree.leaves(workers.model_params(state, 0))))
     logger.info(f"model: {parameters / 1e6:.2f}M parameters; {batches.steps_per_epoch()} batches per epoch in "
                 f"{len(batches.shapes())} shapes"
-                + (f"; {workers.k} workers ({config.parallel.method})" if workers.k > 1 else "")
+                + (f"; {workers.count} workers ({config.parallel.method})" if workers.count > 1 else "")
                 + "\n" + to_yaml(config).rstrip())
     writer = MetricWriter(workdir, primary, start=int(state.step))
     return Session(config, workdir, data, model, workers, state, batches, ckpt, writer, step_rng, meta, parameters,

@@ -10,7 +10,7 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from nmt.training.errors import TrainingError
+from nmt.checkpoints.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 ASIDE = "aside"  # checkpoints/aside/: steps a resumed run cannot use, kept for a post-mortem instead of deleted
@@ -39,7 +39,7 @@ class Checkpoints:
                                                        meta=ocp.args.JsonSave(meta)))
         mgr.wait_until_finished()
         if not saved:  # Orbax writes no step at or below the newest it holds
-            raise TrainingError(f"step {step} was not saved: {mgr.directory} already holds step {mgr.latest_step()}, "
+            raise CheckpointError(f"step {step} was not saved: {mgr.directory} already holds step {mgr.latest_step()}, "
                                 "a later one")
 
     def save_latest(self, step: int, state, meta: dict) -> None:
@@ -99,10 +99,10 @@ class Checkpoints:
         """(state, meta) of the newest readable `latest` step, or None where there is none. The steps it cannot use
         go to `checkpoints/aside/`, each named in one line: unreadable `latest` steps above it, and `best` and
         `evaluated` steps after it (a run replayed from an older state saves those steps again, and Orbax writes no
-        step below one it holds). A workdir whose `latest` steps are all unreadable is a TrainingError."""
+        step below one it holds). A workdir whose `latest` steps are all unreadable is a CheckpointError."""
         step, restored, unreadable = self.newest_readable(self.latest, abstract_state)
         if step is None and unreadable:
-            raise TrainingError(f"no checkpoint in {self.latest.directory} is readable (steps "
+            raise CheckpointError(f"no checkpoint in {self.latest.directory} is readable (steps "
                                 f"{', '.join(str(s) for s, _ in unreadable)}: {unreadable[0][1]}); to start again from "
                                 f"step 0, remove {self.root} or choose another --workdir")
         moves = [(self.latest, s, f"unreadable ({why})") for s, why in unreadable]

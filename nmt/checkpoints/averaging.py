@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.training.checkpoint import Checkpoints
-from nmt.training.errors import TrainingError
+from nmt.checkpoints.store import Checkpoints
+from nmt.checkpoints.errors import CheckpointError
 
 
 def mean_tree(trees: list):
@@ -22,7 +22,7 @@ def evaluated_steps(ckpt: Checkpoints, last: int, where: str) -> list[int]:
     """The steps of the last `last` evaluated checkpoints, oldest first."""
     steps = sorted(ckpt.evaluated.all_steps()) if ckpt.evaluated is not None else []
     if len(steps) < last:
-        raise TrainingError(f"{where}: {len(steps)} evaluated checkpoint(s) kept, {last} asked to average "
+        raise CheckpointError(f"{where}: {len(steps)} evaluated checkpoint(s) kept, {last} asked to average "
                             "(train.keep_evaluated keeps them)")
     return steps[-last:]
 
