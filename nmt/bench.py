@@ -46,13 +46,13 @@ def _parser() -> cli.Parser:
 
 
 def _decode(config, args) -> dict:
-    from nmt.decode import BeamConfig
+    from nmt.decode import BeamConfig, Translator
     from nmt.tools.bench_decode import bench_decode, load_model
     config, model, params, sp, sources, label, lexicon = load_model(config, args.checkpoint, args.overrides)
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
-    res = bench_decode(model, params, sp, sources[:args.sentences], config.data.search_buckets(), cfg,
-                       args.batch1_sentences, args.repeats, shortlister=cli.shortlister(args, lexicon),
-                       slots=cli.slots(args))
+    translator = Translator([(model, params)], sp, config.data, cfg, shortlister=cli.shortlister(args, lexicon),
+                            slots=cli.slots(args))
+    res = bench_decode(translator, sources[:args.sentences], args.batch1_sentences, args.repeats)
     return dict(res, model=label if args.checkpoint else f"preset {args.preset}, {label}")
 
 

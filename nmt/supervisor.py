@@ -98,7 +98,7 @@ class _Passthrough:
 
 def _die_with(parent: int):
     """The child's first act: die when `parent` dies, or now if it already has (the child then has another)."""
-    def prepare() -> None:
+    def first_act() -> None:
         try:
             import ctypes
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a killed supervisor takes its child along
@@ -106,7 +106,7 @@ def _die_with(parent: int):
             pass
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
-    return prepare
+    return first_act
 
 
 def _oom_kills() -> int | None:

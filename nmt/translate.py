@@ -29,7 +29,7 @@ def main(argv=None):
         from nmt.data import DataError
         from nmt.run import load_runs
         from nmt.run.lexicon import lexicon_for_run
-        from nmt.run.translation import read_input, translate_lines
+        from nmt.run.translation import read_input, translator_for
         from nmt.utils import write_atomic
         cfg, n_slots = cli.beam_config(args), cli.slots(args)
         if not 1 <= args.nbest <= cfg.beam:
@@ -45,12 +45,13 @@ def main(argv=None):
             lines = read_input(sys.stdin.buffer, "stdin")
         runs = load_runs(args.checkpoint)
         run = runs[0]
-        results = translate_lines(runs, lines, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)),
-                                  n_slots)
+        translator = translator_for(runs, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)),
+                                    n_slots)
+        results = translator.translate(lines)
         if args.nbest > 1:
-            text = "".join(f"{i}\t{score:.4f}\t{hyp}\n" for i, hyps in enumerate(results) for score, hyp in hyps)
+            text = "".join(f"{i}\t{h.score:.4f}\t{h.text}\n" for i, t in enumerate(results) for h in t.hypotheses)
         else:
-            text = "".join(hyps[0][1] + "\n" for hyps in results)
+            text = "".join(t.text + "\n" for t in results)
         if args.output:
             write_atomic(args.output, text)
         else:

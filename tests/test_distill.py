@@ -13,7 +13,7 @@ from nmt.decode import BeamConfig
 from nmt.model import init_params
 from nmt.run import load_run
 from nmt.run.release import write_run
-from nmt.run.translation import translate_lines
+from nmt.run.translation import translator_for
 from nmt.training import step as step_lib
 from tests.helpers import one_line_error, run_cli
 FAST = ["train.warmup_steps=0", "train.lr=0.03"]  # a student that learns something in six steps
@@ -47,7 +47,7 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
     src, hyp = _lines(os.path.join(data, "train.src")), _lines(os.path.join(data, "train.tgt"))
     assert src == _lines(os.path.join(corpus_dir, "train.src")) and len(hyp) == len(src)
     # fixed batches: the same search as translating the sentences directly
-    assert all(hyp) and hyp[:5] == [h[0][1] for h in translate_lines(load_run(teacher), src[:5], cfg)]
+    assert all(hyp) and hyp[:5] == [t.text for t in translator_for(load_run(teacher), cfg).translate(src[:5])]
     for split in ("val", "test"):  # chosen and scored against the real references
         assert _lines(os.path.join(data, f"{split}.tgt")) == _lines(os.path.join(corpus_dir, f"{split}.tgt"))
     saved = json.loads(open(os.path.join(student, "config.json")).read())

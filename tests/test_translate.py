@@ -7,7 +7,7 @@ import pytest
 
 from nmt.decode import BeamConfig
 from nmt.run import load_run
-from nmt.run.translation import translate_lines
+from nmt.run.translation import translator_for
 from tests.helpers import LINES, ROOT, one_line_error, run_cli
 
 
@@ -23,12 +23,25 @@ def test_cli_keeps_line_count_and_order(tiny_run, tmp_path, beam):
     assert "invalid UTF-8 replaced on 1 lines: 3" in err and "truncated: 4" in err
     got = out.read_text().split("\n")[:-1]
     assert len(got) == len(LINES) and got[1] == "" and got[5] == ""
-    run = load_run(tiny_run)
-    cfg = BeamConfig(beam=beam)
+    translator = translator_for(load_run(tiny_run), BeamConfig(beam=beam))
     for i, line in enumerate(LINES):  # each line translated alone gives the same output as in the file
         if line:
-            alone = translate_lines(run, [line.decode("utf-8", "replace")], cfg, 1)[0][0][1]
-            assert got[i] == alone
+            assert got[i] == translator.translate([line.decode("utf-8", "replace")])[0].text
+
+
+def test_the_translator_answers_lines_in_order_and_sentences_that_arrive_over_time(tiny_run):
+    from nmt.decode import Hypothesis, Translation
+    run = load_run(tiny_run)
+    translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
+    lines = ["the cat sees a dog", "", " ".join(["big tree"] * 40), "a man eats"]
+    out = translator.translate(lines)
+    assert [len(t.hypotheses) for t in out] == [2] * 4 and [t.truncated for t in out] == [False, False, True, False]
+    assert out[1] == Translation((Hypothesis("", 0.0),) * 2)
+    assert all(t.hypotheses[0].score >= t.hypotheses[1].score for t in out)
+    first, second = translator.submit(lines[:2]), translator.submit(lines[2:])
+    assert translator.collect() == {first: out[:2], second: out[2:]} and translator.collect() == {}
+    fixed = translator_for(run, BeamConfig(beam=3), nbest=2).translate(lines)  # fixed batches: the same
+    assert [[h.text for h in t.hypotheses] for t in fixed] == [[h.text for h in t.hypotheses] for t in out]
 
 
 def test_cli_nbest_lists(tiny_run):
@@ -80,7 +93,7 @@ def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path, 
     assert _bytes(os.path.join(out, "checkpoints")) < 0.5 * _bytes(os.path.join(tiny_run, "checkpoints", "best"))
     lines = ["the cat sees a dog", "a man eats"]
     cfg = BeamConfig(beam=3)
-    assert translate_lines(rel, lines, cfg) == translate_lines(full, lines, cfg)
+    assert translator_for(rel, cfg).translate(lines) == translator_for(full, cfg).translate(lines)
     with pytest.raises(SystemExit) as stop:
         release.main(["--checkpoint", tiny_run, "--out", out])
     assert stop.value.code == 2 and "already exists" in capsys.readouterr().err

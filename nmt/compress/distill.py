@@ -17,7 +17,7 @@ from nmt.config import Config, ConfigError, with_overrides
 from nmt.data import corpus, pipeline
 from nmt.decode import BeamConfig
 from nmt.run.load import load_run
-from nmt.run.translation import translate_lines
+from nmt.run.translation import translator_for
 from nmt.training import trainer
 from nmt.utils import copy_atomic, write_atomic
 
@@ -50,7 +50,7 @@ def distilled_corpus(run, corpus_dir: str, cfg: BeamConfig, slots: int | None = 
     text = corpus.read_parallel(*pipeline.split_paths(data, data.train_prefix), invalid_utf8=data.invalid_utf8)
     logger.info(f"translating {len(text.src):,} training sentences with the teacher (beam {cfg.beam})")
     start = time.time()
-    hyps = [h[0][1] for h in translate_lines(run, text.src, cfg, slots=slots)]
+    hyps = [t.text for t in translator_for(run, cfg, slots=slots).translate(text.src)]
     seconds = time.time() - start
     os.makedirs(corpus_dir, exist_ok=True)
     write_atomic(os.path.join(corpus_dir, f"{data.train_prefix}.{data.src_lang}"), "".join(s + "\n" for s in text.src))

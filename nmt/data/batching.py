@@ -41,6 +41,16 @@ def filter_long(src: list[list[int]], tgt: list[list[int]], max_len: int, droppe
     return Examples([src[i] for i in keep], [tgt[i] for i in keep], np.asarray(keep, np.int64))
 
 
+def pad_rows(rows, length: int, count: int | None = None) -> np.ndarray:
+    """Id sequences as one [count (default: len(rows)), length] int32 array: each row cut to `length`, PAD after it
+    and in the rows past len(rows). Every padded array of the package is made here."""
+    out = np.full((len(rows) if count is None else count, length), PAD, np.int32)
+    for r, x in enumerate(rows):
+        x = x[:length]
+        out[r, :len(x)] = x
+    return out
+
+
 def make_batch(ex: Examples, idx: np.ndarray, bucket: int, rows: int, tgt_bucket: int | None = None) -> dict:
     """Pads pairs `idx` into `[rows, bucket]` sources and `[rows, tgt_bucket]` targets (default: `bucket`); rows beyond
     len(idx) are all padding (weight 0).
@@ -49,18 +59,12 @@ def make_batch(ex: Examples, idx: np.ndarray, bucket: int, rows: int, tgt_bucket
     Sequences longer than the bucket are truncated (eos kept last), which only happens for eval data.
     """
     tgt_bucket = tgt_bucket or bucket
-    src = np.full((rows, bucket), PAD, np.int32)
-    tgt_in = np.full((rows, tgt_bucket), PAD, np.int32)
-    tgt_out = np.full((rows, tgt_bucket), PAD, np.int32)
+    targets = [list(ex.tgt[i][:tgt_bucket - 1]) for i in idx]
     index = np.full((rows,), -1, np.int64)
-    for r, i in enumerate(idx):
-        s = list(ex.src[i][:bucket - 1]) + [EOS]
-        t = list(ex.tgt[i][:tgt_bucket - 1])
-        src[r, :len(s)] = s
-        tgt_in[r, :len(t) + 1] = [BOS] + t
-        tgt_out[r, :len(t) + 1] = t + [EOS]
-        index[r] = ex.index[i]
-    return dict(src=src, tgt_in=tgt_in, tgt_out=tgt_out, index=index)
+    index[:len(idx)] = ex.index[idx]
+    return dict(src=pad_rows([list(ex.src[i][:bucket - 1]) + [EOS] for i in idx], bucket, rows),
+                tgt_in=pad_rows([[BOS] + t for t in targets], tgt_bucket, rows),
+                tgt_out=pad_rows([t + [EOS] for t in targets], tgt_bucket, rows), index=index)
 
 
 def group_by_bucket(ex: Examples, buckets: tuple) -> dict[int, np.ndarray]:

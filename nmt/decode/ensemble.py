@@ -3,16 +3,13 @@ same compiled beam search (the step callback runs every model): their log-probab
 ensemble, or their probabilities, as fairseq does (`BeamConfig.ensemble_mean`)."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
 import jax.numpy as jnp
 
-from nmt.data.batching import Examples
 from nmt.decode.beam import BeamConfig, make_search, output_log_probs
-from nmt.decode.hypotheses import hypothesis_texts, search_batches
-from nmt.decode.search import decoder_step, max_output_len, prepare
+from nmt.decode.search import decoder_step, encode_for_search
 from nmt.model import Seq2Seq
 
 
@@ -41,7 +38,7 @@ def ensemble_beam_decode(models: tuple, params: tuple, src: jax.Array, cfg: Beam
     """`beam_decode` of an ensemble: src [B, S] -> dict(tokens [B, K, L], scores [B, K], logp [B, K]), best first;
     logp sums each step's combined log-probability (`cfg.ensemble_mean`). With one model it is that model's search
     with `topk="plain"`, bit for bit."""
-    memories = tuple(prepare(m, p, src)[0] for m, p in zip(models, params))
+    memories = tuple(encode_for_search(m, p, src)[0] for m, p in zip(models, params))
     states = tuple(m.apply({"params": p}, mem, cfg.beam, method=Seq2Seq.zero_state)
                    for m, p, mem in zip(models, params, memories))
     step = ensemble_step(models, params, memories, cfg.ensemble_mean)
@@ -49,13 +46,3 @@ def ensemble_beam_decode(models: tuple, params: tuple, src: jax.Array, cfg: Beam
     st = jax.lax.while_loop(cond, body, init)
     return {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp}
 
-
-def ensemble_translate(models: tuple, params: tuple, examples: Examples, sp, buckets: tuple, batch_tokens: int,
-                       cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1):
-    """`translate_examples` for an ensemble (beam 1 is greedy search); same outputs and order."""
-    cfg = dataclasses.replace(cfg, nbest=nbest)
-
-    def search(src):
-        res = jax.device_get(ensemble_beam_decode(models, params, src, cfg, max_output_len(src.shape[1], cfg)))
-        return res["tokens"], res["scores"]
-    return hypothesis_texts(search_batches(examples, buckets, batch_tokens, search), sp, nbest)

@@ -1,4 +1,4 @@
-"""From searches' token ids to text, in the input's order."""
+"""Searching examples a fixed batch at a time, in the input's order, and the token ids of a hypothesis."""
 from __future__ import annotations
 
 from nmt.data.batching import Examples, eval_batches
@@ -21,11 +21,3 @@ def search_batches(examples: Examples, buckets: tuple, batch_tokens: int, search
                 hyps[idx] = (toks[row], scores[row])
     return hyps
 
-
-def hypothesis_texts(hyps: list, sp, nbest: int) -> list:
-    """Strings (nbest == 1) or [(score, string), ...] lists of length nbest, from `search_batches`' hypotheses."""
-    out = []
-    for toks, scores in hyps:
-        best = [(float(scores[j]), sp.decode(strip(toks[j]))) for j in range(nbest)]
-        out.append(best[0][1] if nbest == 1 else best)
-    return out

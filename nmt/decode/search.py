@@ -1,20 +1,18 @@
 """The model-side wrappers of the searches: compiled greedy and beam search (in fixed batches or with continuous
-batching), teacher-forced scoring, batch translation."""
+batching) and teacher-forced scoring. `nmt.decode.translator.Translator` drives them from the host."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.data.batching import Examples, bucket_of
+from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import BOS, EOS, PAD
 from nmt.decode.beam import (BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
                               max_lengths, output_log_probs, shortlist_tokens)
 from nmt.decode.continuous import make_queue_search
-from nmt.decode.hypotheses import hypothesis_texts, search_batches
 from nmt.model import EncoderOutput, Seq2Seq
 from nmt.utils import NEG_INF
 
@@ -30,7 +28,7 @@ def embedding_projection(model: Seq2Seq, params) -> jax.Array:
     return model.apply({"params": params}, method=Seq2Seq.embedding_projection)
 
 
-def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
+def encode_for_search(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
             ) -> tuple[EncoderOutput, tuple | None]:
     """What a search reads and never changes: the encoder memory of src [B, S], and the shortlist's output weights
     (None for the whole vocabulary)."""
@@ -40,7 +38,7 @@ def prepare(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, 
 
 
 def decoder_step(model: Seq2Seq, params, memory: EncoderOutput, weights, projected):
-    """The searches' step callback over `prepare`'s memory and weights: (state, tokens [B, (K,)]) -> (state,
+    """The searches' step callback over `encode_for_search`'s memory and weights: (state, tokens [B, (K,)]) -> (state,
     logits [B, (K,) V or N], attention [B, (K,) S])."""
     return lambda state, tokens: model.apply({"params": params}, memory, state, tokens, weights, projected,
                                              method=Seq2Seq.step)
@@ -54,7 +52,7 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
     each sentence's length limit), PAD after.
 
     shortlist, projected: as for `beam_decode`."""
-    memory, weights = prepare(model, params, src, shortlist)
+    memory, weights = encode_for_search(model, params, src, shortlist)
     step = decoder_step(model, params, memory, weights, projected)
     limits = max_lengths(memory.mask, cfg, max_len)
 
@@ -78,9 +76,9 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
     return jax.lax.while_loop(cond, body, init)[-1]
 
 
-def beam_program(model: Seq2Seq, params, memory: EncoderOutput, weights, shortlist, projected, *, cfg: BeamConfig,
+def beam_search_loop(model: Seq2Seq, params, memory: EncoderOutput, weights, shortlist, projected, *, cfg: BeamConfig,
                  max_len: int, keep_attention: bool = False) -> tuple:
-    """`beam_decode`'s loop as (initial state, cond, body), from `prepare`'s memory and weights."""
+    """`beam_decode`'s loop as (initial state, cond, body), from `encode_for_search`'s memory and weights."""
     dec = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.zero_state)
     step = decoder_step(model, params, memory, weights, projected)
     return make_search(step, dec, memory.mask, cfg, max_len, keep_attention, shortlist)
@@ -96,8 +94,8 @@ def beam_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len
     shortlist: (ids [N], listed [B, N]) from a `Shortlister`: the output layer scores only ids, and each sentence
       only those it lists.
     projected: `embedding_projection(model, params)`, or None to project each step's input embeddings."""
-    memory, weights = prepare(model, params, src, shortlist)
-    init, cond, body = beam_program(model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len,
+    memory, weights = encode_for_search(model, params, src, shortlist)
+    init, cond, body = beam_search_loop(model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len,
                                     keep_attention=keep_attention)
     st = jax.lax.while_loop(cond, body, init)
     out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": st.t[0]}
@@ -129,16 +127,14 @@ def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, 
     while k < len(src):
         s, end = bucket[k], min(k + rows, len(src))
         n = next((i for i in range(k, end) if bucket[i] != s), end) - k  # up to the next bucket or `rows`
-        batch = np.full((min(rows, 1 << (n - 1).bit_length()), s), PAD, np.int32)
-        for r, x in enumerate(src[k:k + n]):
-            batch[r, :min(len(x), s)] = x[:s]
+        batch = pad_rows(src[k:k + n], s, min(rows, 1 << (n - 1).bit_length()))
         mem = jax.tree.map(lambda x: x[:n], _encode(model, params, batch, source))
         parts.append(jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, s_max - s)] + [(0, 0)] * (x.ndim - 2)), mem))
         k += n
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
-def queue_program(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, ids: jax.Array | None,
+def queue_search_loop(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, ids: jax.Array | None,
                   projected: jax.Array | None, *, cfg: BeamConfig, max_len: int, slots: int) -> tuple:
     """`queue_beam_decode`'s loop as (initial state, cond, body)."""
     v = {"params": params}
@@ -169,7 +165,7 @@ def queue_beam_decode(model: Seq2Seq, params, memory: EncoderOutput, count: jax.
       dict(tokens [Q, K, L], scores [Q, K], logp [Q, K]) best first, as `beam_decode` gives them; steps [] the
       decoder steps run and busy [] the slot-steps that held a sentence.
     """
-    init, cond, body = queue_program(model, params, memory, count, ids, projected, cfg=cfg, max_len=max_len,
+    init, cond, body = queue_search_loop(model, params, memory, count, ids, projected, cfg=cfg, max_len=max_len,
                                      slots=slots)
     st = jax.lax.while_loop(cond, body, init)
     return {"tokens": st.tokens, "scores": st.scores, "logp": st.logp, "steps": st.steps, "busy": st.busy}
@@ -198,10 +194,7 @@ def queue_translate(model: Seq2Seq, params, src: list[list[int]], buckets: tuple
         memory = jax.tree.map(lambda x: jnp.pad(x, [(0, width - q)] + [(0, 0)] * (x.ndim - 1)), memory)
         ids = None
         if shortlister is not None:
-            padded = np.full((width, s), PAD, np.int32)
-            for r, x in enumerate(rows):
-                padded[r, :len(x)] = x
-            ids = shortlister.lists(padded)
+            ids = shortlister.lists(pad_rows(rows, s, width))
         res = jax.device_get(search(model, params, memory, q, cfg, max_output_len(s, cfg), slots, ids, projected))
         for r, i in enumerate(idx):
             out[i] = (res["tokens"][r], res["scores"][r])
@@ -239,39 +232,3 @@ def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cf
     cov = jnp.sum(jnp.where(mask[..., None], attn, 0.0), 1)[:, None, :]  # [B, 1, S]
     score = total / length_penalty(jnp.sum(mask, -1), cfg) + coverage_penalty(cov, memory.mask, cfg)[:, 0]
     return {"score": score, "logp": total, "token_logp": tok_logp}
-
-
-def translate_examples(model: Seq2Seq, params, examples: Examples, sp, buckets: tuple, batch_tokens: int,
-                       cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None,
-                       slots: int | None = None):
-    """Translations of every example in the examples' order: greedy when cfg.beam == 1, else beam search.
-
-    shortlister: a `Shortlister` (per-sentence output vocabularies) or None for the whole vocabulary.
-    slots: beam search with continuous batching over this many sentences at once (`queue_translate`) instead of
-      one block per batch of `batch_tokens`; the same translations, faster. Greedy search ignores it.
-    Returns a list of strings (nbest == 1) or of [(score, string), ...] lists of length nbest.
-    """
-    cfg = dataclasses.replace(cfg, nbest=nbest)
-    projected = embedding_projection(model, params)
-    if slots and cfg.beam > 1:
-        hyps, _ = queue_translate(model, params, examples.src, buckets, cfg, slots, shortlister, projected,
-                                  source_projection(model, params))
-        return hypothesis_texts(hyps, sp, nbest)
-
-    def search(src):
-        max_len = max_output_len(src.shape[1], cfg)
-        shortlist = None if shortlister is None else shortlister(src)
-        if cfg.beam == 1:
-            toks = np.asarray(greedy_decode(model, params, src, cfg, max_len, shortlist, projected))
-            return toks[:, None], np.zeros(toks.shape[:1] + (1,))
-        res = jax.device_get(beam_decode(model, params, src, cfg, max_len, shortlist=shortlist, projected=projected))
-        return res["tokens"], res["scores"]
-    return hypothesis_texts(search_batches(examples, buckets, batch_tokens, search), sp, nbest)
-
-
-def translate_text(model: Seq2Seq, params, sp, sentences: list[str], buckets: tuple, batch_tokens: int,
-                   cfg: BeamConfig = BeamConfig(beam=1), nbest: int = 1, shortlister=None, slots: int | None = None):
-    """Translations of raw sentences (sources longer than the largest bucket are truncated)."""
-    ids = sp.encode(sentences)
-    ex = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
-    return translate_examples(model, params, ex, sp, buckets, batch_tokens, cfg, nbest, shortlister, slots)

@@ -16,10 +16,10 @@ import numpy as np
 from nmt.config import ConfigError, with_overrides
 from nmt.data import Examples, load_data
 from nmt.data.batching import bucket_of, make_batch
-from nmt.decode import BeamConfig, beam_decode, embedding_projection
+from nmt.decode import BeamConfig, Translator, beam_decode
 from nmt.decode.hypotheses import strip
-from nmt.decode.search import (beam_program, max_output_len, prepare, queue_beam_decode, queue_program,
-                               queue_translate, source_projection)
+from nmt.decode.search import (beam_search_loop, encode_for_search, max_output_len, queue_beam_decode,
+                               queue_search_loop, queue_translate)
 from nmt.decode.shortlist import train_lexicon
 from nmt.model import make_model
 from nmt.run import load_run
@@ -52,12 +52,12 @@ def per_step_loop(program, model, args: tuple, **static):
     return state
 
 
-_prepare = jax.jit(prepare, static_argnames=("model",))
+_encode_for_search = jax.jit(encode_for_search, static_argnames=("model",))
 
 
 def per_step_search(model, params, src, cfg: BeamConfig, max_len: int, shortlist, projected):
-    memory, weights = _prepare(model, params, src, shortlist)
-    return per_step_loop(beam_program, model, (params, memory, weights, shortlist, projected), cfg=cfg,
+    memory, weights = _encode_for_search(model, params, src, shortlist)
+    return per_step_loop(beam_search_loop, model, (params, memory, weights, shortlist, projected), cfg=cfg,
                          max_len=max_len).fin_seqs
 
 
@@ -67,7 +67,7 @@ def compiled_search(model, params, src, cfg: BeamConfig, max_len: int, shortlist
 
 def per_step_queue(model, params, memory, count, cfg: BeamConfig, max_len: int, slots: int, ids, projected):
     """`queue_beam_decode` with the loop in Python."""
-    st = per_step_loop(queue_program, model, (params, memory, count, ids, projected), cfg=cfg, max_len=max_len,
+    st = per_step_loop(queue_search_loop, model, (params, memory, count, ids, projected), cfg=cfg, max_len=max_len,
                        slots=slots)
     return {"tokens": st.tokens, "scores": st.scores, "steps": st.steps, "busy": st.busy}
 
@@ -87,14 +87,14 @@ def server_batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict
 
 class _Searches:
     """The searches to time over one set of sentences: fixed blocks (`block`) or the queue with slots (`queue`),
-    each with the compiled program or the per-step baseline, all reading the same prepared tables."""
+    each with the compiled program or the per-step baseline, all reading the translator's tables."""
 
-    def __init__(self, model, params, ids, buckets, cfg: BeamConfig, shortlister, slots):
-        self.model, self.params, self.ids, self.buckets, self.cfg = model, params, ids, buckets, cfg
-        self.shortlister, self.slots = shortlister, slots
-        self.lists = (lambda src: None) if shortlister is None else shortlister
-        self.projected = embedding_projection(model, params)
-        self.source = source_projection(model, params) if slots else None
+    def __init__(self, translator: Translator, ids):
+        (self.model, self.params), = translator.models
+        self.ids, self.buckets, self.cfg = ids, translator.buckets, translator.cfg
+        self.shortlister, self.slots = translator.shortlister, translator.slots
+        self.lists = (lambda src: None) if self.shortlister is None else self.shortlister
+        self.projected, self.source = translator.projected, translator.source
 
     def block(self, search):
         return lambda b: search(self.model, self.params, b["src"], self.cfg,
@@ -137,19 +137,20 @@ class _Searches:
         return out_tokens, row_steps
 
 
-def bench_decode(model, params, sp, sources: list[str], buckets: tuple, cfg: BeamConfig,
-                 batch1_sentences: int = 50, repeats: int = 3, shortlister=None,
-                 slots: int | None = None) -> dict:
-    """Times both searches. Both look their input projections up in `embedding_projection` (and with slots, the
-    encoder's first layer in `source_projection`), made once before timing, as a server makes them at load; with a
-    `Shortlister`, both score only each sentence's shortlist, which the timed call makes on the host.
+def bench_decode(translator: Translator, sources: list[str], batch1_sentences: int = 50, repeats: int = 3) -> dict:
+    """Times both searches of one model's `translator` (its search, shortlister and slots). Both look their input
+    projections up in the translator's `embedding_projection` (and with slots, the encoder's first layer in its
+    `source_projection`), made once before timing, as a server makes them at load; with a shortlist, both score only
+    each sentence's, which the timed call makes on the host.
 
-    slots: batch 64 is then continuous batching over 64 slots (`queue_translate`): one timed call searches all the
-      sentences, encoder and shortlists included; the baseline runs the same queue search with the loop in Python."""
-    ids = [x[:max(buckets) - 1] for x in sp.encode(sources)]
+    With slots, batch 64 is continuous batching over the translator's slots (`queue_translate`, what its `search`
+    runs): one timed call searches all the sentences, encoder and shortlists included; the baseline runs the same
+    queue search with the loop in Python."""
+    cfg, buckets, slots, shortlister = translator.cfg, translator.buckets, translator.slots, translator.shortlister
+    ids = [x[:max(buckets) - 1] for x in translator.sp.encode(sources)]
     big = server_batches(ids, buckets, 64)
     one = server_batches(ids[:batch1_sentences], buckets, 1)
-    searches = _Searches(model, params, ids, buckets, cfg, shortlister, slots)
+    searches = _Searches(translator, ids)
     compiled, compile_s = searches.compile(one + ([] if slots else big))
     logger.info("timing the compiled and the per-step search, in turns ...")
     t1 = alternate({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, one,

@@ -5,11 +5,10 @@ import logging
 import math
 import os
 
-import numpy as np
 
 from nmt.config import Config
-from nmt.data import Examples, eval_batches
-from nmt.decode import BeamConfig, translate_examples
+from nmt.data import eval_batches
+from nmt.decode import BeamConfig, Translator
 from nmt.decode.bleu import bleu
 from nmt.training.step import mean_loss
 from nmt.utils import write_atomic
@@ -22,9 +21,8 @@ def validate(model, params, split, sp, cfg: Config, max_sentences: int = 0) -> d
     under "hyps"."""
     loss = mean_loss(params, model, eval_batches(split.examples, cfg.data.search_buckets(), cfg.data.batch_tokens))
     n = len(split.examples) if not max_sentences else min(max_sentences, len(split.examples))
-    ex = split.examples if n == len(split.examples) else Examples(
-        split.examples.src[:n], split.examples.tgt[:n], np.arange(n))
-    hyps = translate_examples(model, params, ex, sp, cfg.data.search_buckets(), cfg.data.batch_tokens)
+    greedy = Translator([(model, params)], sp, cfg.data, BeamConfig(beam=1))
+    hyps = [h[0].text for h in greedy.search(split.examples.src[:n])]
     return {"loss": loss, "ppl": math.exp(min(loss, 50)), "sentences": n, **bleu(hyps, split.ref_text[:n]),
             "hyps": hyps}
 
@@ -39,8 +37,8 @@ def final_evaluation(model, params, data, config: Config, workdir: str | None) -
         hyps = ev.pop("hyps")
         line = f"greedy BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased"
         if k > 1:
-            hyps = translate_examples(model, params, split.examples, data.sp, config.data.search_buckets(),
-                                      config.data.batch_tokens, BeamConfig(beam=k))
+            beam = Translator([(model, params)], data.sp, config.data, BeamConfig(beam=k))
+            hyps = [h[0].text for h in beam.search(split.examples.src)]
             ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
             line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"
         if workdir is not None:

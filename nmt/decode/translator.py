@@ -1,0 +1,141 @@
+"""The host side of translation: one object that holds a model with its parameters (or an ensemble of them) and a
+search configuration, owns what the compiled searches read (the projections made once per parameters, the shortlist)
+and answers sentences. `nmt.translate`, `nmt.evaluate`, validation during training, distillation and the notebooks
+all translate through it.
+
+    translator = Translator([(model, params)], sp, config.data, BeamConfig(beam=5), nbest=1, slots=64)
+    translator.translate(["A man rides a bike."])[0].text
+
+Sentences that arrive over time go through `submit` and `collect`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from sentencepiece import SentencePieceProcessor
+
+from nmt.config import DataConfig
+from nmt.data.batching import Examples
+from nmt.decode.beam import BeamConfig
+from nmt.decode.ensemble import ensemble_beam_decode
+from nmt.decode.hypotheses import search_batches, strip
+from nmt.decode.search import (beam_decode, embedding_projection, greedy_decode, max_output_len, queue_translate,
+                               source_projection)
+from nmt.decode.shortlist import Shortlister
+from nmt.model import Seq2Seq
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    score: float  # the search's score, log P / lp(length) + cp(coverage); 0 for an empty source
+
+
+@dataclasses.dataclass(frozen=True)
+class Translation:
+    hypotheses: tuple[Hypothesis, ...]  # best first, as many as asked (`nbest`)
+    truncated: bool = False  # the source was longer than the model's limit, and cut to it
+
+    @property
+    def text(self) -> str:
+        return self.hypotheses[0].text
+
+
+class Translator:
+    """models: [(Seq2Seq, params)], one model or an ensemble of one vocabulary (searched as one: no shortlist, no
+    slots); sp: their vocabulary; data: the run's data settings (length limit, buckets, tokens a batch); cfg: the
+    search (beam 1 is greedy search); nbest: hypotheses a sentence; shortlister: per-sentence output vocabularies,
+    or None; slots: beam search with continuous batching over this many sentences (None: fixed batches)."""
+
+    def __init__(self, models: Sequence[tuple[Seq2Seq, Any]], sp: SentencePieceProcessor, data: DataConfig,
+                 cfg: BeamConfig = BeamConfig(beam=5), nbest: int = 1, shortlister: Shortlister | None = None,
+                 slots: int | None = None):
+        if len(models) > 1 and (shortlister is not None or slots):
+            raise ValueError("an ensemble searches in fixed batches over the whole vocabulary")
+        self.models, self.sp = tuple(models), sp
+        self.cfg = dataclasses.replace(cfg, nbest=nbest)
+        self.limit = data.max_len - 1  # EOS takes the last place
+        self.buckets, self.batch_tokens = data.search_buckets(), data.batch_tokens
+        self.shortlister, self.slots = shortlister, slots if cfg.beam > 1 else None
+        model, params = self.models[0]
+        self.projected = embedding_projection(model, params) if len(models) == 1 else None
+        self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
+        self._pending: dict[int, list[str]] = {}
+        self._tickets = 0
+
+    @property
+    def nbest(self) -> int:
+        return self.cfg.nbest
+
+    def encode(self, lines: list[str]) -> tuple[list[list[int]], list[bool]]:
+        """Token ids of non-empty lines, each cut to the model's limit, and whether it was."""
+        ids = self.sp.encode(lines)
+        return [x[:self.limit] for x in ids], [len(x) > self.limit for x in ids]
+
+    def translate(self, lines: list[str]) -> list[Translation]:
+        """Translations of lines in their order; an empty line gives empty hypotheses, an over-long one is cut to
+        the model's limit (logged with its line number, and `truncated` in its translation)."""
+        todo = [i for i, line in enumerate(lines) if line]
+        ids, cut = self.encode([lines[i] for i in todo])
+        if any(cut):
+            long = [todo[j] + 1 for j, c in enumerate(cut) if c]
+            logger.warning(f"warning: {len(long)} lines longer than {self.limit} subword tokens were truncated: "
+                           + ", ".join(map(str, long[:20])) + (" ..." if len(long) > 20 else ""))
+        empty = Translation((Hypothesis("", 0.0),) * self.nbest)
+        out = [empty] * len(lines)
+        for j, hyps in enumerate(self.search(ids)):
+            out[todo[j]] = Translation(hyps, cut[j])
+        return out
+
+    def search(self, ids: list[list[int]]) -> list[tuple[Hypothesis, ...]]:
+        """The n-best of sources given as token ids (no EOS; a source longer than the largest bucket is cut to it),
+        in their order."""
+        if not ids:
+            return []
+        if self.slots:
+            model, params = self.models[0]
+            found, _ = queue_translate(model, params, ids, self.buckets, self.cfg, self.slots, self.shortlister,
+                                       self.projected, self.source)
+        else:
+            found = search_batches(Examples(ids, [[] for _ in ids], np.arange(len(ids))), self.buckets,
+                                   self.batch_tokens, self._search_batch)
+        return [tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
+                for tokens, scores in found]
+
+    def _search_batch(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One fixed batch: src [B, S] -> (tokens [B, K, L], scores [B, K])."""
+        max_len = max_output_len(src.shape[1], self.cfg)
+        if len(self.models) > 1:
+            models, params = zip(*self.models)
+            res = jax.device_get(ensemble_beam_decode(models, params, src, self.cfg, max_len))
+            return res["tokens"], res["scores"]
+        model, params = self.models[0]
+        shortlist = None if self.shortlister is None else self.shortlister(src)
+        if self.cfg.beam == 1:
+            tokens = np.asarray(greedy_decode(model, params, src, self.cfg, max_len, shortlist, self.projected))
+            return tokens[:, None], np.zeros(tokens.shape[:1] + (1,))
+        res = jax.device_get(beam_decode(model, params, src, self.cfg, max_len, shortlist=shortlist,
+                                         projected=self.projected))
+        return res["tokens"], res["scores"]
+
+    def submit(self, lines: list[str]) -> int:
+        """Queues lines for the next `collect`; returns their ticket."""
+        self._tickets += 1
+        self._pending[self._tickets] = list(lines)
+        return self._tickets
+
+    def collect(self) -> dict[int, list[Translation]]:
+        """Translates everything submitted since the last call, as one search; {ticket: its translations}."""
+        pending, self._pending = self._pending, {}
+        lines = [line for group in pending.values() for line in group]
+        done, start = self.translate(lines), 0
+        out = {}
+        for ticket, group in pending.items():
+            out[ticket], start = done[start:start + len(group)], start + len(group)
+        return out
