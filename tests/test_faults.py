@@ -136,16 +136,16 @@ def test_a_workdir_whose_checkpoints_are_all_unreadable_is_one_error_not_a_resta
 
 
 def test_a_damaged_best_checkpoint_at_the_end_is_replaced_by_the_latest_state(corpus_dir, tmp_path, caplog):
-    s = trainer.set_up(tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10", "train.final_beam=1"),
+    session = trainer.set_up(tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10", "train.final_beam=1"),
                        str(tmp_path))
     try:
-        step, stopped, _ = trainer.train_loop(s, progress=False)
+        step, stopped, _ = trainer.train_loop(session, progress=False)
         best = int(os.listdir(tmp_path / "checkpoints" / "best")[0])
         _damage(tmp_path / "checkpoints" / "best" / str(best))
         with caplog.at_level("INFO"):
-            res = trainer.finish(s, step, stopped)
+            res = trainer.finish(session, step, stopped)
     finally:
-        s.close()
+        session.close()
     said = [r.getMessage() for r in caplog.records]
     assert any(f"best-{best}: unreadable (" in m for m in said) and (tmp_path / "checkpoints" / "aside").is_dir()
     assert "no readable best checkpoint: scoring the latest state (step 20) instead" in said

@@ -7,6 +7,7 @@ import logging
 import os
 
 import numpy as np
+from sentencepiece import SentencePieceProcessor
 
 from nmt.config import DataConfig
 from nmt.data import batching, corpus, multi30k, vocab
@@ -26,7 +27,7 @@ class Split:
 @dataclasses.dataclass
 class Data:
     vocab_path: str
-    sp: object
+    sp: SentencePieceProcessor
     train: Split
     val: Split
     test: Split

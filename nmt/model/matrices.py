@@ -13,6 +13,7 @@ three ways.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -129,7 +130,7 @@ class Embed(nn.Module):
     of `declare`; int8 scales are per row (one a token), so the table quantises like an output layer."""
     num_embeddings: int
     features: int
-    embedding_init: object
+    embedding_init: Callable  # (key, shape, dtype) -> array
     form: str = "full"
     rank: int = 0
 

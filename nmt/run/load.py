@@ -4,13 +4,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from sentencepiece import SentencePieceProcessor
 
 from nmt.config import Config, from_dict
 from nmt.data import vocab
-from nmt.model import init_params, make_model
+from nmt.model import Seq2Seq, init_params, make_model
 from nmt.run.errors import RunError
 from nmt.checkpoints import Checkpoints
 
@@ -20,9 +22,9 @@ RELEASE_FILE = "release.json"  # marks a released run: its checkpoint holds {"st
 @dataclasses.dataclass
 class LoadedRun:
     config: Config
-    model: object
-    params: object
-    sp: object
+    model: Seq2Seq
+    params: Any  # the parameters' pytree, as the model declares them
+    sp: SentencePieceProcessor
     step: int
     which: str  # "best", "latest" or "evaluated"
     workdir: str

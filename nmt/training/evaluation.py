@@ -33,17 +33,17 @@ def final_evaluation(model, params, data, config: Config, workdir: str | None) -
     k = config.train.final_beam
     results = {}
     for name, split in (("val", data.val), ("test", data.test)):
-        ev = validate(model, params, split, data.sp, config)
-        hyps = ev.pop("hyps")
-        line = f"greedy BLEU {ev['bleu']:.2f} cased, {ev['bleu_lc']:.2f} lowercased"
+        scores = validate(model, params, split, data.sp, config)
+        hyps = scores.pop("hyps")
+        line = f"greedy BLEU {scores['bleu']:.2f} cased, {scores['bleu_lc']:.2f} lowercased"
         if k > 1:
             beam = Translator([(model, params)], data.sp, config.data, BeamConfig(beam=k))
             hyps = [h[0].text for h in beam.search(split.examples.src)]
-            ev["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
-            line += f"; beam {k} BLEU {ev['beam']['bleu']:.2f} cased, {ev['beam']['bleu_lc']:.2f} lowercased"
+            scores["beam"] = {"beam": k, "alpha": BeamConfig().alpha, **bleu(hyps, split.ref_text)}
+            line += f"; beam {k} BLEU {scores['beam']['bleu']:.2f} cased, {scores['beam']['bleu_lc']:.2f} lowercased"
         if workdir is not None:
             write_atomic(os.path.join(workdir, f"{name}.hyp"), "\n".join(hyps) + "\n")
-        results[name] = ev
-        logger.info(f"{name} ({split.name}): {line}; loss {ev['loss']:.3f}, ppl {ev['ppl']:.2f}")
+        results[name] = scores
+        logger.info(f"{name} ({split.name}): {line}; loss {scores['loss']:.3f}, ppl {scores['ppl']:.2f}")
     logger.info(f"sacrebleu: {results['test']['signature']} | {results['test']['signature_lc']}")
     return results

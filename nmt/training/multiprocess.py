@@ -12,7 +12,7 @@ from nmt.training.errors import TrainingError
 _STATUS = re.compile(r"(UNKNOWN|INTERNAL|UNAVAILABLE|ABORTED|DEADLINE_EXCEEDED|CANCELLED|FAILED_PRECONDITION): ")
 
 
-def agree(flag: bool, logged: bool) -> bool:
+def any_process(flag: bool, logged: bool) -> bool:
     """A decision every process takes alike: one process's own; with several, any process's, at log rows only
     (the checkpoint that follows is written by all of them together)."""
     if jax.process_count() == 1:

@@ -82,10 +82,10 @@ def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, p
         updates, new_state = optimizer.update(grads, opt_state, params)
         if not (isinstance(scale, float) and scale == 1.0):
             updates = jax.tree.map(lambda u: u * scale, updates)
-        return unless(keep, optax.apply_updates(params, updates), params), unless(keep, new_state, opt_state)
+        return keep_old_where(keep, optax.apply_updates(params, updates), params), keep_old_where(keep, new_state, opt_state)
 
 
-def unless(keep, new, old):
+def keep_old_where(keep, new, old):
     """`new`, or `old` where the boolean scalar `keep` is set (None: always `new`), leaf by leaf."""
     return new if keep is None else jax.tree.map(lambda n, o: jnp.where(keep, o, n), new, old)
 
@@ -101,7 +101,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq
     params, opt_state = apply_gradients(optimizer, grads, state.opt_state, state.params, keep=keep)
     ema = state.ema
     if ema is not None:
-        ema = unless(keep, ema_update(ema, params, state.step, ema_decay), state.ema)
+        ema = keep_old_where(keep, ema_update(ema, params, state.step, ema_decay), state.ema)
     return TrainState(state.step + 1, params, opt_state, ema), metrics
 
 

@@ -35,7 +35,7 @@ from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.interrupt import Interrupt
 from nmt.training.lock import WorkdirLock
 from nmt.training.resume import check_resume
-from nmt.training.multiprocess import agree, from_runtime, leave_after_loss
+from nmt.training.multiprocess import any_process, from_runtime, leave_after_loss
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
 from nmt.training.workers import make_workers
 from nmt.utils import copy_atomic, write_atomic
@@ -162,101 +162,107 @@ def _log_above_bar(progress: bool):
 
 def _sampler(config: Config, data: Data):
     """Subword regularisation's sampler of each epoch's segmentation, or None."""
-    dc = config.data
-    if dc.spm_alpha <= 0:
+    data_cfg = config.data
+    if data_cfg.spm_alpha <= 0:
         return None
-    return segmentation_sampler(data.sp, data.train.src_text, data.train.ref_text, data.train.examples, dc.spm_alpha,
-                                dc.spm_nbest, dc.max_len, config.train.seed)
+    return segmentation_sampler(data.sp, data.train.src_text, data.train.ref_text, data.train.examples,
+                                data_cfg.spm_alpha,
+                                data_cfg.spm_nbest, data_cfg.max_len, config.train.seed)
 
 
-def train_loop(s: Session, progress: bool) -> tuple[int, str | None, str | None]:
+def train_loop(session: Session, progress: bool) -> tuple[int, str | None, str | None]:
     """Steps until train.steps, an early stop or a signal; returns (step, why it stopped early, the signal)."""
-    tc = s.config.train
-    lr_fn = step_lib.learning_rate(tc)
-    step = int(s.state.step)  # counted on the host too, so the loop never waits on the device to read it
+    train_cfg = session.config.train
+    lr_fn = step_lib.learning_rate(train_cfg)
+    step = int(session.state.step)  # counted on the host too, so the loop never waits on the device to read it
     pending, window_start, stopped, saved_at = [], time.time(), None, _clock()
-    nonfinite = NonFinite(tc.nonfinite_limit)
-    progress = progress and s.primary
-    bar = tqdm(total=tc.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
+    nonfinite = NonFinite(train_cfg.nonfinite_limit)
+    progress = progress and session.primary
+    bar = tqdm(total=train_cfg.steps, initial=step, disable=not progress, dynamic_ncols=True, desc="train")
     with Interrupt() as interrupt, _log_above_bar(progress), bar:
-        while step < tc.steps and not stopped:
-            s.state, metrics = s.workers.advance(s.state, next(s.batches), s.rng, step)
+        while step < train_cfg.steps and not stopped:
+            session.state, metrics = session.workers.advance(session.state, next(session.batches), session.rng, step)
             pending.append(metrics)
             step += 1
             bar.update(1)
-            logged = step % tc.log_every == 0 or step == tc.steps
+            logged = step % train_cfg.log_every == 0 or step == train_cfg.steps
             if logged:
                 window = jax.device_get(pending)
-                row = train_row(window, time.time() - window_start, float(lr_fn(step - 1)), s.batches.epoch,
-                                 s.workers.programs())
-                s.writer.write(step, "train", row)
+                row = train_row(window, time.time() - window_start, float(lr_fn(step - 1)), session.batches.epoch,
+                                 session.workers.programs())
+                session.writer.write(step, "train", row)
                 nonfinite.check(window, step)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}",
                                 **({"skipped": nonfinite.total} if nonfinite.total else {}))
                 pending, window_start = [], time.time()
-            if step % tc.eval_every == 0 or step == tc.steps:
-                stopped = validation(s, step)
+            if step % train_cfg.eval_every == 0 or step == train_cfg.steps:
+                stopped = validation(session, step)
                 window_start, saved_at = time.time(), _clock()
-            elif tc.save_every_s and agree(_clock() - saved_at >= tc.save_every_s, logged):
-                s.save("latest")
+            elif train_cfg.save_every_s and any_process(_clock() - saved_at >= train_cfg.save_every_s, logged):
+                session.save("latest")
                 saved_at = _clock()
-            if agree(interrupt.signal is not None, logged):
-                s.save("latest")
+            if any_process(interrupt.signal is not None, logged):
+                session.save("latest")
                 why = interrupt.signal or "a signal to another process"
-                logger.info(f"{why}: saved step {step} to {s.workdir}; run the same command to resume")
+                logger.info(f"{why}: saved step {step} to {session.workdir}; run the same command to resume")
                 return step, None, why
     return step, stopped, None
 
 
-def validation(s: Session, step: int) -> str | None:
+def validation(session: Session, step: int) -> str | None:
     """Scores the current model on val, applies the plateau rule, saves the checkpoints; returns why training
     should stop early (train.patience), or None."""
-    tc = s.config.train
-    ev = validate(s.model, s.workers.model_params(s.state, step), s.data.val, s.data.sp, s.config, tc.eval_bleu_max)
-    del ev["hyps"]
-    s.writer.write(step, "val", ev)
-    logger.info(f"step {step}: val loss {ev['loss']:.3f} ppl {ev['ppl']:.2f} BLEU {ev['bleu']:.2f} "
-                f"(lc {ev['bleu_lc']:.2f}, {ev['sentences']} sentences)")
-    best_loss = s.meta.get("best_loss")
-    if best_loss is not None and ev["loss"] >= best_loss:
-        s.state = s.workers.decay_lr(s.state)
-    s.meta["best_loss"] = ev["loss"] if best_loss is None else min(ev["loss"], best_loss)
-    improved = ev["bleu"] > s.meta["best_bleu"]
-    s.meta.update(best_bleu=max(ev["bleu"], s.meta["best_bleu"]), bad_evals=0 if improved else s.meta["bad_evals"] + 1)
+    train_cfg = session.config.train
+    params = session.workers.model_params(session.state, step)
+    scores = validate(session.model, params, session.data.val, session.data.sp, session.config,
+                      train_cfg.eval_bleu_max)
+    del scores["hyps"]
+    session.writer.write(step, "val", scores)
+    logger.info(f"step {step}: val loss {scores['loss']:.3f} ppl {scores['ppl']:.2f} BLEU {scores['bleu']:.2f} "
+                f"(lc {scores['bleu_lc']:.2f}, {scores['sentences']} sentences)")
+    best_loss = session.meta.get("best_loss")
+    if best_loss is not None and scores["loss"] >= best_loss:
+        session.state = session.workers.decay_lr(session.state)
+    session.meta["best_loss"] = scores["loss"] if best_loss is None else min(scores["loss"], best_loss)
+    improved = scores["bleu"] > session.meta["best_bleu"]
+    session.meta.update(best_bleu=max(scores["bleu"], session.meta["best_bleu"]),
+                        bad_evals=0 if improved else session.meta["bad_evals"] + 1)
     if improved:
-        s.save("best")
-    s.save("latest")
-    if tc.keep_evaluated:
-        params = s.workers.model_params(s.state, step)
-        s.ckpt.save_evaluated(step, {"step": s.state.step, "params": params}, dict(ev, step=step))
-    if tc.patience and s.meta["bad_evals"] >= tc.patience:
-        return f"no better val BLEU in {tc.patience} evaluations"
+        session.save("best")
+    session.save("latest")
+    if train_cfg.keep_evaluated:
+        params = session.workers.model_params(session.state, step)
+        session.ckpt.save_evaluated(step, {"step": session.state.step, "params": params}, dict(scores, step=step))
+    if train_cfg.patience and session.meta["bad_evals"] >= train_cfg.patience:
+        return f"no better val BLEU in {train_cfg.patience} evaluations"
     return None
 
 
-def finish(s: Session, step: int, stopped: str | None) -> dict:
+def finish(session: Session, step: int, stopped: str | None) -> dict:
     """Saves the last state, scores the best checkpoint on val and test, writes `results.json`."""
-    s.save("latest")
+    session.save("latest")
     if stopped:
         logger.info(f"early stop at step {step}: {stopped}")
-    best_step, best = s.ckpt.restore_best(s.state)
+    best_step, best = session.ckpt.restore_best(session.state)
     if best is None:
         logger.warning(f"no readable best checkpoint: scoring the latest state (step {step}) instead")
         best_step = step
-    params = s.workers.model_params(best[0] if best else s.state, best_step)
-    results = {"step": step, "best_step": best_step, "train_programs": s.workers.programs(),
-               "train_shapes": len(s.batches.shapes()), "parameters": s.parameters}
-    if s.config.train.final_average:
-        params, results["averaged_steps"] = average_evaluated(s.ckpt, params, s.config.train.final_average, s.workdir)
+    params = session.workers.model_params(best[0] if best else session.state, best_step)
+    results = {"step": step, "best_step": best_step, "train_programs": session.workers.programs(),
+               "train_shapes": len(session.batches.shapes()), "parameters": session.parameters}
+    if session.config.train.final_average:
+        params, results["averaged_steps"] = average_evaluated(session.ckpt, params, session.config.train.final_average,
+                                                              session.workdir)
         logger.info(f"scoring the average of the evaluations at steps {results['averaged_steps']}")
-    results.update(final_evaluation(s.model, params, s.data, s.config, s.workdir if s.primary else None))
+    results.update(final_evaluation(session.model, params, session.data, session.config,
+                                    session.workdir if session.primary else None))
     final = {f"{n}_{k}": results[n][k] for n in ("val", "test") for k in ("bleu", "bleu_lc", "loss")}
     final.update({f"{n}_beam_{k}": results[n]["beam"][k] for n in ("val", "test") if "beam" in results[n]
                   for k in ("bleu", "bleu_lc")})
-    s.writer.write(step, "final", final)
-    if s.primary:
-        write_atomic(os.path.join(s.workdir, "results.json"), json.dumps(results, indent=1))
-    return dict(results, state=s.state, model=s.model, sp=s.data.sp)
+    session.writer.write(step, "final", final)
+    if session.primary:
+        write_atomic(os.path.join(session.workdir, "results.json"), json.dumps(results, indent=1))
+    return dict(results, state=session.state, model=session.model, sp=session.data.sp)
 
 
 def run(config: Config, workdir: str, progress: bool = True, init_params=None) -> dict:
@@ -267,15 +273,15 @@ def run(config: Config, workdir: str, progress: bool = True, init_params=None) -
     saves the state and returns {"interrupted": True, "step", "state"}. init_params: where `workdir` holds no
     checkpoint, the parameters to start from (fine-tuning a compressed model, nmt.compress).
     """
-    s = set_up(config, workdir, init_params)
+    session = set_up(config, workdir, init_params)
     try:
-        step, stopped, interrupted = train_loop(s, progress)
+        step, stopped, interrupted = train_loop(session, progress)
         if interrupted:
-            return {"interrupted": True, "step": step, "state": s.state}
-        return finish(s, step, stopped)
+            return {"interrupted": True, "step": step, "state": session.state}
+        return finish(session, step, stopped)
     except Exception as e:
         if jax.process_count() == 1 or not from_runtime(e):
             raise
         leave_after_loss(e)
     finally:
-        s.close()
+        session.close()
