@@ -77,6 +77,7 @@ def make(name: str) -> str:
 
 def score(path: str) -> dict:
     import jax
+
     from nmt.run import load_run
     ev = _last_json(["nmt.evaluate", "--checkpoint", path, "--split", "test_2016_flickr"])
     row = {"parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),

@@ -61,6 +61,7 @@ def bench(model_args: list[str], variants: dict, args, env: dict) -> dict:
 def bf16_matmul_flops_per_s(n: int) -> float:
     import jax
     import jax.numpy as jnp
+
     from nmt.tools.timing import median_seconds
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.bfloat16)
     return 2 * n ** 3 / median_seconds(jax.jit(jnp.dot), a, a, repeats=10)
@@ -70,9 +71,9 @@ def cudnn_check(cpu: bool) -> dict:
     """The largest difference between the scan and the cuDNN encoder on one batch of the reference dims."""
     import jax
     import numpy as np
+
     from nmt.config import get_config
-    from nmt.model import Seq2Seq
-    from nmt.model import init_params, make_model
+    from nmt.model import Seq2Seq, init_params, make_model
     outs, params = {}, None
     for impl in ("scan", "cudnn"):
         cfg = get_config("reference", [f"model.encoder_impl={impl}", *(TINY if cpu else [])])

@@ -79,6 +79,7 @@ def kill_once(workdir: str, steps: int, rng: random.Random, at_save: bool) -> di
 def final_params(workdir: str):
     import jax
     import numpy as np
+
     from nmt.run import load_run
     return [np.asarray(x) for x in jax.tree.leaves(load_run(workdir, "latest").params)]
 

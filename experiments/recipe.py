@@ -1,4 +1,4 @@
-"""The default recipe's levers, each a training run of the default preset with some fields changed, scored on val and
+r"""The default recipe's levers, each a training run of the default preset with some fields changed, scored on val and
 test_2016_flickr; and the validation curves of those runs.
 
     python experiments/recipe.py --lever ema                  # trains runs/recipe/ema unless it is there, ~20 min

@@ -136,6 +136,7 @@ def _peer_bleu(work: str, ckpt: str, split: str) -> float:
 
 def peer_side(seconds: int) -> dict:
     from opennmt_race import set_up_peer  # beside this file
+
     from nmt.config import get_config
     from nmt.data import load_data
     from nmt.data.multi30k import locate

@@ -7,13 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nmt.checkpoints import Checkpoints
 from nmt.config import get_config
 from nmt.model import make_model
 from nmt.parallel import make_mesh
 from nmt.parallel.mesh import sharded
 from nmt.training import step as step_lib
 from nmt.training.workers import parallel_workers
-from nmt.checkpoints import Checkpoints
 
 VOCAB = 30
 BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.0",
@@ -36,7 +36,7 @@ def batches(n, k, rows=3, length=6, seed=0, same=False):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workers_for(cfg, k, devices):
     """One set of compiled steps per configuration, shared by the runs of a test."""
     return parallel_workers(cfg, make_model(cfg, VOCAB), make_mesh(devices), k)

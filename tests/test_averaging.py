@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nmt.checkpoints import mean_tree
 from nmt.config import ConfigError
 from nmt.model import make_model
 from nmt.run import load_run
-from nmt.checkpoints import mean_tree
 from tests.helpers import one_line_error, run_cli, tiny_config
 
 

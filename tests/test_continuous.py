@@ -10,8 +10,8 @@ from nmt.decode import BeamConfig, beam_decode, score_outputs
 from nmt.decode.hypotheses import strip
 from nmt.decode.search import encode_queue, max_output_len, queue_translate, source_projection
 from nmt.decode.shortlist import Shortlister
-from tests.helpers import LINES, SHORTLIST_VOCAB as VOCAB, model_and_params, one_line_error, random_batch, \
-    random_lexicon, run_cli
+from tests.helpers import LINES, model_and_params, one_line_error, random_batch, random_lexicon, run_cli
+from tests.helpers import SHORTLIST_VOCAB as VOCAB
 
 BUCKETS = (4, 8, 12)
 

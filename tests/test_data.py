@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from nmt.config import get_config
-from nmt.data import BatchIterator, DataError, eval_batches, load_data, read_parallel
-from nmt.data import multi30k, vocab
+from nmt.data import BatchIterator, DataError, eval_batches, load_data, multi30k, read_parallel, vocab
 from nmt.data.batching import Examples, filter_long, rows_for
 from nmt.data.vocab import BOS, EOS
 from tests.helpers import make_corpus, tiny_config

@@ -16,6 +16,7 @@ from nmt.run.release import write_run
 from nmt.run.translation import translator_for
 from nmt.training import step as step_lib
 from tests.helpers import one_line_error, run_cli
+
 FAST = ["train.warmup_steps=0", "train.lr=0.03"]  # a student that learns something in six steps
 
 

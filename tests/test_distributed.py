@@ -33,6 +33,7 @@ def test_the_train_command_as_two_processes_equals_one_process_on_two_devices(co
     """`python -m nmt.train` started twice with NMT_COORDINATOR/NMT_NUM_PROCESSES/NMT_PROCESS_ID shares one workdir;
     its final parameters equal those of one process with two devices; only the first process writes files."""
     import numpy as np
+
     from nmt.run import load_run
     args = ["--preset", "tiny", "--no-progress", *tiny_overrides(corpus_dir), "train.steps=8", "train.log_every=4",
             "train.final_beam=1", f"parallel.method={method}", "parallel.workers=2", "parallel.warmup_steps=2",

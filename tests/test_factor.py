@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nmt.compress.factor import located, energy_rank, factor, present, quantise, svd_factors, to_int8
+from nmt.compress.factor import energy_rank, factor, located, present, quantise, svd_factors, to_int8
 from nmt.decode import BeamConfig
 from nmt.decode.search import beam_decode, embedding_projection
 from nmt.model import Seq2Seq

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from nmt.config import ConfigError, get_config
-from nmt.model import Seq2Seq, policies
+from nmt.model import Seq2Seq, make_model, policies
 from nmt.model.loss import token_loss
 from nmt.tools.residuals import saved_residuals
-from nmt.model import make_model
 from tests.helpers import ROOT, assert_same_loss_and_grads, loss_for, random_batch
 
 # Every named policy, and one of each family the names are parsed into.

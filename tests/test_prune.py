@@ -66,6 +66,7 @@ def test_impossible_sizes_are_refused():
 
 def test_a_pruned_run_loads_in_every_command(tiny_run, corpus_dir, tmp_path):
     import json
+
     from tests.helpers import check_commands_read, one_line_error, run_cli
     out = tmp_path / "pruned"
     r = run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(out), "--prune-hidden", "12", text=True)
@@ -85,6 +86,7 @@ def test_a_pruned_run_loads_in_every_command(tiny_run, corpus_dir, tmp_path):
 
 def test_fine_tuning_a_pruned_run_trains_it_and_keeps_its_scores(tiny_run, corpus_dir, tmp_path):
     import json
+
     from nmt.run import load_run
     from tests.helpers import run_cli
     out = tmp_path / "tuned"

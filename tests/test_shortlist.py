@@ -11,8 +11,8 @@ from nmt.decode import BeamConfig, beam_decode, greedy_decode, score_outputs
 from nmt.decode.search import max_output_len
 from nmt.decode.shortlist import Lexicon, Shortlister, load_lexicon, train_lexicon
 from nmt.run.lexicon import LEXICON_FILE
-from tests.helpers import SHORTLIST_VOCAB as VOCAB, model_and_params, one_line_error, random_batch, \
-    random_lexicon, run_cli
+from tests.helpers import SHORTLIST_VOCAB as VOCAB
+from tests.helpers import model_and_params, one_line_error, random_batch, random_lexicon, run_cli
 
 
 def test_ibm1_finds_the_word_translations():

@@ -80,9 +80,10 @@ def _bytes(path) -> int:
 
 
 def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path, capsys):
-    from nmt import release
     import jax
     import numpy as np
+
+    from nmt import release
     out = str(tmp_path / "released")
     release.main(["--checkpoint", tiny_run, "--out", out])
     full, rel = load_run(tiny_run), load_run(out)
@@ -105,6 +106,7 @@ def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
     import jax
     import jax.numpy as jnp
     import numpy as np
+
     from nmt.checkpoints import Checkpoints
     code = ("import sys, jax, jax.numpy as jnp\n"
             "from nmt.checkpoints import Checkpoints\n"
@@ -135,6 +137,7 @@ def test_decode_bench_with_a_checkpoint_takes_only_data_overrides(tiny_run):
 def test_evaluated_parameters_are_kept_and_load(tiny_run):
     import jax
     import numpy as np
+
     from nmt.run.errors import RunError
     first, last = load_run(tiny_run, "evaluated", step=20), load_run(tiny_run, "evaluated")
     latest = load_run(tiny_run, "latest")

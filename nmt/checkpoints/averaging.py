@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.checkpoints.store import Checkpoints
 from nmt.checkpoints.errors import CheckpointError
+from nmt.checkpoints.store import Checkpoints
 
 
 def mean_tree(trees: list):

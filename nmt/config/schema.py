@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Optional
-
 
 ATTENTIONS = ("general", "dot", "bahdanau")
 ENCODERS = ("gnmt", "brnn")
@@ -32,7 +30,7 @@ class DataConfig:
     corpus: str = "multi30k"  # "multi30k" or "files" (then train/val/test_prefix are read)
     src_lang: str = "en"
     tgt_lang: str = "de"
-    dir: Optional[str] = None  # searched first; then $NMT_DATA_DIR, then the user cache
+    dir: str | None = None  # searched first; then $NMT_DATA_DIR, then the user cache
     train_prefix: str = "train"  # files: <dir>/<prefix>.<lang>[.gz]
     val_prefix: str = "val"
     test_prefix: str = "test_2016_flickr"
@@ -245,7 +243,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     parallel: ParallelConfig = ParallelConfig()
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         self.data.validate()
         self.model.validate()
         self.train.validate()
@@ -255,7 +253,7 @@ class Config:
                               "model of their own)")
         return self
 
-    def replace(self, **sections: dict) -> "Config":
+    def replace(self, **sections: dict) -> Config:
         """A validated copy with some fields of some sections changed: `config.replace(model={"remat": "full"})`."""
         return dataclasses.replace(
             self, **{k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}).validate()

@@ -3,7 +3,7 @@ unigram model (`data.spm_alpha`, `data.spm_nbest`). The sample is a pure functio
 run sees the segmentations an uninterrupted one saw; batches keep the bucket shapes of the run."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import sentencepiece as spm

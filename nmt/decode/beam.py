@@ -10,7 +10,8 @@ Scores follow GNMT (Wu et al. 2016): s(Y) = log P(Y|X) / lp(Y) + cp(X; Y), with 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.struct
 import jax

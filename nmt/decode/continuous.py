@@ -13,7 +13,8 @@ called only for the slots that take a new sentence.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.struct
 import jax

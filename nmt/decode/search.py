@@ -10,8 +10,16 @@ import numpy as np
 
 from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import (BeamConfig, allowed_outputs, coverage_penalty, length_penalty, make_search,
-                              max_lengths, output_log_probs, shortlist_tokens)
+from nmt.decode.beam import (
+    BeamConfig,
+    allowed_outputs,
+    coverage_penalty,
+    length_penalty,
+    make_search,
+    max_lengths,
+    output_log_probs,
+    shortlist_tokens,
+)
 from nmt.decode.continuous import make_queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 from nmt.utils import NEG_INF

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -23,8 +24,14 @@ from nmt.data.batching import Examples
 from nmt.decode.beam import BeamConfig
 from nmt.decode.ensemble import ensemble_beam_decode
 from nmt.decode.hypotheses import search_batches, strip
-from nmt.decode.search import (beam_decode, embedding_projection, greedy_decode, max_output_len, queue_translate,
-                               source_projection)
+from nmt.decode.search import (
+    beam_decode,
+    embedding_projection,
+    greedy_decode,
+    max_output_len,
+    queue_translate,
+    source_projection,
+)
 from nmt.decode.shortlist import Shortlister
 from nmt.model import Seq2Seq
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from nmt.model import policies
-from nmt.model.decoder import DecState, Decoder, EncoderOutput, dropout, encoder_dim
+from nmt.model.decoder import Decoder, DecState, EncoderOutput, dropout, encoder_dim
 from nmt.model.lstm import lstm_update, project, scan_directions
 from nmt.utils import wide_dtype
 

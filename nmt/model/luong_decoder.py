@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
 from nmt.model import policies
-from nmt.model.decoder import DecState, Decoder, EncoderOutput, encoder_dim
+from nmt.model.decoder import Decoder, DecState, EncoderOutput, encoder_dim
 from nmt.model.lstm import lstm_update
 from nmt.utils import wide_dtype
 

@@ -13,11 +13,12 @@ three ways.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
 
 def form_of(cfg, name: str) -> tuple[str, int]:
     """(form, rank) of the matrix `name` under a ModelConfig: low rank where `model.low_rank` names it, else int8
@@ -88,7 +89,7 @@ class Matrix:
         """W[:, ids] moved to the front, [..., n]: an output layer restricted to some tokens."""
         return self.t().rows(ids, dtype)
 
-    def t(self) -> "Matrix":
+    def t(self) -> Matrix:
         """W.T in the same form."""
         if self.w is not None:
             return Matrix(w=self.w.T)
@@ -96,7 +97,7 @@ class Matrix:
             return Matrix(u=self.v.T, v=self.u.T)
         return Matrix(q=self.q.T, scale=self.scale, rowwise=not self.rowwise)
 
-    def row_slice(self, start: int, stop: int) -> "Matrix":
+    def row_slice(self, start: int, stop: int) -> Matrix:
         """W[start:stop] in the same form (the rows that read one part of a concatenated input)."""
         if self.w is not None:
             return Matrix(w=self.w[start:stop])

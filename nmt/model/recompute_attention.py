@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from nmt.utils import NEG_INF, widen
 
+
 def _scores(kind: str, p: dict, q: jax.Array, keys: jax.Array):
     """q: [B, K, H], keys: [B, S, H] -> (scores [B, K, S] float32, tanh activations for bahdanau or None)."""
     if kind == "bahdanau":

@@ -10,11 +10,11 @@ import jax
 import jax.numpy as jnp
 from sentencepiece import SentencePieceProcessor
 
+from nmt.checkpoints import Checkpoints
 from nmt.config import Config, from_dict
 from nmt.data import vocab
 from nmt.model import Seq2Seq, init_params, make_model
 from nmt.run.errors import RunError
-from nmt.checkpoints import Checkpoints
 
 RELEASE_FILE = "release.json"  # marks a released run: its checkpoint holds {"step", "params"} only
 

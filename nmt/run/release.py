@@ -11,12 +11,11 @@ import tempfile
 
 import numpy as np
 
+from nmt.checkpoints import Checkpoints, average_evaluated, evaluated_steps
 from nmt.config import Config, to_dict
 from nmt.run.errors import RunError
 from nmt.run.lexicon import LEXICON_FILE
 from nmt.run.load import RELEASE_FILE, load_run
-from nmt.checkpoints import average_evaluated, evaluated_steps
-from nmt.checkpoints import Checkpoints
 
 
 def release(workdir: str, out: str, which: str = "best", average: int = 0) -> dict:

@@ -18,8 +18,14 @@ from nmt.data import Examples, load_data
 from nmt.data.batching import bucket_of, make_batch
 from nmt.decode import BeamConfig, Translator, beam_decode
 from nmt.decode.hypotheses import strip
-from nmt.decode.search import (beam_search_loop, encode_for_search, max_output_len, queue_beam_decode,
-                               queue_search_loop, queue_translate)
+from nmt.decode.search import (
+    beam_search_loop,
+    encode_for_search,
+    max_output_len,
+    queue_beam_decode,
+    queue_search_loop,
+    queue_translate,
+)
 from nmt.decode.shortlist import train_lexicon
 from nmt.model import make_model
 from nmt.run import load_run

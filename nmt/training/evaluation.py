@@ -5,7 +5,6 @@ import logging
 import math
 import os
 
-
 from nmt.config import Config
 from nmt.data import eval_batches
 from nmt.decode import BeamConfig, Translator

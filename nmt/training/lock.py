@@ -20,7 +20,7 @@ class WorkdirLock:
         self.path = os.path.join(workdir, LOCK_FILE)
         self._fd = None
 
-    def acquire(self) -> "WorkdirLock":
+    def acquire(self) -> WorkdirLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -22,21 +22,20 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nmt import parallel
+from nmt.checkpoints import Checkpoints, average_evaluated
 from nmt.config import Config, ConfigError, to_dict, to_yaml
 from nmt.data import BatchIterator, Data, load_data
 from nmt.data.sampling import segmentation_sampler
 from nmt.model import Seq2Seq, make_model, policies
 from nmt.training import step as step_lib
 from nmt.training.autofit import autofit
-from nmt.checkpoints import average_evaluated
-from nmt.checkpoints import Checkpoints
 from nmt.training.errors import TrainingError
 from nmt.training.evaluation import final_evaluation, validate
 from nmt.training.interrupt import Interrupt
 from nmt.training.lock import WorkdirLock
-from nmt.training.resume import check_resume
-from nmt.training.multiprocess import any_process, from_runtime, leave_after_loss
 from nmt.training.metrics import MetricWriter, NonFinite, train_row
+from nmt.training.multiprocess import any_process, from_runtime, leave_after_loss
+from nmt.training.resume import check_resume
 from nmt.training.workers import make_workers
 from nmt.utils import copy_atomic, write_atomic
 
