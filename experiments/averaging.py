@@ -48,6 +48,7 @@ runs/recipe/ema_lr3e-3_5k --last 1,2,3`, the run of `recipe.py --lever ema_lr3e-
 | the last 2 | 4,500, 5,000 | 39.48 / 39.63 | **40.34** / 40.49 | 37.85 / 38.36 | 39.30 / 39.74 |
 | the last 3 | 4,000 … 5,000 | 39.16 / 39.32 | 40.04 / 40.20 | 37.58 / 38.08 | 39.06 / 39.54 |
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def evaluate(run: str, split: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "nmt.evaluate", "--checkpoint", run, "--split", split],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "nmt.evaluate", "--checkpoint", run, "--split", split],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     res = json.loads(out.strip().splitlines()[-1])
     return {name: {k: res[name][k] for k in ("bleu", "bleu_lc")} for name in ("greedy", "beam5")}
 
@@ -79,16 +84,25 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in args.last.split(",")]:
             out = os.path.join(tmp, f"avg{n}")
-            subprocess.run([sys.executable, "-m", "nmt.release", "--checkpoint", args.run, "--out", out,
-                            "--average", str(n)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "nmt.release", "--checkpoint", args.run, "--out", out, "--average", str(n)],
+                check=True,
+                capture_output=True,
+            )
             with open(os.path.join(out, "release.json")) as f:
                 steps = json.load(f)["averaged_steps"]
             rows[n] = {"steps": steps, "val": evaluate(out, "val"), "test": evaluate(out, "test_2016_flickr")}
-            print(f"last {n} {steps}: val beam5 {rows[n]['val']['beam5']['bleu']:.2f}, "
-                  f"test beam5 {rows[n]['test']['beam5']['bleu']:.2f}", flush=True)
+            print(
+                f"last {n} {steps}: val beam5 {rows[n]['val']['beam5']['bleu']:.2f}, "
+                f"test beam5 {rows[n]['test']['beam5']['bleu']:.2f}",
+                flush=True,
+            )
     best_n = max(rows, key=lambda n: rows[n]["val"]["beam5"]["bleu"])
-    write_result(args.out, f"averaging_{os.path.basename(os.path.normpath(args.run))}.json",
-                 {"run": os.path.relpath(args.run, ROOT), "last": rows, "chosen_on_val": best_n})
+    write_result(
+        args.out,
+        f"averaging_{os.path.basename(os.path.normpath(args.run))}.json",
+        {"run": os.path.relpath(args.run, ROOT), "last": rows, "chosen_on_val": best_n},
+    )
 
 
 if __name__ == "__main__":

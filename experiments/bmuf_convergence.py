@@ -101,6 +101,7 @@ Wall times are on this machine, at times beside another run.
   one worker's gradient. A single worker gains little from a larger rate (lr 2 diverges) or from momentum at an
   effective rate of 1 or 2 (one evaluation at best).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,19 +122,37 @@ from nmt.parallel import comm_bytes_per_step, make_mesh  # noqa: E402
 from nmt.training import step as step_lib  # noqa: E402
 from nmt.training.workers import parallel_workers  # noqa: E402
 
-MODEL = ["model.emb=64", "model.hidden=128", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.1",
-         "data.vocab_size=2000", "train.warmup_steps=50", "train.decay=constant"]
+MODEL = [
+    "model.emb=64",
+    "model.hidden=128",
+    "model.enc_layers=1",
+    "model.dec_layers=1",
+    "model.dropout=0.1",
+    "data.vocab_size=2000",
+    "train.warmup_steps=50",
+    "train.decay=constant",
+]
 LR = {"adam": 3e-3, "sgd": 1.0}
-LR_RULE = {"adam": {"sync": "sqrt", "average": "sqrt", "bmuf": "none"},
-           "sgd": {"sync": "linear", "average": "linear", "bmuf": "none"}}
+LR_RULE = {
+    "adam": {"sync": "sqrt", "average": "sqrt", "bmuf": "none"},
+    "sgd": {"sync": "linear", "average": "linear", "bmuf": "none"},
+}
 
 
 def log(line: str) -> None:
     print(line, flush=True)
 
 
-def train_until(config, data, k: int, max_steps: int, eval_every: int, target: float | None,
-                val_sentences: int = 0, devices: int = 0):
+def train_until(
+    config,
+    data,
+    k: int,
+    max_steps: int,
+    eval_every: int,
+    target: float | None,
+    val_sentences: int = 0,
+    devices: int = 0,
+):
     """Per-worker steps until the val loss is <= target (None: run max_steps); returns (steps, curve, workers,
     state). The k workers run on min(k, devices) devices (0: one device each)."""
     model = make_model(config, data.sp.vocab_size())
@@ -141,8 +160,14 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
     state = workers.init(jax.random.key(config.train.seed))
     rng = jax.random.key(config.train.seed + 1)
     tokens = config.data.batch_tokens * k
-    it = BatchIterator(data.train.examples, config.data.buckets, tokens, config.train.seed,
-                       config.data.full_batches, config.data.pair_shapes)
+    it = BatchIterator(
+        data.train.examples,
+        config.data.buckets,
+        tokens,
+        config.train.seed,
+        config.data.full_batches,
+        config.data.pair_shapes,
+    )
     val = data.val.examples
     if val_sentences:
         val = type(val)(val.src[:val_sentences], val.tgt[:val_sentences], val.index[:val_sentences])
@@ -163,14 +188,13 @@ def train_until(config, data, k: int, max_steps: int, eval_every: int, target: f
                 log(f"  K={k:2d} {config.parallel.method:<7} reached {loss:.4f} <= {target:.4f} at step {step + 1}")
                 return step + 1, curve, workers, state
     if target is not None:
-        log(f"  K={k:2d} {config.parallel.method:<7} did not reach the target in {max_steps} steps "
-            f"(best {best:.4f})")
+        log(f"  K={k:2d} {config.parallel.method:<7} did not reach the target in {max_steps} steps (best {best:.4f})")
     return None, curve, workers, state
 
 
 def block_momentum(rule: str):
     """--block-momentum as a function of K: a number, 1-1/K or 1-1/sqrtK."""
-    rules = {"1-1/K": lambda k: 1 - 1 / k, "1-1/sqrtK": lambda k: 1 - k ** -0.5}
+    rules = {"1-1/K": lambda k: 1 - 1 / k, "1-1/sqrtK": lambda k: 1 - k**-0.5}
     if rule in rules:
         return rules[rule]
     eta = float(rule)  # argparse reports a ValueError as an invalid --block-momentum
@@ -181,17 +205,34 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=1024, help="K = 1 steps that set the target loss")
     p.add_argument("--tau", type=int, default=8, help="local steps per block (average, bmuf)")
-    p.add_argument("--block-momentum", type=block_momentum, default="1-1/K",
-                   help="BMUF block momentum: a number, 1-1/K (Chen & Huo) or 1-1/sqrtK")
+    p.add_argument(
+        "--block-momentum",
+        type=block_momentum,
+        default="1-1/K",
+        help="BMUF block momentum: a number, 1-1/K (Chen & Huo) or 1-1/sqrtK",
+    )
     p.add_argument("--block-lr", type=float, default=1.0, help="BMUF block learning rate")
-    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True,
-                   help="BMUF workers start each block from the look-ahead point")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                   help="local optimizer (lr 3e-3 / 1.0); sync and average scale it by sqrt(K) / K")
-    p.add_argument("--baseline", action="append", default=[], metavar="OVERRIDES",
-                   help="another K = 1 run to the target, with comma-separated config overrides (e.g. train.lr=2 or "
-                        "train.lr=0.1,train.momentum=0.9); repeatable; every speed-up counts against the fastest "
-                        "single worker")
+    p.add_argument(
+        "--nesterov",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="BMUF workers start each block from the look-ahead point",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd"),
+        default="adam",
+        help="local optimizer (lr 3e-3 / 1.0); sync and average scale it by sqrt(K) / K",
+    )
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="OVERRIDES",
+        help="another K = 1 run to the target, with comma-separated config overrides (e.g. train.lr=2 or "
+        "train.lr=0.1,train.momentum=0.9); repeatable; every speed-up counts against the fastest "
+        "single worker",
+    )
     p.add_argument("--devices", type=int, default=2, help="simulated devices the workers share (0 = one each)")
     p.add_argument("--workers", default="1,2,4,8,16")
     p.add_argument("--methods", default="sync,average,bmuf")
@@ -205,19 +246,35 @@ def main(argv=None):
     args = p.parse_args(argv)
     ks = [1, 2] if args.quick else [int(x) for x in args.workers.split(",")]
     steps = 8 if args.quick else args.steps
-    base = MODEL + [f"train.optimizer={args.optimizer}", f"train.lr={LR[args.optimizer]}",
-                    f"data.batch_tokens={args.batch_tokens}", "data.max_len=48",
-                    "data.buckets=[8,12,16,24,32,48]"] + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
+    base = (
+        MODEL
+        + [
+            f"train.optimizer={args.optimizer}",
+            f"train.lr={LR[args.optimizer]}",
+            f"data.batch_tokens={args.batch_tokens}",
+            "data.max_len=48",
+            "data.buckets=[8,12,16,24,32,48]",
+        ]
+        + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
+    )
     if args.quick:  # the toy corpus of the tests: <dir>/{train,val,test}.{src,tgt}
-        base += ["data.corpus=files", "data.src_lang=src", "data.tgt_lang=tgt", "data.test_prefix=test",
-                 "data.vocab_size=80", "data.buckets=[24]", "data.max_len=24"]
+        base += [
+            "data.corpus=files",
+            "data.src_lang=src",
+            "data.tgt_lang=tgt",
+            "data.test_prefix=test",
+            "data.vocab_size=80",
+            "data.buckets=[24]",
+            "data.max_len=24",
+        ]
     base += ["parallel.plateau_decay=1.0"]  # a fixed schedule: the same rates for every K
     one = base + ["parallel.method=sync"]  # one worker: plain training
     single = get_config("tiny", one)
     baseline_cfgs = {o: get_config("tiny", one + o.split(",")) for o in args.baseline}
     data = load_data(single.data)
-    _, curve1, workers1, state1 = train_until(single, data, 1, steps, args.eval_every, None, args.val_sentences,
-                                               args.devices)
+    _, curve1, workers1, state1 = train_until(
+        single, data, 1, steps, args.eval_every, None, args.val_sentences, args.devices
+    )
     target = curve1[-1][1]
     first = next(s for s, loss in curve1 if loss <= target)  # as for every K: the first evaluation at the target
     log(f"target val loss {target:.4f} (K=1 after {steps} steps; first reached at step {first})")
@@ -228,7 +285,8 @@ def main(argv=None):
     baseline = {"default": first}  # K = 1: overrides -> steps to the target
     for overrides, cfg in baseline_cfgs.items():
         baseline[overrides], curves[f"1 {overrides}"], _, _ = train_until(
-            cfg, data, 1, steps, args.eval_every, target, args.val_sentences, args.devices)
+            cfg, data, 1, steps, args.eval_every, target, args.val_sentences, args.devices
+        )
     steps1 = min(n for n in baseline.values() if n)
     if len(baseline) > 1:
         log(f"K=1 steps to the target by setting: {baseline}; speed-ups count against {steps1}")
@@ -237,23 +295,45 @@ def main(argv=None):
     for method in results:
         for k in ks[1:]:
             eta, rule = args.block_momentum(k), LR_RULE[args.optimizer][method]
-            cfg = get_config("tiny", base + [f"parallel.method={method}", f"parallel.sync_every={args.tau}",
-                                             f"parallel.warmup_steps={args.warmup}", f"parallel.lr_rule={rule}",
-                                             f"parallel.block_momentum={eta}", f"parallel.block_lr={args.block_lr}",
-                                             f"parallel.nesterov={args.nesterov}"])
+            cfg = get_config(
+                "tiny",
+                base
+                + [
+                    f"parallel.method={method}",
+                    f"parallel.sync_every={args.tau}",
+                    f"parallel.warmup_steps={args.warmup}",
+                    f"parallel.lr_rule={rule}",
+                    f"parallel.block_momentum={eta}",
+                    f"parallel.block_lr={args.block_lr}",
+                    f"parallel.nesterov={args.nesterov}",
+                ],
+            )
             cap = min(steps, 8 * steps // k)  # a run that needs more shows a speed-up below K/8: stop it there
-            n, curve, _, _ = train_until(cfg, data, k, cap, max(1, args.eval_every // k), target,
-                                         args.val_sentences, args.devices)
+            n, curve, _, _ = train_until(
+                cfg, data, k, cap, max(1, args.eval_every // k), target, args.val_sentences, args.devices
+            )
             used = n or cap
             sync = cfg.replace(parallel={"method": "sync"}).parallel
             results[method][str(k)] = {
-                "steps": n, "speedup": steps1 / n if n else None,
+                "steps": n,
+                "speedup": steps1 / n if n else None,
                 "bytes_per_step": comm_bytes_per_step(cfg.parallel, k, param_bytes, opt_bytes, used),
-                "sync_bytes_per_step": comm_bytes_per_step(sync, k, param_bytes, opt_bytes, used)}
+                "sync_bytes_per_step": comm_bytes_per_step(sync, k, param_bytes, opt_bytes, used),
+            }
             curves[f"{method}/{k}"] = curve
             write(results, curves, target, baseline, args.out)  # after every run: a stopped study keeps it
-    print(json.dumps({"target_val_loss": target, "param_bytes": param_bytes, "tau": args.tau,
-                      "batch_tokens": args.batch_tokens, "k1_steps": baseline, **results}))
+    print(
+        json.dumps(
+            {
+                "target_val_loss": target,
+                "param_bytes": param_bytes,
+                "tau": args.tau,
+                "batch_tokens": args.batch_tokens,
+                "k1_steps": baseline,
+                **results,
+            }
+        )
+    )
 
 
 def write(results, curves, target, baseline, out):
@@ -276,15 +356,22 @@ def write(results, curves, target, baseline, out):
 
 def plot(results, curves, target, out):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for method, by_k in results.items():
         ks = [int(k) for k, r in by_k.items() if r["speedup"]]
         a.plot(ks, [by_k[str(k)]["speedup"] for k in ks], "o-", label=method)
     a.plot([1, 16], [1, 16], "k:", label="linear")
-    a.set(xscale="log", yscale="log", xlabel="workers K", ylabel="speed-up in per-worker steps",
-          title="steps to the K=1 validation loss")
+    a.set(
+        xscale="log",
+        yscale="log",
+        xlabel="workers K",
+        ylabel="speed-up in per-worker steps",
+        title="steps to the K=1 validation loss",
+    )
     a.legend()
     for name, curve in curves.items():
         if name == "1" or name.startswith("bmuf/"):

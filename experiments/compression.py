@@ -21,6 +21,7 @@ compression.json in --out (default experiments/results) as each variant finishes
 
 Results: README.md, "Smaller models" (the development machine, 2 CPU cores, 2026-11-30).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,16 +62,23 @@ def _last_json(cmd: list[str]) -> dict:
 
 
 def _size(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(os.path.join(path, "checkpoints"))
-               for f in files)
+    return sum(
+        os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(os.path.join(path, "checkpoints")) for f in files
+    )
 
 
 def make(name: str) -> str:
     source, opts = VARIANTS[name]
     path = os.path.join(ROOT, "runs", "compress", name)
     if not os.path.exists(path):
-        cmd = ["nmt.release" if opts is None else "nmt.compress", "--checkpoint", os.path.join(ROOT, source),
-               "--out", path, *(opts or [])]
+        cmd = [
+            "nmt.release" if opts is None else "nmt.compress",
+            "--checkpoint",
+            os.path.join(ROOT, source),
+            "--out",
+            path,
+            *(opts or []),
+        ]
         subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, check=True)
     return path
 
@@ -79,22 +87,40 @@ def score(path: str) -> dict:
     import jax
 
     from nmt.run import load_run
+
     ev = _last_json(["nmt.evaluate", "--checkpoint", path, "--split", "test_2016_flickr"])
-    row = {"parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),
-           "checkpoint_bytes": _size(path),
-           "test_greedy": [round(ev["greedy"]["bleu"], 2), round(ev["greedy"]["bleu_lc"], 2)],
-           "test_beam5": [round(ev["beam5"]["bleu"], 2), round(ev["beam5"]["bleu_lc"], 2)]}
+    row = {
+        "parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),
+        "checkpoint_bytes": _size(path),
+        "test_greedy": [round(ev["greedy"]["bleu"], 2), round(ev["greedy"]["bleu_lc"], 2)],
+        "test_beam5": [round(ev["beam5"]["bleu"], 2), round(ev["beam5"]["bleu_lc"], 2)],
+    }
     for label, flags in FLAGS.items():
         row[label] = bench(path, flags)
     return row
 
 
 def bench(path: str, flags: list[str]) -> dict:
-    b = _last_json(["nmt.bench", "decode", "--checkpoint", path, "--sentences", "200", "--batch1-sentences", "30",
-                    "--repeats", "3", *flags])
-    return {"latency_ms_batch1": round(b["latency_ms_batch1"], 2),
-            "tokens_per_s_batch64": round(b["tokens_per_s_batch64"], 1),
-            "mean_output_tokens": round(b["mean_output_tokens"], 2)}
+    b = _last_json(
+        [
+            "nmt.bench",
+            "decode",
+            "--checkpoint",
+            path,
+            "--sentences",
+            "200",
+            "--batch1-sentences",
+            "30",
+            "--repeats",
+            "3",
+            *flags,
+        ]
+    )
+    return {
+        "latency_ms_batch1": round(b["latency_ms_batch1"], 2),
+        "tokens_per_s_batch64": round(b["tokens_per_s_batch64"], 1),
+        "mean_output_tokens": round(b["mean_output_tokens"], 2),
+    }
 
 
 def retime(rows: dict, names: list[str], rounds: int) -> None:
@@ -108,9 +134,12 @@ def retime(rows: dict, names: list[str], rounds: int) -> None:
     for name, results in runs.items():
         latency = [r["latency_ms_batch1"] for r in results]
         rate = [r["tokens_per_s_batch64"] for r in results]
-        rows[name]["plain"].update(latency_ms_batch1=statistics.median(latency),
-                                   tokens_per_s_batch64=statistics.median(rate), rounds_latency_ms=latency,
-                                   rounds_tokens_per_s=rate)
+        rows[name]["plain"].update(
+            latency_ms_batch1=statistics.median(latency),
+            tokens_per_s_batch64=statistics.median(rate),
+            rounds_latency_ms=latency,
+            rounds_tokens_per_s=rate,
+        )
 
 
 def speedup(rows: dict, name: str, label: str) -> float:
@@ -126,8 +155,10 @@ def plot(rows: dict, out: str) -> None:
     """BLEU against batch-1 speed-up, one panel per set of decoding flags; models more than 5 BLEU below the
     original are left out (they say nothing about the trade)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     base = rows["original"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, label in zip(axes, FLAGS):
@@ -136,12 +167,15 @@ def plot(rows: dict, out: str) -> None:
                 continue
             x = speedup(rows, name, label)
             ax.scatter(x, r["test_beam5"][0])
-            ax.annotate(name, (x, r["test_beam5"][0]), fontsize=7, xytext=(3, 3), textcoords="offset points",
-                        rotation=20)
+            ax.annotate(
+                name, (x, r["test_beam5"][0]), fontsize=7, xytext=(3, 3), textcoords="offset points", rotation=20
+            )
         ax.axhline(base["test_beam5"][0] - 0.5, color="gray", ls="--", lw=0.8)
         ax.axvline(2.0, color="gray", ls="--", lw=0.8)
-        ax.set(title="decoding flags: " + (" ".join(FLAGS[label]) or "none"),
-               xlabel="batch-1 speed-up over the original with the same flags")
+        ax.set(
+            title="decoding flags: " + (" ".join(FLAGS[label]) or "none"),
+            xlabel="batch-1 speed-up over the original with the same flags",
+        )
     axes[0].set_ylabel("test_2016_flickr BLEU, beam 5 (cased)")
     fig.suptitle("Compressed models of the default run (2 CPU cores); dashed: the target, 2x within 0.5 BLEU")
     plt.tight_layout()
@@ -152,8 +186,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="score these (default: all)")
     p.add_argument("--plot", action="store_true", help="only draw compression.png from the stored rows")
-    p.add_argument("--retime", type=int, default=0, metavar="ROUNDS",
-                   help="only time the --variant models again without flags, taking turns for ROUNDS rounds")
+    p.add_argument(
+        "--retime",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only time the --variant models again without flags, taking turns for ROUNDS rounds",
+    )
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     args = p.parse_args(argv)
     stored = os.path.join(args.out, "compression.json")

@@ -62,6 +62,7 @@ shortlist), the compiled and the per-step search taking turns call by call.
   loop does. At batch 1 the shortlist makes a step cheap enough for the baseline's three dispatches a token to show:
   1.9–2.2×.
 """
+
 from __future__ import annotations
 
 from nmt.tools.results import run_commands
@@ -69,22 +70,14 @@ from nmt.tools.results import run_commands
 COMMANDS = {  # result file: the command that writes it (its last line)
     "eval_default_test.json": "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr".split(),
     "bench_decode_default.json": "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3".split(),
-    "eval_shortlist256_test.json":
-        "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256".split(),
-    "eval_shortlist512_test.json":
-        "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 512".split(),
-    "eval_shortlist1024_test.json":
-        "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 1024".split(),
-    "bench_decode_shortlist256.json":
-        "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 256".split(),
-    "bench_decode_shortlist512.json":
-        "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 512".split(),
-    "bench_decode_shortlist256_slots64.json":
-        "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 256 --slots 64".split(),
-    "bench_decode_shortlist512_slots64.json":
-        "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 512 --slots 64".split(),
-    "eval_shortlist256_slots64_test.json":
-        "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256 --slots 64".split(),
+    "eval_shortlist256_test.json": "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256".split(),
+    "eval_shortlist512_test.json": "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 512".split(),
+    "eval_shortlist1024_test.json": "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 1024".split(),
+    "bench_decode_shortlist256.json": "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 256".split(),
+    "bench_decode_shortlist512.json": "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 512".split(),
+    "bench_decode_shortlist256_slots64.json": "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 256 --slots 64".split(),
+    "bench_decode_shortlist512_slots64.json": "-m nmt.bench decode --checkpoint runs/multi30k --sentences 1000 --repeats 3 --shortlist 512 --slots 64".split(),
+    "eval_shortlist256_slots64_test.json": "-m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr --shortlist 256 --slots 64".split(),
 }
 
 

@@ -29,6 +29,7 @@ An earlier, interrupted run of the same preset scored 33.46 / 33.83 greedy and 3
 2,000, with chrF 58.17 and 58.79
 (`python -m nmt.evaluate --checkpoint runs/multi30k --split test_2016_flickr`; `eval_default_test.json`).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,15 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def main():
-    subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", "runs/multi30k_timed", "--no-progress"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", "runs/multi30k_timed", "--no-progress"], check=True)
     shutil.copyfile("runs/multi30k_timed/results.json", os.path.join(OUT, "default_run_results.json"))
     with open("runs/multi30k_timed/metrics.jsonl") as f, open(os.path.join(OUT, "default_run_val.jsonl"), "w") as out:
         out.writelines(line for line in f if json.loads(line)["kind"] == "val")
-    run_and_keep(["-m", "nmt.evaluate", "--checkpoint", "runs/multi30k_timed", "--split", "test_2016_flickr"], OUT,
-                 "eval_default_test.json")
+    run_and_keep(
+        ["-m", "nmt.evaluate", "--checkpoint", "runs/multi30k_timed", "--split", "test_2016_flickr"],
+        OUT,
+        "eval_default_test.json",
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ Why the batch-1 speed-up stops at 4×:
   each beam's 8,000 logits may gain more than on the CPU, which a run of `--topk plain` against the default would
   show. The variants are listed above, about 2 minutes each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,15 +55,20 @@ WHILE_GRAPHS = "--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CA
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                epilog="Any other option (--shortlist N, --slots B, --topk ...) is one of `python -m "
-                                       "nmt.bench decode` and goes to it.")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Any other option (--shortlist N, --slots B, --topk ...) is one of `python -m "
+        "nmt.bench decode` and goes to it.",
+    )
     p.add_argument("--cpu", action="store_true", help="run on the CPU (fewer sentences) to check the script")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     p.add_argument("--checkpoint", help="a trained run directory (default: untrained reference parameters)")
-    p.add_argument("--while-graphs", action="store_true",
-                   help="let XLA put while loops and conditionals into CUDA graphs (no host sync per decode step)")
+    p.add_argument(
+        "--while-graphs",
+        action="store_true",
+        help="let XLA put while loops and conditionals into CUDA graphs (no host sync per decode step)",
+    )
     p.add_argument("--sentences", type=int, help="batch-64 sentences (default: 1000, --cpu 128)")
     p.add_argument("--batch1-sentences", type=int, help="sentences timed one at a time (default: 100, --cpu 10)")
     p.add_argument("--repeats", type=int, help="timed repeats (default: 5, --cpu 2)")
@@ -72,15 +78,28 @@ def main():
     if args.while_graphs:
         os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"), WHILE_GRAPHS)))
     import jax
+
     platform = jax.devices()[0].platform
     if not args.cpu and platform != "gpu":
         sys.exit(f"device_decode: no GPU visible (devices: {jax.devices()}); use --cpu to run on the CPU")
     from nmt import bench
     from nmt.tools.results import write_result
+
     sizes = (128, 10, 2) if args.cpu else (1000, 100, 5)
     sizes = [given or default for given, default in zip((args.sentences, args.batch1_sentences, args.repeats), sizes)]
-    argv = ["decode", f"data.dir={args.data_dir}", "--beam", "5", "--sentences", str(sizes[0]),
-            "--batch1-sentences", str(sizes[1]), "--repeats", str(sizes[2]), *search_args]
+    argv = [
+        "decode",
+        f"data.dir={args.data_dir}",
+        "--beam",
+        "5",
+        "--sentences",
+        str(sizes[0]),
+        "--batch1-sentences",
+        str(sizes[1]),
+        "--repeats",
+        str(sizes[2]),
+        *search_args,
+    ]
     if args.checkpoint:
         argv += ["--checkpoint", args.checkpoint]
     buf = io.StringIO()
@@ -91,8 +110,12 @@ def main():
     result = json.loads(text.strip().splitlines()[-1])
     result["platform"] = platform
     result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
-    variant = (("_while_graphs", args.while_graphs), (f"_shortlist{result['shortlist']}", result["shortlist"]),
-               (f"_slots{result['slots']}", result["slots"]), (f"_topk_{result['topk']}", result["topk"] != "auto"))
+    variant = (
+        ("_while_graphs", args.while_graphs),
+        (f"_shortlist{result['shortlist']}", result["shortlist"]),
+        (f"_slots{result['slots']}", result["slots"]),
+        (f"_topk_{result['topk']}", result["topk"] != "auto"),
+    )
     write_result(args.out, f"decode_{platform}{''.join(name for name, on in variant if on)}.json", result)
 
 

@@ -34,6 +34,7 @@ What the table shows:
   at T = 1,024. Our reading, not profiled: the step is bound by memory traffic, and writing and re-reading every
   per-step activation costs more than recomputing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,13 +58,21 @@ def one(policy: str, length: int, rows: int, src_len: int, repeats: int) -> dict
     from nmt.config import get_config
     from nmt.tools.bench_memory import time_train_step
     from nmt.training.memory import compile_for_shapes, compiled_stats
+
     cfg = get_config("reference", [f"model.remat={policy}"])
     compiled = compile_for_shapes(cfg, 8000, rows, length, src_len)[0]
     stats = compiled_stats(compiled)
     step_s = time_train_step(cfg, 8000, rows, src_len, length, repeats, train_fn=compiled)
     live = jax.devices()[0].memory_stats() or {}
-    return {"policy": policy, "tgt_len": length, "src_len": src_len, "rows": rows, **stats, "step_s": step_s,
-            "peak_bytes_in_use": live.get("peak_bytes_in_use")}
+    return {
+        "policy": policy,
+        "tgt_len": length,
+        "src_len": src_len,
+        "rows": rows,
+        **stats,
+        "step_s": step_s,
+        "peak_bytes_in_use": live.get("peak_bytes_in_use"),
+    }
 
 
 def main():
@@ -81,6 +90,7 @@ def main():
     if args.cpu:
         env["JAX_PLATFORMS"] = "cpu"
     import jax
+
     platform = "cpu" if args.cpu else jax.devices()[0].platform
     if not args.cpu and platform != "gpu":
         sys.exit(f"device_memory: no GPU visible (devices: {jax.devices()}); use --cpu to run on the CPU")
@@ -91,13 +101,20 @@ def main():
             cmd = [sys.executable, os.path.abspath(__file__), "--one", policy, "--length", str(length)]
             cmd += ["--cpu"] if args.cpu else []
             r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-            row = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else \
-                {"policy": policy, "tgt_len": length, "error": r.stderr.strip().splitlines()[-1:]}
+            row = (
+                json.loads(r.stdout.strip().splitlines()[-1])
+                if r.returncode == 0
+                else {"policy": policy, "tgt_len": length, "error": r.stderr.strip().splitlines()[-1:]}
+            )
             print(json.dumps(row), flush=True)
             results.append(row)
     from nmt.tools.results import write_result
-    write_result(args.out, f"memory_{platform}.json",
-                 {"platform": platform, "device": str(jax.devices()[0].device_kind), "rows": results})
+
+    write_result(
+        args.out,
+        f"memory_{platform}.json",
+        {"platform": platform, "device": str(jax.devices()[0].device_kind), "rows": results},
+    )
 
 
 if __name__ == "__main__":

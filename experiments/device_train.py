@@ -23,6 +23,7 @@ Results: none on a GPU yet (no GPU was available for this script so far). The ta
 bfloat16 is 400,000 source+target tokens/s on one H200 (NVIDIA's GNMT v2 in PyTorch: 140,909 on one A100 with mixed
 precision; an H200 has about 3.2x the A100's dense bfloat16 compute).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,22 +37,46 @@ COMMAND_BUFFER = "--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL"
 BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12}
 MODELS = {  # overrides of the reference preset
     "reference": [],
-    "gnmt_size": ["model.emb=1024", "model.hidden=1024", "model.enc_layers=4", "model.dec_layers=4",
-                  "model.decoder=gnmt"],
+    "gnmt_size": [
+        "model.emb=1024",
+        "model.hidden=1024",
+        "model.enc_layers=4",
+        "model.dec_layers=4",
+        "model.decoder=gnmt",
+    ],
 }
-VARIANTS = {"f32": "model.dtype=float32", "bf16": "model.dtype=bfloat16",
-            "bf16_unroll4": "model.dtype=bfloat16 model.unroll=4",
-            "bf16_cudnn": "model.dtype=bfloat16 model.encoder_impl=cudnn"}
+VARIANTS = {
+    "f32": "model.dtype=float32",
+    "bf16": "model.dtype=bfloat16",
+    "bf16_unroll4": "model.dtype=bfloat16 model.unroll=4",
+    "bf16_cudnn": "model.dtype=bfloat16 model.encoder_impl=cudnn",
+}
 TINY = ["model.emb=32", "model.hidden=32"]
 
 
 def bench(model_args: list[str], variants: dict, args, env: dict) -> dict:
-    sizes = ["--steps", "2", "--warmup", "1", "--rounds", "1"] if args.cpu else \
-        ["--steps", str(args.steps), "--warmup", "3", "--rounds", "2"]
-    cmd = [sys.executable, "-m", "nmt.bench", "train", "--preset", "reference", *sizes,
-           *(f"--variant={k}={v}" for k, v in variants.items()), f"data.dir={args.data_dir}",
-           f"data.batch_tokens={args.batch_tokens}", "data.buckets=[16,32,64]", "data.max_len=64", *model_args,
-           *(TINY if args.cpu else []), *args.overrides]
+    sizes = (
+        ["--steps", "2", "--warmup", "1", "--rounds", "1"]
+        if args.cpu
+        else ["--steps", str(args.steps), "--warmup", "3", "--rounds", "2"]
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "nmt.bench",
+        "train",
+        "--preset",
+        "reference",
+        *sizes,
+        *(f"--variant={k}={v}" for k, v in variants.items()),
+        f"data.dir={args.data_dir}",
+        f"data.batch_tokens={args.batch_tokens}",
+        "data.buckets=[16,32,64]",
+        "data.max_len=64",
+        *model_args,
+        *(TINY if args.cpu else []),
+        *args.overrides,
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if run.returncode:
         sys.exit(f"device_train: {' '.join(cmd)} failed:\n{run.stderr[-3000:]}")
@@ -63,8 +88,9 @@ def bf16_matmul_flops_per_s(n: int) -> float:
     import jax.numpy as jnp
 
     from nmt.tools.timing import median_seconds
+
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.bfloat16)
-    return 2 * n ** 3 / median_seconds(jax.jit(jnp.dot), a, a, repeats=10)
+    return 2 * n**3 / median_seconds(jax.jit(jnp.dot), a, a, repeats=10)
 
 
 def cudnn_check(cpu: bool) -> dict:
@@ -74,6 +100,7 @@ def cudnn_check(cpu: bool) -> dict:
 
     from nmt.config import get_config
     from nmt.model import Seq2Seq, init_params, make_model
+
     outs, params = {}, None
     for impl in ("scan", "cudnn"):
         cfg = get_config("reference", [f"model.encoder_impl={impl}", *(TINY if cpu else [])])
@@ -99,16 +126,24 @@ def main():
     env = dict(os.environ, JAX_PLATFORMS="cpu") if args.cpu else dict(os.environ)
     os.environ.update(env)
     import jax
+
     platform = jax.devices()[0].platform
     if not args.cpu and platform != "gpu":
         sys.exit(f"device_train: no GPU visible (devices: {jax.devices()}); use --cpu to run on the CPU")
     from nmt.tools.results import write_result
+
     kind = jax.devices()[0].device_kind
     peak = next((v for k, v in BF16_PEAK.items() if k in kind), None)
     measured = bf16_matmul_flops_per_s(512 if args.cpu else 8192)
     t0 = time.time()
-    result = {"platform": platform, "device": kind, "bf16_peak_flops_per_s": peak,
-              "bf16_matmul_flops_per_s": measured, "cudnn_check": cudnn_check(args.cpu), "models": {}}
+    result = {
+        "platform": platform,
+        "device": kind,
+        "bf16_peak_flops_per_s": peak,
+        "bf16_matmul_flops_per_s": measured,
+        "cudnn_check": cudnn_check(args.cpu),
+        "models": {},
+    }
     flagged = dict(env, XLA_FLAGS=" ".join(filter(None, (env.get("XLA_FLAGS"), COMMAND_BUFFER))))
     for name, model_args in MODELS.items():
         runs = {"": bench(model_args, VARIANTS, args, env)}
@@ -119,9 +154,21 @@ def main():
             for variant, r in res["variants"].items():
                 flops = r["model_flops_per_s"]
                 rows[prefix + variant] = {
-                    **{k: r[k] for k in ("tokens_per_s", "src_tgt_tokens_per_s", "step_s", "compile_s",
-                                         "padding_fraction", "parameters", "peak_bytes")},
-                    "bf16_mfu": flops / peak if peak else None, "of_measured_bf16_matmul": flops / measured}
+                    **{
+                        k: r[k]
+                        for k in (
+                            "tokens_per_s",
+                            "src_tgt_tokens_per_s",
+                            "step_s",
+                            "compile_s",
+                            "padding_fraction",
+                            "parameters",
+                            "peak_bytes",
+                        )
+                    },
+                    "bf16_mfu": flops / peak if peak else None,
+                    "of_measured_bf16_matmul": flops / measured,
+                }
         result["models"][name] = rows
     result["seconds"] = time.time() - t0
     write_result(args.out, f"train_{platform}.json", result)

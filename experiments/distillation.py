@@ -15,6 +15,7 @@ ema_5k`, kept as runs/r5k_ema995; the preset has trained at 3e-3 since 2026-12-0
 
 Results: README.md, "Smaller models" (the development machine, 2 CPU cores, 2026-11-30).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     args = p.parse_args(argv)
-    distill = [sys.executable, "-m", "nmt.distill", "--teacher", TEACHER, "--workdir", STUDENT, "--no-progress",
-               *STUDENT_OVERRIDES]
+    distill = [
+        sys.executable,
+        "-m",
+        "nmt.distill",
+        "--teacher",
+        TEACHER,
+        "--workdir",
+        STUDENT,
+        "--no-progress",
+        *STUDENT_OVERRIDES,
+    ]
     if not os.path.exists(os.path.join(ROOT, STUDENT_5000, "results.json")):
         subprocess.run(distill, cwd=ROOT, check=True)
         shutil.copytree(os.path.join(ROOT, STUDENT), os.path.join(ROOT, STUDENT_5000))
@@ -54,10 +64,17 @@ def main(argv=None):
     for w in (STUDENT_5000, STUDENT):
         rows[w]["minutes"] = training_minutes(w)
     gap = lambda w, search: [round(s - t, 2) for s, t in zip(rows[w]["test"][search], rows[TEACHER]["test"][search])]
-    write_result(args.out, "distillation.json", {
-        "runs": rows, "student_overrides": STUDENT_OVERRIDES, "translating_train_s": corpus["seconds"],
-        "parameter_ratio": round(rows[STUDENT]["parameters"] / rows[TEACHER]["parameters"], 3),
-        "test_gap_to_teacher": {w: {s: gap(w, s) for s in ("greedy", "beam5")} for w in (STUDENT_5000, STUDENT)}})
+    write_result(
+        args.out,
+        "distillation.json",
+        {
+            "runs": rows,
+            "student_overrides": STUDENT_OVERRIDES,
+            "translating_train_s": corpus["seconds"],
+            "parameter_ratio": round(rows[STUDENT]["parameters"] / rows[TEACHER]["parameters"], 3),
+            "test_gap_to_teacher": {w: {s: gap(w, s) for s in ("greedy", "beam5")} for w in (STUDENT_5000, STUDENT)},
+        },
+    )
 
 
 if __name__ == "__main__":

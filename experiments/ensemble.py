@@ -141,6 +141,7 @@ every model's distribution at every step; the two timed in different processes o
 commands keep the mean of log-probabilities as their default. Not tried: ensembles of members of other widths, or
 trained on other subword samplings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -167,19 +168,33 @@ def main(argv=None):
     p.add_argument("--run", action="append", required=True, help="a run directory; give two or more")
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     p.add_argument("--name", help="the result file's name, without .json (default: ensemble_<number of runs>)")
-    p.add_argument("--mean", choices=("log", "prob"), default="log",
-                   help="what the ensemble averages: log-probabilities or probabilities (nmt.evaluate --ensemble-mean)")
+    p.add_argument(
+        "--mean",
+        choices=("log", "prob"),
+        default="log",
+        help="what the ensemble averages: log-probabilities or probabilities (nmt.evaluate --ensemble-mean)",
+    )
     args = p.parse_args(argv)
     rows = {}
     for name, runs in [(os.path.relpath(r, ROOT), [r]) for r in args.run] + [("ensemble", args.run)]:
         rows[name] = {split: evaluate(runs, split, args.mean) for split in ("val", "test_2016_flickr")}
-        print(f"{name}: val beam5 {rows[name]['val']['beam5']['bleu']:.2f}, test beam5 "
-              f"{rows[name]['test_2016_flickr']['beam5']['bleu']:.2f}", flush=True)
+        print(
+            f"{name}: val beam5 {rows[name]['val']['beam5']['bleu']:.2f}, test beam5 "
+            f"{rows[name]['test_2016_flickr']['beam5']['bleu']:.2f}",
+            flush=True,
+        )
     singles = [rows[os.path.relpath(r, ROOT)]["test_2016_flickr"]["beam5"]["bleu_lc"] for r in args.run]
     gain = rows["ensemble"]["test_2016_flickr"]["beam5"]["bleu_lc"] - sum(singles) / len(singles)
-    write_result(args.out, f"{args.name or f'ensemble_{len(args.run)}'}.json",
-                 {"runs": [os.path.relpath(r, ROOT) for r in args.run], "ensemble_mean": args.mean, "scores": rows,
-                  "test_beam5_lc_gain_over_mean_single": gain})
+    write_result(
+        args.out,
+        f"{args.name or f'ensemble_{len(args.run)}'}.json",
+        {
+            "runs": [os.path.relpath(r, ROOT) for r in args.run],
+            "ensemble_mean": args.mean,
+            "scores": rows,
+            "test_beam5_lc_gain_over_mean_single": gain,
+        },
+    )
 
 
 if __name__ == "__main__":

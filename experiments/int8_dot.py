@@ -21,6 +21,7 @@ product (largest error relative to the largest output):
 Converting the weights inside the product gains nothing; the integer dot takes a fifth off the output layer and
 nothing off the LSTM layer, so int8 models use the integer dot (nmt.model.matrices).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ import numpy as np
 
 from nmt.tools.results import write_result
 
-SHAPES = {"output layer (tied embedding) 5x256 @ 256x8000": (5, 256, 8000),
-          "decoder LSTM layer 5x512 @ 512x1024": (5, 512, 1024)}
+SHAPES = {
+    "output layer (tied embedding) 5x256 @ 256x8000": (5, 256, 8000),
+    "decoder LSTM layer 5x512 @ 512x1024": (5, 512, 1024),
+}
 LOOP = 50
 
 
@@ -55,6 +58,7 @@ def variants(w, q, s):
         xq = jnp.round(x / sx).astype(jnp.int8)
         acc = jax.lax.dot_general(xq, q, (((1,), (0,)), ((), ())), preferred_element_type=jnp.int32)
         return acc.astype(jnp.float32) * sx * s
+
     return {"float32": float32, "dequant": dequant, "int8_dot": int8_dot}
 
 
@@ -63,7 +67,9 @@ def looped(fn):
     def run(x):
         def body(i, acc):
             return acc + fn(x + i.astype(x.dtype) * 1e-3)
+
         return jax.lax.fori_loop(0, LOOP, body, jnp.zeros_like(fn(x)))
+
     return run
 
 
@@ -73,8 +79,11 @@ def main(argv=None):
     p.add_argument("--out", default="experiments/results")
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    result = {"machine": "cpu" if jax.default_backend() == "cpu" else jax.devices()[0].device_kind,
-              "jax": jax.__version__, "loop": LOOP}
+    result = {
+        "machine": "cpu" if jax.default_backend() == "cpu" else jax.devices()[0].device_kind,
+        "jax": jax.__version__,
+        "loop": LOOP,
+    }
     for label, (b, n, m) in SHAPES.items():
         w = rng.normal(0, 0.1, (n, m)).astype(np.float32)
         q, s = quantise(w)

@@ -18,6 +18,7 @@ to the uninterrupted run's; 42 steps of 240 were redone; at the end 3 checkpoint
 and 240), all of which read back, and no partial save folder. (A first run, before the trainer removed the folders of
 unfinished saves at start, left three of them beside the same bit-identical result.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _command(workdir: str, steps: int) -> list[str]:
-    return [sys.executable, "-m", "nmt.train", "--preset", "tiny", "--workdir", workdir, "--no-progress",
-            f"train.steps={steps}", "train.eval_every=40", "train.log_every=1", "train.save_every_s=1",
-            "train.final_beam=1", "train.eval_bleu_max=50"]
+    return [
+        sys.executable,
+        "-m",
+        "nmt.train",
+        "--preset",
+        "tiny",
+        "--workdir",
+        workdir,
+        "--no-progress",
+        f"train.steps={steps}",
+        "train.eval_every=40",
+        "train.log_every=1",
+        "train.save_every_s=1",
+        "train.final_beam=1",
+        "train.eval_bleu_max=50",
+    ]
 
 
 def _saving(workdir: str) -> bool:
@@ -81,11 +95,13 @@ def final_params(workdir: str):
     import numpy as np
 
     from nmt.run import load_run
+
     return [np.asarray(x) for x in jax.tree.leaves(load_run(workdir, "latest").params)]
 
 
 def checkpoints_on_disk(workdir: str) -> dict:
     from nmt.run import load_run
+
     root = os.path.join(workdir, "checkpoints")
     out = {}
     for kind in sorted(os.listdir(root)):
@@ -119,11 +135,19 @@ def main(argv=None):
     with open(os.path.join(soaked, "metrics.jsonl")) as f:
         counts = collections.Counter(json.loads(line)["step"] for line in f if '"kind": "train"' in line)
     a, b = final_params(soaked), final_params(straight)
-    write_result(args.out, "kill_soak.json", {
-        "kills": sum(k["killed"] for k in kills), "during_save": sum(k["during_save"] for k in kills),
-        "bit_identical": len(a) == len(b) and all((x == y).all() for x, y in zip(a, b)),
-        "steps": args.steps, "steps_redone": sum(n - 1 for n in counts.values()),
-        "checkpoints": checkpoints_on_disk(soaked), "command": " ".join(_command("WORKDIR", args.steps)[1:])})
+    write_result(
+        args.out,
+        "kill_soak.json",
+        {
+            "kills": sum(k["killed"] for k in kills),
+            "during_save": sum(k["during_save"] for k in kills),
+            "bit_identical": len(a) == len(b) and all((x == y).all() for x, y in zip(a, b)),
+            "steps": args.steps,
+            "steps_redone": sum(n - 1 for n in counts.values()),
+            "checkpoints": checkpoints_on_disk(soaked),
+            "command": " ".join(_command("WORKDIR", args.steps)[1:]),
+        },
+    )
 
 
 if __name__ == "__main__":

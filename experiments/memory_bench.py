@@ -24,6 +24,7 @@ NMT_DATA_DIR=../shared/data/multi30k); the files are in experiments/results/:
 - Depth, compile only, at [64, 100]: the budget is what `none` needs with 2+2 layers (2.05 GiB, temp + arguments +
   outputs − aliased); `none` with 3+3 needs 2.52 GiB, while `sqrt_t` fits 8+8 layers in 1.40 GiB.
 """
+
 from __future__ import annotations
 
 from nmt.tools.results import run_commands

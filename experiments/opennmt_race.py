@@ -34,6 +34,7 @@ sentence); nmt pads to the bucket edge so that each bucket compiles once: 11.8% 
 with the finer buckets, 16.8% with the default ones. Where nmt's step goes and what each lever gave is in
 experiments/train_levers.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,9 +67,14 @@ def set_up_peer(work: str, data_dir: str, vocab_model: str) -> None:
     shutil.copy(os.path.join(RECIPE, "rnn.yaml"), os.path.join(work, "config", "rnn.yaml"))
     shutil.copy(os.path.join(RECIPE, "torch213_weights_only.patch"), work)
     if not os.path.exists(os.path.join(work, "venv", "bin", "onmt_train")):
-        subprocess.run(["bash", "scripts/setup.sh"], cwd=work, check=True,
-                       env=dict(os.environ, MULTI30K_DIR=os.path.abspath(data_dir)))
+        subprocess.run(
+            ["bash", "scripts/setup.sh"],
+            cwd=work,
+            check=True,
+            env=dict(os.environ, MULTI30K_DIR=os.path.abspath(data_dir)),
+        )
     import sentencepiece as spm
+
     sp = spm.SentencePieceProcessor(model_file=vocab_model)
     for split in ("train", "val", "test_2016_flickr"):
         for lang in ("en", "de"):
@@ -76,27 +82,59 @@ def set_up_peer(work: str, data_dir: str, vocab_model: str) -> None:
                 lines = [" ".join(sp.encode(line.rstrip("\n"), out_type=str)) for line in f]
             with open(os.path.join(work, "data", f"{split}.sp.{lang}"), "w", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
-    subprocess.run([os.path.join(work, "venv", "bin", "onmt_build_vocab"), "-config", "config/rnn.yaml",
-                    "-n_sample", "-1", "-num_threads", "1"], cwd=work, check=True, capture_output=True)
+    subprocess.run(
+        [
+            os.path.join(work, "venv", "bin", "onmt_build_vocab"),
+            "-config",
+            "config/rnn.yaml",
+            "-n_sample",
+            "-1",
+            "-num_threads",
+            "1",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
 
 
 def peer_window(work: str, seconds: int) -> dict:
     """The peer trains for `seconds` (start-up included); its medians over the report lines after step 50."""
-    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", TORCH_THREADS="2",
-               TRAIN_BUDGET_S=str(seconds), TRAIN_STEPLOG="run/steps.tsv")
-    run = subprocess.run([os.path.join(work, "venv", "bin", "python"), "scripts/train_timed.py", "-config",
-                          "config/rnn.yaml"], cwd=work, env=env, capture_output=True, text=True, check=True)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="2",
+        MKL_NUM_THREADS="2",
+        TORCH_THREADS="2",
+        TRAIN_BUDGET_S=str(seconds),
+        TRAIN_STEPLOG="run/steps.tsv",
+    )
+    run = subprocess.run(
+        [os.path.join(work, "venv", "bin", "python"), "scripts/train_timed.py", "-config", "config/rnn.yaml"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = [tuple(int(x) for x in m.groups()) for m in REPORT.finditer(run.stderr) if int(m.group(1)) > 50]
     if len(rows) < 3:
         raise RuntimeError(f"the peer logged {len(rows)} report lines after step 50; give it more --peer-seconds")
     per_step = [(b[3] - a[3]) / (b[0] - a[0]) for a, b in zip(rows, rows[1:])]
-    return {"tokens_per_s": statistics.median(r[2] for r in rows), "step_s": statistics.median(per_step),
-            "report_lines": len(rows), "last_step": rows[-1][0]}
+    return {
+        "tokens_per_s": statistics.median(r[2] for r in rows),
+        "step_s": statistics.median(per_step),
+        "report_lines": len(rows),
+        "last_step": rows[-1][0],
+    }
 
 
 def nmt_window(steps: int) -> dict:
-    run = subprocess.run([sys.executable, "-m", "nmt.bench", "train", "--preset", "opennmt_rnn", "--steps",
-                          str(steps)], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "nmt.bench", "train", "--preset", "opennmt_rnn", "--steps", str(steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     res = json.loads(run.stdout.strip().splitlines()[-1])
     return {k: res[k] for k in ("tokens_per_s", "step_s", "padding_fraction", "mfu", "matmul_flops_per_s")}
 
@@ -119,14 +157,30 @@ def main(argv=None):
     for i in range(args.windows):
         windows["peer"].append(peer_window(args.work, args.peer_seconds))
         windows["nmt"].append(nmt_window(args.nmt_steps))
-        print(f"window {i + 1}: peer {windows['peer'][-1]['tokens_per_s']:.0f}, nmt "
-              f"{windows['nmt'][-1]['tokens_per_s']:.0f} target tokens/s", flush=True)
-    sides = {side: {"tokens_per_s": statistics.median(w["tokens_per_s"] for w in ws),
-                    "step_s": statistics.median(w["step_s"] for w in ws), "windows": ws}
-             for side, ws in windows.items()}
-    write_result(args.out, "opennmt_race.json", {
-        **sides, "nmt_over_peer": sides["nmt"]["tokens_per_s"] / sides["peer"]["tokens_per_s"],
-        "model": "opennmt_rnn / rnn.yaml", "peer_seconds": args.peer_seconds, "nmt_steps": args.nmt_steps})
+        print(
+            f"window {i + 1}: peer {windows['peer'][-1]['tokens_per_s']:.0f}, nmt "
+            f"{windows['nmt'][-1]['tokens_per_s']:.0f} target tokens/s",
+            flush=True,
+        )
+    sides = {
+        side: {
+            "tokens_per_s": statistics.median(w["tokens_per_s"] for w in ws),
+            "step_s": statistics.median(w["step_s"] for w in ws),
+            "windows": ws,
+        }
+        for side, ws in windows.items()
+    }
+    write_result(
+        args.out,
+        "opennmt_race.json",
+        {
+            **sides,
+            "nmt_over_peer": sides["nmt"]["tokens_per_s"] / sides["peer"]["tokens_per_s"],
+            "model": "opennmt_rnn / rnn.yaml",
+            "peer_seconds": args.peer_seconds,
+            "nmt_steps": args.nmt_steps,
+        },
+    )
 
 
 if __name__ == "__main__":

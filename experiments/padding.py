@@ -24,6 +24,7 @@ epoch's batches:
 
 What each costs and gives in speed is in experiments/train_levers.py (train_batches_opennmt.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,14 @@ def epoch_padding(examples, config, full_batches: bool, pair_shapes: int) -> dic
         b = next(it)
         src, tgt = src + b["src"].size, tgt + b["tgt_out"].size
         src_real, tgt_real = src_real + int((b["src"] > 0).sum()), tgt_real + int((b["tgt_out"] > 0).sum())
-    return {"full_batches": full_batches, "pair_shapes": pair_shapes, "programs": len(it.shapes()),
-            "batches": it.steps_per_epoch(), "target_padding": 1 - tgt_real / tgt, "source_padding": 1 - src_real / src}
+    return {
+        "full_batches": full_batches,
+        "pair_shapes": pair_shapes,
+        "programs": len(it.shapes()),
+        "batches": it.steps_per_epoch(),
+        "target_padding": 1 - tgt_real / tgt,
+        "source_padding": 1 - src_real / src,
+    }
 
 
 def main():
@@ -58,8 +65,10 @@ def main():
     rows = [epoch_padding(examples, config, False, 0)]
     rows += [epoch_padding(examples, config, True, int(n)) for n in args.pair_shapes.split(",")]
     for r in rows:
-        print(f"full_batches={r['full_batches']!s:5} pair_shapes={r['pair_shapes']:3} programs={r['programs']:3} "
-              f"target {r['target_padding']:.3f} source {r['source_padding']:.3f}")
+        print(
+            f"full_batches={r['full_batches']!s:5} pair_shapes={r['pair_shapes']:3} programs={r['programs']:3} "
+            f"target {r['target_padding']:.3f} source {r['source_padding']:.3f}"
+        )
     out = {"preset": args.preset, "rows": rows}
     with open(os.path.join(RESULTS, f"padding_{args.preset}.json"), "w") as f:
         json.dump(out, f, indent=1)

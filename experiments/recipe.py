@@ -149,6 +149,7 @@ alone on the machine, 1.07 s a step; three layers a side from 22:53 to 23:54, al
 - Shared embeddings (`--lever ema_shared`) cost nothing measurable at 2,500 steps: -0.65 val greedy, +0.26 val beam
   5, within the seeds' spread, with 27% fewer parameters; not yet tried at 5,000 steps, so the preset keeps them apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -190,16 +191,27 @@ LEVERS = {  # name: overrides of the multi30k preset
     **{f"ema_lr3e-3_layers1_seed{s}": [*LAYERS1, f"train.seed={s}"] for s in (1, 2, 3)},
     # twice the batch over the same tokens: half the steps, warm-up and evaluation interval, and 0.99 ≈ 0.995² so the
     # moving average spans the same tokens
-    "ema_lr3e-3_batch4096": ["data.batch_tokens=4096", "train.steps=1250", "train.warmup_steps=200",
-                             "train.eval_every=250", "train.ema_decay=0.99", "train.lr=3e-3"],
+    "ema_lr3e-3_batch4096": [
+        "data.batch_tokens=4096",
+        "train.steps=1250",
+        "train.warmup_steps=200",
+        "train.eval_every=250",
+        "train.ema_decay=0.99",
+        "train.lr=3e-3",
+    ],
 }
 # A lever that continues a finished one: its run starts as a copy of that run and resumes to its own train.steps.
 # The rsqrt decay does not depend on train.steps, so this is the uninterrupted run (tests/test_train.py checks resume).
 CONTINUES = {"ema_lr3e-3_5k": "ema_lr3e-3"}
 LABELS = {
-    "preset": "previous preset, seed 0", "seed1": "previous preset, seed 1", "seed2": "previous preset, seed 2",
-    "seed3": "previous preset, seed 3", "ema": "+ moving average 0.995", "ema_5k": "+ 5,000 steps (lr 2e-3)",
-    "ema_shared": "+ moving average, shared embeddings", "ema_lr3e-3": "+ moving average, lr 3e-3 (a slow day)",
+    "preset": "previous preset, seed 0",
+    "seed1": "previous preset, seed 1",
+    "seed2": "previous preset, seed 2",
+    "seed3": "previous preset, seed 3",
+    "ema": "+ moving average 0.995",
+    "ema_5k": "+ 5,000 steps (lr 2e-3)",
+    "ema_shared": "+ moving average, shared embeddings",
+    "ema_lr3e-3": "+ moving average, lr 3e-3 (a slow day)",
     "ema_dropout0.4": "+ moving average, dropout 0.4",
     "ema_worddrop0.1": "+ moving average, word dropout 0.1 (a slow day)",
     "ema_smooth0.2": "+ moving average, smoothing 0.2 (a slow day)",
@@ -210,10 +222,17 @@ LABELS = {
     "ema_lr3e-3_layers1": "+ moving average, lr 3e-3, 1 layer each side (a slow day)",
     "ema_lr3e-3_layers3": "+ moving average, lr 3e-3, 3 layers each side (a slow day)",
     **{f"ema_lr3e-3_5k_seed{s}": f"the preset now, seed {s} (a slow day)" for s in (1, 2, 3)},
-    **{f"ema_lr3e-3_layers1_seed{s}": f"+ moving average, lr 3e-3, 1 layer each side, seed {s} (a slow day)"
-       for s in (1, 2, 3)}}
+    **{
+        f"ema_lr3e-3_layers1_seed{s}": f"+ moving average, lr 3e-3, 1 layer each side, seed {s} (a slow day)"
+        for s in (1, 2, 3)
+    },
+}
 ALIASES = {  # runs trained before this script, with the same settings (and eval_every=250 for a finer curve)
-    "preset": "runs/ttq_nmt", "ema": "runs/ema995", "ema_5k": "runs/r5k_ema995", "seed1": "runs/seed1"}
+    "preset": "runs/ttq_nmt",
+    "ema": "runs/ema995",
+    "ema_5k": "runs/r5k_ema995",
+    "seed1": "runs/seed1",
+}
 
 
 def workdir(lever: str) -> str:
@@ -227,18 +246,22 @@ def train(lever: str) -> str:
     if lever in CONTINUES and not os.path.exists(wd):
         shutil.copytree(train(CONTINUES[lever]), wd, ignore=shutil.ignore_patterns("results.json", "*.hyp", "*.lock"))
     if not os.path.exists(results):
-        rc = subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", wd, "--no-progress", *COMMON,
-                             *LEVERS[lever]], cwd=ROOT).returncode
+        rc = subprocess.run(
+            [sys.executable, "-m", "nmt.train", "--workdir", wd, "--no-progress", *COMMON, *LEVERS[lever]], cwd=ROOT
+        ).returncode
         if rc or not os.path.exists(results):  # stopped by a signal, or failed
-            sys.exit(f"recipe.py: lever {lever!r} did not finish (nmt.train exit {rc}); its run {wd} keeps the last "
-                     f"checkpoint, and `python experiments/recipe.py --lever {lever}` resumes it")
+            sys.exit(
+                f"recipe.py: lever {lever!r} did not finish (nmt.train exit {rc}); its run {wd} keeps the last "
+                f"checkpoint, and `python experiments/recipe.py --lever {lever}` resumes it"
+            )
     return wd
 
 
 def curve(wd: str) -> list[dict]:
     """The run's validation rows: step, minutes of training (rows_with_minutes), greedy BLEU."""
-    return [{"step": r["step"], "minutes": m, "bleu": r["bleu"]} for r, m in rows_with_minutes(wd)
-            if r["kind"] == "val"]
+    return [
+        {"step": r["step"], "minutes": m, "bleu": r["bleu"]} for r, m in rows_with_minutes(wd) if r["kind"] == "val"
+    ]
 
 
 def row(lever: str, wd: str) -> dict:
@@ -249,8 +272,13 @@ def alphas(wd: str, values: list[float]) -> dict:
     """Beam 5's val BLEU for each length-penalty alpha (chosen on val, never on test)."""
     out = {}
     for a in values:
-        proc = subprocess.run([sys.executable, "-m", "nmt.evaluate", "--checkpoint", wd, "--split", "val", "--alpha",
-                               str(a)], cwd=ROOT, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nmt.evaluate", "--checkpoint", wd, "--split", "val", "--alpha", str(a)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         res = json.loads(proc.stdout.strip().splitlines()[-1])["beam5"]
         out[str(a)] = [round(res["bleu"], 2), round(res["bleu_lc"], 2)]
         print(f"alpha {a}: val beam 5 {out[str(a)]}", flush=True)
@@ -260,8 +288,10 @@ def alphas(wd: str, values: list[float]) -> dict:
 def plot(out: str, table: dict) -> None:
     """Every recorded lever's curve, from recipe.json: the runs themselves need not be on this machine."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 7.5), sharey=True)
     for i, lever in enumerate(name for name in LEVERS if name in table):
         c = table[lever]["curve"]

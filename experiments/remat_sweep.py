@@ -16,6 +16,7 @@ NMT_DATA_DIR=../shared/data/multi30k); the files are in experiments/results/:
   414 / 503; the offload policy 571 / 1,397 / 4,704 / 9,113 (CPU: its 4 named tensors are placed on host in the
   program, 192 MiB at T = 1,024, but not moved). With 8 encoder layers sqrt_t needs 466–722 MiB, none 1,548–12,592.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,31 @@ def main(argv=None):
     p.add_argument("--src-len", type=int, default=50)
     p.add_argument("--lengths", default="32,64,128,256,512,1024", help="target lengths")
     p.add_argument("--depths", default="2,4,8", help="encoder depths")
-    p.add_argument("--policies", help="policies, separated by ';' (default: all; with --tiny: none, full, sqrt_t "
-                                      "and one offload)")
+    p.add_argument(
+        "--policies", help="policies, separated by ';' (default: all; with --tiny: none, full, sqrt_t and one offload)"
+    )
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = p.parse_args(argv)
     if args.tiny:
-        preset, policies, lengths, depths, rows, src, vocab = \
-            "tiny", ("none", "full", "sqrt_t", "offload:dec_h,attn_context"), (8, 32), (2,), 4, 8, 50
+        preset, policies, lengths, depths, rows, src, vocab = (
+            "tiny",
+            ("none", "full", "sqrt_t", "offload:dec_h,attn_context"),
+            (8, 32),
+            (2,),
+            4,
+            8,
+            50,
+        )
     else:
-        preset, policies, lengths, depths, rows, src, vocab = \
-            "reference", tuple(REGISTRY), [int(x) for x in args.lengths.split(",")], \
-            [int(x) for x in args.depths.split(",")], args.rows, args.src_len, 8000
+        preset, policies, lengths, depths, rows, src, vocab = (
+            "reference",
+            tuple(REGISTRY),
+            [int(x) for x in args.lengths.split(",")],
+            [int(x) for x in args.depths.split(",")],
+            args.rows,
+            args.src_len,
+            8000,
+        )
     policies = args.policies.split(";") if args.policies else policies
     rows_out = sweep(preset, policies, lengths, depths, rows, src, vocab, args.time)
     write(rows_out, args.out)
@@ -57,14 +72,21 @@ def plot(rows, out: str | None = None):
     """Temp memory against target length (log-log, per policy, shallowest depth) and, for timed rows, the
     memory-time Pareto front. Saves PNGs under `out` when given; returns the figures."""
     import matplotlib.pyplot as plt
+
     depth = min(r["enc_layers"] for r in rows)
     fig, ax = plt.subplots(figsize=(6, 4))
     for policy in dict.fromkeys(r["policy"] for r in rows):
-        pts = sorted((r["tgt_len"], r["temp_bytes"]) for r in rows
-                     if r["policy"] == policy and r["enc_layers"] == depth)
+        pts = sorted(
+            (r["tgt_len"], r["temp_bytes"]) for r in rows if r["policy"] == policy and r["enc_layers"] == depth
+        )
         ax.plot([p[0] for p in pts], [p[1] / 2**20 for p in pts], "o-", label=policy)
-    ax.set(xscale="log", yscale="log", xlabel="target length", ylabel="temp memory (MiB)",
-           title=f"compiled temp memory, {depth} encoder layers")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="target length",
+        ylabel="temp memory (MiB)",
+        title=f"compiled temp memory, {depth} encoder layers",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     figs = [fig]
@@ -93,6 +115,7 @@ def plot(rows, out: str | None = None):
 def write(rows, out: str) -> None:
     """remat_sweep.json / .csv and the plots under `out`."""
     import matplotlib.pyplot as plt
+
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "remat_sweep.json"), "w") as f:
         json.dump(rows, f, indent=1)

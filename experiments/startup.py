@@ -33,6 +33,7 @@ runs/ttq_nmt, the default preset's 2,500 steps; the peer's its 40-minute checkpo
   imported by translation.
 - Targets: never slower than the peer cold (0.48×: met); ≤ 0.5× warm (**0.41×: met**).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,46 @@ def _timed(cmd: list[str], **kw) -> float:
 
 
 def nmt_once(checkpoint: str, source: str, cache: str, out: str) -> float:
-    return _timed([sys.executable, "-m", "nmt.translate", "--checkpoint", checkpoint, "--beam", "5", "--input",
-                   source, "--output", out], env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache))
+    return _timed(
+        [
+            sys.executable,
+            "-m",
+            "nmt.translate",
+            "--checkpoint",
+            checkpoint,
+            "--beam",
+            "5",
+            "--input",
+            source,
+            "--output",
+            out,
+        ],
+        env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache),
+    )
 
 
 def peer_once(checkpoint: str, out: str) -> float:
-    return _timed([os.path.join(PEER_WORK, "venv", "bin", "onmt_translate"), "-model", checkpoint, "-src",
-                   "data/test_2016_flickr.sp.en", "-output", out, "-beam_size", "5", "-batch_size", "32",
-                   "-batch_type", "sents", "-gpu", "-1"], cwd=PEER_WORK, env=dict(os.environ, OMP_NUM_THREADS="2"))
+    return _timed(
+        [
+            os.path.join(PEER_WORK, "venv", "bin", "onmt_translate"),
+            "-model",
+            checkpoint,
+            "-src",
+            "data/test_2016_flickr.sp.en",
+            "-output",
+            out,
+            "-beam_size",
+            "5",
+            "-batch_size",
+            "32",
+            "-batch_type",
+            "sents",
+            "-gpu",
+            "-1",
+        ],
+        cwd=PEER_WORK,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+    )
 
 
 def with_eval_buckets(run: str, buckets: list[int], where: str) -> str:
@@ -94,7 +127,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     peer_ckpt = args.peer_checkpoint or max(
         glob.glob(os.path.join(PEER_WORK, "run_ttq", "model_step_*.pt")),
-        key=lambda f: int(re.search(r"(\d+)\.pt$", f).group(1)))
+        key=lambda f: int(re.search(r"(\d+)\.pt$", f).group(1)),
+    )
     source = os.path.join(PEER_WORK, "data", "test_2016_flickr.en")
     times = {"nmt_cold": [], "nmt_warm": [], "peer": []}
     work = tempfile.mkdtemp(prefix="startup-")
@@ -114,12 +148,21 @@ def main(argv=None):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    write_result(args.out, f"startup{'_eval_buckets' if args.eval_buckets else ''}.json", {
-        "eval_buckets": args.eval_buckets or "the run's",
-        "seconds": times, "median_s": med, "cold_over_peer": med["nmt_cold"] / med["peer"],
-        "warm_over_peer": med["nmt_warm"] / med["peer"], "warm_output_identical": same,
-        "nmt_checkpoint": os.path.relpath(args.checkpoint, ROOT), "peer_checkpoint": os.path.relpath(peer_ckpt, ROOT),
-        "command": "nmt.translate --beam 5 (test_2016_flickr); onmt_translate -beam_size 5 -batch_size 32"})
+    write_result(
+        args.out,
+        f"startup{'_eval_buckets' if args.eval_buckets else ''}.json",
+        {
+            "eval_buckets": args.eval_buckets or "the run's",
+            "seconds": times,
+            "median_s": med,
+            "cold_over_peer": med["nmt_cold"] / med["peer"],
+            "warm_over_peer": med["nmt_warm"] / med["peer"],
+            "warm_output_identical": same,
+            "nmt_checkpoint": os.path.relpath(args.checkpoint, ROOT),
+            "peer_checkpoint": os.path.relpath(peer_ckpt, ROOT),
+            "command": "nmt.translate --beam 5 (test_2016_flickr); onmt_translate -beam_size 5 -batch_size 32",
+        },
+    )
 
 
 if __name__ == "__main__":

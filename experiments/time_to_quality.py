@@ -46,6 +46,7 @@ Results, on the development machine (2 cores, 24 GiB, no GPU; jax 0.10.2 against
   vocabulary); its score peaks at 32.84 at step 2,500 and its last checkpoint scores 32.14. nmt's default model is
   smaller (7.45 M parameters against 16.34 M) and steps 0.37 s a step on larger batches of finer buckets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,9 @@ def _val_times(metrics_path: str, t0: float) -> list[dict]:
     points, spent = [], 0.0
     for r in (r for r in rows if r["kind"] == "val"):
         start = train_time[r["step"]]
-        points.append({"step": r["step"], "wall_s": start - t0, "train_s": start - t0 - spent,
-                       "val_bleu_greedy": r["bleu"]})
+        points.append(
+            {"step": r["step"], "wall_s": start - t0, "train_s": start - t0 - spent, "val_bleu_greedy": r["bleu"]}
+        )
         spent += r["time"] - start
     return points
 
@@ -92,9 +94,21 @@ def nmt_side(out: str, overrides: list[str], name: str) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
     cold = tempfile.mkdtemp(prefix="nmt-cold-cache-")  # compiles everything, as on a fresh machine
     t0 = time.time()
-    subprocess.run([sys.executable, "-m", "nmt.train", "--workdir", run_dir, "--no-progress",
-                    f"train.eval_every={EVERY}", "train.keep_evaluated=20", *overrides], check=True,
-                   env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=cold))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nmt.train",
+            "--workdir",
+            run_dir,
+            "--no-progress",
+            f"train.eval_every={EVERY}",
+            "train.keep_evaluated=20",
+            *overrides,
+        ],
+        check=True,
+        env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=cold),
+    )
     total = time.time() - t0
     points = _val_times(os.path.join(run_dir, "metrics.jsonl"), t0)
     beam = BeamConfig(beam=5, alpha=0.6)
@@ -104,9 +118,14 @@ def nmt_side(out: str, overrides: list[str], name: str) -> dict:
             res = evaluate_split(run, split, {"beam": beam})["beam"]
             p[f"{name}_bleu"], p[f"{name}_bleu_lc"] = res["bleu"], res["bleu_lc"]
         print(f"step {p['step']}: {p['wall_s']:.0f} s, test BLEU {p['test_bleu']:.2f}", flush=True)
-    return {"side": "nmt", "command": " ".join(["python -m nmt.train", f"train.eval_every={EVERY}",
-                                                "train.keep_evaluated=20", *overrides]),
-            "process_s": total, "points": points}
+    return {
+        "side": "nmt",
+        "command": " ".join(
+            ["python -m nmt.train", f"train.eval_every={EVERY}", "train.keep_evaluated=20", *overrides]
+        ),
+        "process_s": total,
+        "points": points,
+    }
 
 
 def against_peer(points: list[dict], peer: dict) -> dict:
@@ -117,8 +136,13 @@ def against_peer(points: list[dict], peer: dict) -> dict:
         if p["test_bleu"] >= target:
             f = (target - prev["test_bleu"]) / (p["test_bleu"] - prev["test_bleu"])
             reach = {k: prev[k] + f * (p[k] - prev[k]) for k in ("wall_s", "train_s")}
-            return {"peer_target_bleu": target, "peer_wall_s": peer_s, "reached_wall_s": reach["wall_s"],
-                    "reached_train_s": reach["train_s"], "time_ratio": reach["wall_s"] / peer_s}
+            return {
+                "peer_target_bleu": target,
+                "peer_wall_s": peer_s,
+                "reached_wall_s": reach["wall_s"],
+                "reached_train_s": reach["train_s"],
+                "time_ratio": reach["wall_s"] / peer_s,
+            }
         prev = p
     return {"peer_target_bleu": target, "peer_wall_s": peer_s, "reached_wall_s": None, "time_ratio": None}
 
@@ -126,11 +150,36 @@ def against_peer(points: list[dict], peer: dict) -> dict:
 def _peer_bleu(work: str, ckpt: str, split: str) -> float:
     py = os.path.join(work, "venv", "bin")
     hyp = os.path.join("run_ttq", f"{os.path.basename(ckpt)}.{split}.sp.de")
-    subprocess.run([os.path.join(py, "onmt_translate"), "-model", ckpt, "-src", f"data/{split}.sp.en", "-output",
-                    hyp, "-beam_size", "5", "-batch_size", "32", "-batch_type", "sents", "-gpu", "-1"],
-                   cwd=work, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
-    report = subprocess.run([os.path.join(py, "python"), "scripts/decode_bleu.py", hyp, f"data/{split}.de"],
-                            cwd=work, check=True, capture_output=True, text=True).stdout
+    subprocess.run(
+        [
+            os.path.join(py, "onmt_translate"),
+            "-model",
+            ckpt,
+            "-src",
+            f"data/{split}.sp.en",
+            "-output",
+            hyp,
+            "-beam_size",
+            "5",
+            "-batch_size",
+            "32",
+            "-batch_type",
+            "sents",
+            "-gpu",
+            "-1",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+    )
+    report = subprocess.run(
+        [os.path.join(py, "python"), "scripts/decode_bleu.py", hyp, f"data/{split}.de"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return float(re.search(r"BLEU \(cased\)\s*: ([\d.]+)", report).group(1))
 
 
@@ -142,35 +191,65 @@ def peer_side(seconds: int) -> dict:
     from nmt.data.multi30k import locate
 
     config = get_config("opennmt_rnn")
-    set_up_peer(PEER_WORK, os.path.dirname(locate("train", "en", "multi30k", config.data.dir)),
-                load_data(config.data).vocab_path)
+    set_up_peer(
+        PEER_WORK,
+        os.path.dirname(locate("train", "en", "multi30k", config.data.dir)),
+        load_data(config.data).vocab_path,
+    )
     shutil.rmtree(os.path.join(PEER_WORK, "run_ttq"), ignore_errors=True)
     os.makedirs(os.path.join(PEER_WORK, "run_ttq"))
     with open(os.path.join(PEER_WORK, "config", "rnn.yaml")) as f:
         yaml = f.read()
-    for key, value in (("save_model", "run_ttq/model"), ("save_checkpoint_steps", str(EVERY)),
-                       ("keep_checkpoint", "-1"), ("log_file", "run_ttq/train.log")):
+    for key, value in (
+        ("save_model", "run_ttq/model"),
+        ("save_checkpoint_steps", str(EVERY)),
+        ("keep_checkpoint", "-1"),
+        ("log_file", "run_ttq/train.log"),
+    ):
         yaml = re.sub(rf"^{key}:.*$", f"{key}: {value}", yaml, flags=re.M)
     with open(os.path.join(PEER_WORK, "config", "rnn_ttq.yaml"), "w") as f:
         f.write(yaml)
-    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", TORCH_THREADS="2",
-               TRAIN_BUDGET_S=str(seconds), TRAIN_STEPLOG="run_ttq/steps.tsv")
-    subprocess.run([os.path.join(PEER_WORK, "venv", "bin", "python"), "scripts/train_timed.py", "-config",
-                    "config/rnn_ttq.yaml"], cwd=PEER_WORK, env=env, check=True, capture_output=True)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="2",
+        MKL_NUM_THREADS="2",
+        TORCH_THREADS="2",
+        TRAIN_BUDGET_S=str(seconds),
+        TRAIN_STEPLOG="run_ttq/steps.tsv",
+    )
+    subprocess.run(
+        [os.path.join(PEER_WORK, "venv", "bin", "python"), "scripts/train_timed.py", "-config", "config/rnn_ttq.yaml"],
+        cwd=PEER_WORK,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     with open(os.path.join(PEER_WORK, "run_ttq", "steps.tsv")) as f:
         rows = [line.split("\t") for line in f.read().splitlines()[1:]]
     wall = {int(r[0]): float(r[1]) for r in rows}
-    ckpts = sorted((int(m.group(1)), name) for name in os.listdir(os.path.join(PEER_WORK, "run_ttq"))
-                   if (m := re.fullmatch(r"model_step_(\d+)\.pt", name)))
+    ckpts = sorted(
+        (int(m.group(1)), name)
+        for name in os.listdir(os.path.join(PEER_WORK, "run_ttq"))
+        if (m := re.fullmatch(r"model_step_(\d+)\.pt", name))
+    )
     points = []
     for step, name in ckpts:
         ckpt = os.path.join("run_ttq", name)
         wall_s = min((t for s, t in wall.items() if s >= step), default=max(wall.values()))
-        points.append({"step": step, "wall_s": wall_s, "val_bleu": _peer_bleu(PEER_WORK, ckpt, "val"),
-                       "test_bleu": _peer_bleu(PEER_WORK, ckpt, "test_2016_flickr")})
+        points.append(
+            {
+                "step": step,
+                "wall_s": wall_s,
+                "val_bleu": _peer_bleu(PEER_WORK, ckpt, "val"),
+                "test_bleu": _peer_bleu(PEER_WORK, ckpt, "test_2016_flickr"),
+            }
+        )
         print(f"step {step}: {wall_s:.0f} s, test BLEU {points[-1]['test_bleu']:.2f}", flush=True)
-    return {"side": "peer", "command": f"train_timed.py -config rnn.yaml, TRAIN_BUDGET_S={seconds}, a checkpoint "
-                                       f"every {EVERY} steps", "points": points}
+    return {
+        "side": "peer",
+        "command": f"train_timed.py -config rnn.yaml, TRAIN_BUDGET_S={seconds}, a checkpoint every {EVERY} steps",
+        "points": points,
+    }
 
 
 def summary(out: str) -> dict:
@@ -181,22 +260,25 @@ def summary(out: str) -> dict:
     for path in sorted(glob.glob(os.path.join(out, "time_to_quality_nmt*.json"))):
         with open(path) as f:
             nmt = json.load(f)
-        result[os.path.basename(path)[len("time_to_quality_"):-len(".json")]] = {
-            "command": nmt["command"], "final_test_bleu": nmt["points"][-1]["test_bleu"],
-            **against_peer(nmt["points"], peer)}
+        result[os.path.basename(path)[len("time_to_quality_") : -len(".json")]] = {
+            "command": nmt["command"],
+            "final_test_bleu": nmt["points"][-1]["test_bleu"],
+            **against_peer(nmt["points"], peer),
+        }
     write_result(out, "time_to_quality.json", result)
     return result
 
 
 def plot(out: str) -> str:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
     labels = {"nmt": "nmt, default preset", "peer": "OpenNMT-py, rnn.yaml"}
     for path in sorted(glob.glob(os.path.join(out, "time_to_quality_*.json"))):
-        side = os.path.basename(path)[len("time_to_quality_"):-len(".json")]
+        side = os.path.basename(path)[len("time_to_quality_") : -len(".json")]
         label = labels.get(side, f"nmt, {side[4:]}")
         with open(path) as f:
             points = json.load(f)["points"]

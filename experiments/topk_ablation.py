@@ -21,6 +21,7 @@ Candidate selection, fused against plain (`python experiments/topk_ablation.py -
   tokens, where its second top-k outweighs the saving; `auto` takes each where it is faster. The tokens are the same
   in every setting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,28 +54,39 @@ def main(argv=None):
     run = load_run(args.checkpoint)
     model, params, buckets = run.model, run.params, run.config.data.buckets
     data = load_data(run.config.data, vocab_path=os.path.join(args.checkpoint, "vocab.model"))
-    ids = [x[:max(buckets) - 1] for x in run.sp.encode(data.test.src_text[:args.sentences])]
-    one, big = server_batches(ids[:args.batch1_sentences], buckets, 1), server_batches(ids, buckets, 64)
+    ids = [x[: max(buckets) - 1] for x in run.sp.encode(data.test.src_text[: args.sentences])]
+    one, big = server_batches(ids[: args.batch1_sentences], buckets, 1), server_batches(ids, buckets, 64)
     lister = Shortlister(lexicon_for_run(run), 256)
     projected, source = embedding_projection(model, params), source_projection(model, params)
 
     def blocks(cfg):
-        return lambda b: beam_decode(model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg),
-                                     projected=projected)["tokens"]
+        return lambda b: beam_decode(
+            model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg), projected=projected
+        )["tokens"]
 
     def queue(cfg):
-        return lambda _: [h[0] for h in queue_translate(model, params, ids, buckets, cfg, 64, lister, projected,
-                                                         source)[0]]
+        return lambda _: [
+            h[0] for h in queue_translate(model, params, ids, buckets, cfg, 64, lister, projected, source)[0]
+        ]
 
-    result = {"device": str(jax.devices()[0].device_kind), "model": f"{args.checkpoint}@{run.step}",
-              "repeats": args.repeats, "batch1_sentences": len(one), "batch64_sentences": len(ids)}
-    for setting, batches, search in (("batch1", one, blocks), ("batch64", big, blocks),
-                                     ("slots64_shortlist256", [None], queue)):
+    result = {
+        "device": str(jax.devices()[0].device_kind),
+        "model": f"{args.checkpoint}@{run.step}",
+        "repeats": args.repeats,
+        "batch1_sentences": len(one),
+        "batch64_sentences": len(ids),
+    }
+    for setting, batches, search in (
+        ("batch1", one, blocks),
+        ("batch64", big, blocks),
+        ("slots64_shortlist256", [None], queue),
+    ):
         fns = {name: search(BeamConfig(beam=5, topk=name)) for name in ("fused", "plain")}
         times = alternate(fns, batches, args.repeats)
         fused, plain = sum(times["fused"]), sum(times["plain"])
-        same = all(np.array_equal(a, b) for x in batches
-                   for a, b in zip(*(jax.device_get(fn(x)) for fn in fns.values())))
+        same = all(
+            np.array_equal(a, b) for x in batches for a, b in zip(*(jax.device_get(fn(x)) for fn in fns.values()))
+        )
         result[setting] = {"fused_s": fused, "plain_s": plain, "fused_over_plain": fused / plain, "same_tokens": same}
     write_result(args.out, "topk_ablation.json", result)
 

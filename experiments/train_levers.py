@@ -96,33 +96,86 @@ step, MFU 0.43; the untraced step 0.749 s, traced 1.155 s):
 | host: a step's dispatch | | 0.7 ms |
 | host: drawing a batch (overlaps the step before) | | 0.4 ms |
 """
+
 from __future__ import annotations
 
 from nmt.tools.results import run_commands
 
 BENCH = ["-m", "nmt.bench", "train", "--preset", "opennmt_rnn"]
 COMMANDS = {  # result file: the command that writes it (its last line)
-    "train_levers_opennmt.json": BENCH + [
-        "--steps", "15", "--rounds", "3", "--variant", "fused=model.fuse_directions=true",
-        "--variant", "split=model.fuse_directions=false",
-        "--variant", "unroll2=model.unroll=2 model.fuse_directions=true",
-        "--variant", "unroll4=model.unroll=4 model.fuse_directions=true"],
+    "train_levers_opennmt.json": BENCH
+    + [
+        "--steps",
+        "15",
+        "--rounds",
+        "3",
+        "--variant",
+        "fused=model.fuse_directions=true",
+        "--variant",
+        "split=model.fuse_directions=false",
+        "--variant",
+        "unroll2=model.unroll=2 model.fuse_directions=true",
+        "--variant",
+        "unroll4=model.unroll=4 model.fuse_directions=true",
+    ],
     "train_profile_opennmt.json": BENCH + ["--steps", "20", "--profile"],
-    "train_flat_update_opennmt.json": BENCH + [
-        "--steps", "15", "--rounds", "3", "--variant", "tree=train.flat_update=false",
-        "--variant", "flat=train.flat_update=true"],
-    "train_batches_opennmt.json": BENCH + [
-        "--steps", "30", "--rounds", "3", "--variant", "part=data.full_batches=false",
-        "--variant", "full=data.full_batches=true", "--variant", "pairs30=data.pair_shapes=30"],
-    "train_buckets_opennmt.json": BENCH + [
-        "--steps", "15", "--rounds", "3", "--variant", "coarse=data.buckets=[8,12,16,20,24,32,48,64,100]",
-        "--variant", "fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100]"],
+    "train_flat_update_opennmt.json": BENCH
+    + [
+        "--steps",
+        "15",
+        "--rounds",
+        "3",
+        "--variant",
+        "tree=train.flat_update=false",
+        "--variant",
+        "flat=train.flat_update=true",
+    ],
+    "train_batches_opennmt.json": BENCH
+    + [
+        "--steps",
+        "30",
+        "--rounds",
+        "3",
+        "--variant",
+        "part=data.full_batches=false",
+        "--variant",
+        "full=data.full_batches=true",
+        "--variant",
+        "pairs30=data.pair_shapes=30",
+    ],
+    "train_buckets_opennmt.json": BENCH
+    + [
+        "--steps",
+        "15",
+        "--rounds",
+        "3",
+        "--variant",
+        "coarse=data.buckets=[8,12,16,20,24,32,48,64,100]",
+        "--variant",
+        "fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100]",
+    ],
     # the recipe's width, depth and batch levers (experiments/recipe.py): what a step and a token cost
-    "train_sizes_multi30k.json": ["-m", "nmt.bench", "train", "--preset", "multi30k", "--steps", "10", "--rounds", "2",
-                                  "--variant", "preset=model.hidden=256", "--variant", "hidden384=model.hidden=384",
-                                  "--variant", "layers1=model.enc_layers=1 model.dec_layers=1",
-                                  "--variant", "layers3=model.enc_layers=3 model.dec_layers=3",
-                                  "--variant", "batch4096=data.batch_tokens=4096"],
+    "train_sizes_multi30k.json": [
+        "-m",
+        "nmt.bench",
+        "train",
+        "--preset",
+        "multi30k",
+        "--steps",
+        "10",
+        "--rounds",
+        "2",
+        "--variant",
+        "preset=model.hidden=256",
+        "--variant",
+        "hidden384=model.hidden=384",
+        "--variant",
+        "layers1=model.enc_layers=1 model.dec_layers=1",
+        "--variant",
+        "layers3=model.enc_layers=3 model.dec_layers=3",
+        "--variant",
+        "batch4096=data.batch_tokens=4096",
+    ],
 }
 
 

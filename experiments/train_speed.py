@@ -16,6 +16,7 @@ the best float32 matmul rate XLA reached on this machine in the same run. Paddin
 One epoch compiles one train-step program per bucket shape (8 programs for 8 shapes, logged as `programs` in
 `metrics.jsonl`, and tested).
 """
+
 from __future__ import annotations
 
 from nmt.tools.results import run_commands

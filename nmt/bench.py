@@ -2,6 +2,7 @@
 
 Benchmarks print a human-readable table, then one JSON object as the last line.
 """
+
 from __future__ import annotations
 
 from nmt import cli
@@ -13,16 +14,26 @@ def _parser() -> cli.Parser:
     train = sub.add_parser("train", help="training step throughput and MFU")
     train.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
     train.add_argument("--warmup", type=int, default=3)
-    train.add_argument("--variant", action="append", default=[], metavar="NAME=OVERRIDES",
-                       help="a variant of the configuration, e.g. 'unroll2=model.unroll=2' (several overrides "
-                            "separated by spaces); repeatable. The variants take turns in windows of --steps steps "
-                            "over the same batches, --rounds times, and are reported as ratios to the first")
+    train.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=OVERRIDES",
+        help="a variant of the configuration, e.g. 'unroll2=model.unroll=2' (several overrides "
+        "separated by spaces); repeatable. The variants take turns in windows of --steps steps "
+        "over the same batches, --rounds times, and are reported as ratios to the first",
+    )
     train.add_argument("--rounds", type=int, default=1, help="windows of each variant (default: 1)")
-    train.add_argument("--profile", action="store_true",
-                       help="also where a step's time goes, by part of the model (nmt/tools/profile.py)")
+    train.add_argument(
+        "--profile",
+        action="store_true",
+        help="also where a step's time goes, by part of the model (nmt/tools/profile.py)",
+    )
     decode = sub.add_parser("decode", help="beam search latency/throughput against the per-step-graph baseline")
-    decode.add_argument("--checkpoint", help="a run directory to take the model from (default: the preset's model "
-                                             "with untrained parameters)")
+    decode.add_argument(
+        "--checkpoint",
+        help="a run directory to take the model from (default: the preset's model with untrained parameters)",
+    )
     decode.add_argument("--beam", type=int, default=5)
     decode.add_argument("--alpha", type=float, default=0.6)
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
@@ -48,11 +59,13 @@ def _parser() -> cli.Parser:
 def _decode(config, args) -> dict:
     from nmt.decode import BeamConfig, Translator
     from nmt.tools.bench_decode import bench_decode, load_model
+
     config, model, params, sp, sources, label, lexicon = load_model(config, args.checkpoint, args.overrides)
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
-    translator = Translator([(model, params)], sp, config.data, cfg, shortlister=cli.shortlister(args, lexicon),
-                            slots=cli.slots(args))
-    res = bench_decode(translator, sources[:args.sentences], args.batch1_sentences, args.repeats)
+    translator = Translator(
+        [(model, params)], sp, config.data, cfg, shortlister=cli.shortlister(args, lexicon), slots=cli.slots(args)
+    )
+    res = bench_decode(translator, sources[: args.sentences], args.batch1_sentences, args.repeats)
     return dict(res, model=label if args.checkpoint else f"preset {args.preset}, {label}")
 
 
@@ -61,6 +74,7 @@ def _variants(specs: list[str]) -> dict | None:
     import shlex
 
     from nmt.config import ConfigError
+
     out = {}
     for spec in specs:
         name, _, rest = spec.partition("=")
@@ -75,18 +89,31 @@ def main(argv=None):
 
     def go():
         from nmt.tools.results import print_report
+
         config = cli.config_from_args(args)
         if args.what == "train":
             from nmt.tools.bench_train import bench_train
+
             res = bench_train(config, args.steps, args.warmup, _variants(args.variant), args.rounds, args.profile)
             print_report(f"train step, preset {args.preset}", res)
         elif args.what == "decode":
             print_report(f"beam search, beam {args.beam}", _decode(config, args))
         else:
             from nmt.tools.bench_memory import memory_bench
-            res = memory_bench(config, args.vocab or config.data.vocab_size, args.only, args.batch, args.length,
-                               tuple(int(x) for x in args.lengths.split(",")), args.time_len, args.depth_len,
-                               args.hidden, args.attention, args.repeats)
+
+            res = memory_bench(
+                config,
+                args.vocab or config.data.vocab_size,
+                args.only,
+                args.batch,
+                args.length,
+                tuple(int(x) for x in args.lengths.split(",")),
+                args.time_len,
+                args.depth_len,
+                args.hidden,
+                args.attention,
+                args.repeats,
+            )
             print_report("memory: recomputing attention, sqrt_t, depth", res)
 
     cli.main_guard(go, "nmt.bench", compilation_cache=False)  # compile_s times compiling, not loading

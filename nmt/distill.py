@@ -5,20 +5,32 @@ DIR/distilled) and a student with the teacher's configuration, changed by the ov
 model.share_embeddings=true), trains on those translations and is chosen and scored on the real val and test
 references. Run again, it resumes the student.
 """
+
 from __future__ import annotations
 
 from nmt import cli
 
 
 def main(argv=None):
-    parser = cli.Parser(prog="nmt.distill", description=__doc__.split("\n\n")[1],
-                        epilog="Fields and defaults: python -m nmt.config --preset NAME")
+    parser = cli.Parser(
+        prog="nmt.distill",
+        description=__doc__.split("\n\n")[1],
+        epilog="Fields and defaults: python -m nmt.config --preset NAME",
+    )
     parser.add_argument("--teacher", required=True, help="the teacher's run directory (written by nmt.train)")
-    parser.add_argument("--which", default="best", choices=("best", "latest"),
-                        help="the teacher's checkpoint (default: %(default)s; best falls back to latest)")
+    parser.add_argument(
+        "--which",
+        default="best",
+        choices=("best", "latest"),
+        help="the teacher's checkpoint (default: %(default)s; best falls back to latest)",
+    )
     parser.add_argument("--workdir", required=True, help="the student's run directory; an existing one resumes")
-    parser.add_argument("overrides", nargs="*", metavar="section.field=value",
-                        help="the student's changes to the teacher's configuration, e.g. model.hidden=128")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="section.field=value",
+        help="the student's changes to the teacher's configuration, e.g. model.hidden=128",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     cli.add_search_args(parser, slots=64)
     args = parser.parse_args(argv)
@@ -26,10 +38,18 @@ def main(argv=None):
     def go():
         from nmt.compress.distill import distill
         from nmt.config import ConfigError
+
         if args.shortlist:
             raise ConfigError("--shortlist: the teacher translates with its whole vocabulary")
-        return distill(args.teacher, args.workdir, args.overrides, cli.beam_config(args), args.which,
-                       cli.slots(args), progress=not args.no_progress)
+        return distill(
+            args.teacher,
+            args.workdir,
+            args.overrides,
+            cli.beam_config(args),
+            args.which,
+            cli.slots(args),
+            progress=not args.no_progress,
+        )
 
     return cli.main_guard(go, "nmt.distill")
 

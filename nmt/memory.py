@@ -3,6 +3,7 @@
 The compiled train step's memory under a configuration and policy, and what its backward pass keeps (compile only,
 no run needed). Prints a table, then a JSON object as the last line.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,13 @@ def main(argv=None):
 
     def go():
         from nmt.tools.memory_report import memory_report, report_lines
+
         config = cli.config_from_args(args)
         rep = memory_report(config, args.vocab or config.data.vocab_size, args.rows, args.length)
-        print(f"preset {args.preset}, remat {rep['remat']}, attention {rep['attention_impl']}, "
-              f"batch [{args.rows}, {args.length}]")
+        print(
+            f"preset {args.preset}, remat {rep['remat']}, attention {rep['attention_impl']}, "
+            f"batch [{args.rows}, {args.length}]"
+        )
         print("\n".join(report_lines(rep)))
         print(json.dumps(rep))
 

@@ -7,6 +7,7 @@ few seconds; if the runtime then ends the child, the supervisor prints one line 
 the full log is kept; otherwise the held text follows unchanged (XLA also logs errors that are not fatal). Signals reach
 the child, and the child dies with the supervisor.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,9 +67,9 @@ class _Passthrough:
             self.tick()
             return
         text = self.line + chunk
-        tail = text[text.rfind(b"\n") + 1:]
+        tail = text[text.rfind(b"\n") + 1 :]
         self.line = tail if _START.match(tail) else b""  # an unfinished line that may become a runtime line waits
-        text = text[:len(text) - len(self.line)]
+        text = text[: len(text) - len(self.line)]
         if not text:
             return
         if self.held and not _RUNTIME_LINE.match(text):  # the warning was all there was
@@ -78,8 +79,8 @@ class _Passthrough:
         if not found:
             self._write(text)
             return
-        self._write(text[:found.start()])
-        self.held += text[found.start():]
+        self._write(text[: found.start()])
+        self.held += text[found.start() :]
         if any(m.group(1) in b"EF" for m in _RUNTIME_LINE.finditer(text)):
             self.error_at = self.clock()
             self.held, self.line = self.held + self.line, b""
@@ -98,14 +99,17 @@ class _Passthrough:
 
 def _die_with(parent: int):
     """The child's first act: die when `parent` dies, or now if it already has (the child then has another)."""
+
     def first_act() -> None:
         try:
             import ctypes
+
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a killed supervisor takes its child along
         except (OSError, AttributeError):
             pass
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
+
     return first_act
 
 
@@ -118,8 +122,9 @@ def _oom_kills() -> int | None:
     except OSError:
         groups = []
     paths = [f"/sys/fs/cgroup{path}/memory.events" for _, kinds, path in groups if kinds == ""]
-    paths += [f"/sys/fs/cgroup/memory{path}/memory.oom_control" for _, kinds, path in groups
-              if "memory" in kinds.split(",")]
+    paths += [
+        f"/sys/fs/cgroup/memory{path}/memory.oom_control" for _, kinds, path in groups if "memory" in kinds.split(",")
+    ]
     for path in paths + ["/proc/vmstat"]:
         try:
             with open(path) as f:
@@ -137,11 +142,15 @@ def ending(code: int, held: bytes, oom_killed: bool, me: str, prog: str) -> tupl
         with os.fdopen(fd, "wb") as f:
             f.write(held)
         who = lost_process(held.decode(errors="replace"))
-        return (f"{prog}: error: {me} lost {who}; JAX's distributed runtime ended this one (its log: {path}); the last "
-                "checkpoint is kept: start every process again to resume"), 1
+        return (
+            f"{prog}: error: {me} lost {who}; JAX's distributed runtime ended this one (its log: {path}); the last "
+            "checkpoint is kept: start every process again to resume"
+        ), 1
     if code == -signal.SIGKILL and oom_killed:
-        return (f"{prog}: error: {me} was killed by the kernel for lack of memory (SIGKILL; the kernel counts an "
-                "oom_kill); the last checkpoint is kept"), 128 + signal.SIGKILL
+        return (
+            f"{prog}: error: {me} was killed by the kernel for lack of memory (SIGKILL; the kernel counts an "
+            "oom_kill); the last checkpoint is kept"
+        ), 128 + signal.SIGKILL
     if code < 0:
         return f"{prog}: error: {me} was ended by signal {signal.Signals(-code).name}", 128 - code
     return None, code
@@ -153,6 +162,7 @@ def supervise(module: str, argv: list[str], prog: str) -> int:
 
     def forward(sig, _):  # the child saves and stops on either; one that comes before it starts, it never starts
         child.send_signal(sig) if child is not None else pending.append(sig)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, forward)
     me = f"process {os.environ.get('NMT_PROCESS_ID', '?')} of {os.environ.get('NMT_NUM_PROCESSES', '?')}"
@@ -160,8 +170,12 @@ def supervise(module: str, argv: list[str], prog: str) -> int:
         print(f"{prog}: {me} stopped by {signal.Signals(pending[0]).name} before it started", file=sys.stderr)
         return 128 + pending[0]
     oom_before = _oom_kills()
-    child = subprocess.Popen([sys.executable, "-m", module, *argv], stderr=subprocess.PIPE,
-                             env=dict(os.environ, **{SUPERVISED: "1"}), preexec_fn=_die_with(os.getpid()))
+    child = subprocess.Popen(
+        [sys.executable, "-m", module, *argv],
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, **{SUPERVISED: "1"}),
+        preexec_fn=_die_with(os.getpid()),
+    )
     for sig in pending:  # came while the child was being started
         child.send_signal(sig)
     passthrough, fd = _Passthrough(sys.stderr.buffer), child.stderr.fileno()

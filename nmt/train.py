@@ -2,6 +2,7 @@
 
 Trains (or resumes, when DIR holds a checkpoint) and ends by printing val and test BLEU of the best checkpoint.
 """
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,11 @@ from nmt import cli, supervisor
 
 
 def main(argv=None):
-    parser = cli.Parser(prog="nmt.train", description=__doc__.split("\n\n")[1],
-                        epilog="Fields and defaults: python -m nmt.config --preset NAME")
+    parser = cli.Parser(
+        prog="nmt.train",
+        description=__doc__.split("\n\n")[1],
+        epilog="Fields and defaults: python -m nmt.config --preset NAME",
+    )
     cli.add_config_args(parser)
     parser.add_argument("--workdir", help="run directory (default: runs/<preset>); an existing run resumes")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
@@ -21,8 +25,10 @@ def main(argv=None):
 
     def go():
         from nmt.training import trainer
-        return trainer.run(cli.config_from_args(args), args.workdir or f"runs/{args.preset}",
-                           progress=not args.no_progress)
+
+        return trainer.run(
+            cli.config_from_args(args), args.workdir or f"runs/{args.preset}", progress=not args.no_progress
+        )
 
     return cli.main_guard(go, "nmt.train")
 

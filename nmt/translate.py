@@ -4,6 +4,7 @@ One output line per input line, in input order (an empty line gives an empty lin
 input: `index<TAB>score<TAB>text`. Invalid UTF-8 is replaced and reported; over-long lines are truncated to the
 model's limit with a warning.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,6 +32,7 @@ def main(argv=None):
         from nmt.run.lexicon import lexicon_for_run
         from nmt.run.translation import read_input, translator_for
         from nmt.utils import write_atomic
+
         cfg, n_slots = cli.beam_config(args), cli.slots(args)
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
@@ -45,8 +47,7 @@ def main(argv=None):
             lines = read_input(sys.stdin.buffer, "stdin")
         runs = load_runs(args.checkpoint)
         run = runs[0]
-        translator = translator_for(runs, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)),
-                                    n_slots)
+        translator = translator_for(runs, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)), n_slots)
         results = translator.translate(lines)
         if args.nbest > 1:
             text = "".join(f"{i}\t{h.score:.4f}\t{h.text}\n" for i, t in enumerate(results) for h in t.hypotheses)

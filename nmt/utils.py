@@ -1,5 +1,6 @@
 """Small helpers that every layer shares. It imports nothing of nmt, and JAX only when called, so a command can parse
 its options (and set JAX's environment) before JAX starts."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,7 @@ def wide_dtype(dtype):
     """At least float32: recurrent state, softmax and scores keep float32 under bfloat16 compute (float64 stays
     float64 for gradient checks)."""
     import jax.numpy as jnp
+
     return jnp.promote_types(dtype, jnp.float32)
 
 

@@ -1,4 +1,5 @@
 """Fixtures: tiny generated corpora and a tiny trained run; no test reads the real corpus."""
+
 from __future__ import annotations
 
 import os
@@ -26,6 +27,7 @@ def _isolated_logging():
     (`cli.setup_logging`): undone after each test, so later tests' caplog sees the records and no handler writes
     to a captured stream that is gone."""
     import logging
+
     logger = logging.getLogger("nmt")
     saved = logger.handlers[:], logger.propagate, logger.level
     yield
@@ -42,9 +44,13 @@ def corpus_dir(tmp_path_factory):
 def tiny_run(corpus_dir, tmp_path_factory):
     """A run directory trained for a few steps on the toy corpus (for translation and evaluation tests)."""
     from nmt.training import trainer
+
     workdir = str(tmp_path_factory.mktemp("tiny_run"))
-    trainer.run(tiny_config(corpus_dir, "train.steps=40", "train.eval_every=20", "train.keep_evaluated=2"), workdir,
-                progress=False)
+    trainer.run(
+        tiny_config(corpus_dir, "train.steps=40", "train.eval_every=20", "train.keep_evaluated=2"),
+        workdir,
+        progress=False,
+    )
     return workdir
 
 

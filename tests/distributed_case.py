@@ -5,6 +5,7 @@
 Trains `sync` for 3 steps on a 2-worker mesh: two processes with one CPU device each, or (NUM_PROCESSES=1) one
 process with two devices. Process 0 writes the parameters to OUT.npz.
 """
+
 import os
 import sys
 
@@ -21,8 +22,17 @@ from nmt.training.workers import parallel_workers  # noqa: E402
 
 initialize_distributed(f"localhost:{port}", num, pid)
 assert jax.device_count() == 2 and jax.process_count() == num
-cfg = get_config("tiny", ["model.emb=8", "model.hidden=12", "model.dropout=0.0", "parallel.method=sync",
-                          "parallel.lr_rule=none", "train.lr=0.01"])
+cfg = get_config(
+    "tiny",
+    [
+        "model.emb=8",
+        "model.hidden=12",
+        "model.dropout=0.0",
+        "parallel.method=sync",
+        "parallel.lr_rule=none",
+        "train.lr=0.01",
+    ],
+)
 workers = parallel_workers(cfg, make_model(cfg, 30), make_mesh(2))
 state = workers.init(jax.random.key(0))
 initial = [np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(state.params)]

@@ -1,5 +1,6 @@
 """Parallel-training cases; `tests/test_parallel.py` runs this file in a process with 8 simulated CPU devices
 (XLA_FLAGS must be set before JAX starts, so not in the main test process)."""
+
 import functools
 
 import jax
@@ -16,8 +17,17 @@ from nmt.training import step as step_lib
 from nmt.training.workers import parallel_workers
 
 VOCAB = 30
-BASE = ["model.emb=8", "model.hidden=12", "model.enc_layers=1", "model.dec_layers=1", "model.dropout=0.0",
-        "parallel.warmup_steps=0", "parallel.lr_rule=none", "train.warmup_steps=2", "train.lr=0.01"]
+BASE = [
+    "model.emb=8",
+    "model.hidden=12",
+    "model.enc_layers=1",
+    "model.dec_layers=1",
+    "model.dropout=0.0",
+    "parallel.warmup_steps=0",
+    "parallel.lr_rule=none",
+    "train.warmup_steps=2",
+    "train.lr=0.01",
+]
 
 
 def config(*overrides):
@@ -97,8 +107,7 @@ def test_average_with_one_step_blocks_and_sgd_equals_sync():
 
 
 def test_bmuf_state_survives_checkpoint_and_resume(tmp_path):
-    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true",
-                 "parallel.warmup_steps=2")
+    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true", "parallel.warmup_steps=2")
     data = batches(9, 4)
     _, whole = run(cfg, 4, data)
     workers, half = run(cfg, 4, data, steps=5)
@@ -114,8 +123,7 @@ def test_bmuf_state_survives_checkpoint_and_resume(tmp_path):
 
 
 def test_several_workers_on_a_device_match_one_device_each():
-    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true",
-                 "parallel.warmup_steps=2")
+    cfg = config("parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true", "parallel.warmup_steps=2")
     data = batches(9, 4)
     _, spread = run(cfg, 4, data)
     workers, shared = run(cfg, 4, data, devices=2)
@@ -130,8 +138,16 @@ def test_the_trainer_runs_bmuf_and_resumes_on_other_devices(corpus_dir, tmp_path
     """4 workers start on 2 devices (two vmapped on each) and resume on 4 devices (one each)."""
     from nmt.training import trainer
     from tests.helpers import tiny_config
-    cfg = tiny_config(corpus_dir, "parallel.method=bmuf", "parallel.workers=4", "parallel.sync_every=2",
-                      "parallel.warmup_steps=2", "train.eval_every=4", "train.eval_bleu_max=8")
+
+    cfg = tiny_config(
+        corpus_dir,
+        "parallel.method=bmuf",
+        "parallel.workers=4",
+        "parallel.sync_every=2",
+        "parallel.warmup_steps=2",
+        "train.eval_every=4",
+        "train.eval_bleu_max=8",
+    )
     first = trainer.run(cfg.replace(train={"steps": 4}, parallel={"devices": 2}), str(tmp_path), progress=False)
     assert first["step"] == 4 and first["train_programs"] >= 1
     params = jax.tree.leaves(first["state"].params)[0]

@@ -1,8 +1,9 @@
 """A child for the supervisor's tests (tests/test_supervisor.py), run as `python -m tests.supervised_case MODE`.
 
-  oom      writes an error line as the runtime writes them, then allocates memory until the kernel kills it
-  signal   waits for SIGTERM and says so on stdout
+oom      writes an error line as the runtime writes them, then allocates memory until the kernel kills it
+signal   waits for SIGTERM and says so on stdout
 """
+
 import signal
 import sys
 import time

@@ -1,5 +1,6 @@
 """Checkpoint averaging (nmt.release --average, train.final_average) and the moving average of the parameters
 (train.ema_decay)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,27 +33,32 @@ def test_release_averages_the_last_evaluations(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     first, last = load_run(tiny_run, "evaluated", step=20), load_run(tiny_run, "evaluated", step=40)
     averaged = load_run(str(out))
-    expected = jax.tree.map(lambda a, b: (np.asarray(a, np.float64) + np.asarray(b, np.float64)) / 2,
-                            first.params, last.params)
+    expected = jax.tree.map(
+        lambda a, b: (np.asarray(a, np.float64) + np.asarray(b, np.float64)) / 2, first.params, last.params
+    )
     for a, b in zip(jax.tree.leaves(averaged.params), jax.tree.leaves(expected)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert averaged.step == 40
-    err = one_line_error(run_cli("nmt.release", "--checkpoint", tiny_run, "--out", str(tmp_path / "x"),
-                                 "--average", "3"))
+    err = one_line_error(
+        run_cli("nmt.release", "--checkpoint", tiny_run, "--out", str(tmp_path / "x"), "--average", "3")
+    )
     assert "2 evaluated checkpoint(s) kept, 3 asked to average" in err, err
     assert not (tmp_path / "x").exists()
 
 
 def test_the_moving_average_follows_the_parameters_with_a_ramped_decay(corpus_dir):
     from nmt.training import step as step_lib
+
     config = tiny_config(corpus_dir, "train.ema_decay=0.99")
     model = make_model(config, 80)
     opt = step_lib.make_optimizer(config.train)
     state = step_lib.init_train_state(model, opt, jax.random.key(0), ema=True)
     assert leaves_equal(state.ema, state.params)
     step = step_lib.compile_train_step(config, model, opt)
-    batch = {k: jnp.asarray(np.random.default_rng(1).integers(3, 80, (4, 8)), jnp.int32)
-             for k in ("src", "tgt_in", "tgt_out")}
+    batch = {
+        k: jnp.asarray(np.random.default_rng(1).integers(3, 80, (4, 8)), jnp.int32)
+        for k in ("src", "tgt_in", "tgt_out")
+    }
     expected = jax.tree.map(np.asarray, state.params)  # the step donates the state it reads
     for t in range(3):  # decay min(0.99, (1 + t) / (10 + t))
         state, _ = step(state, batch, jax.random.key(2))
@@ -65,9 +71,17 @@ def test_the_moving_average_follows_the_parameters_with_a_ramped_decay(corpus_di
 
 def test_a_run_with_a_moving_average_evaluates_keeps_and_loads_it(corpus_dir, tmp_path):
     from nmt.training import trainer
-    config = tiny_config(corpus_dir, "train.steps=10", "train.eval_every=5", "train.eval_bleu_max=10",
-                         "train.final_beam=1", "train.ema_decay=0.9", "train.keep_evaluated=2",
-                         "train.final_average=2")
+
+    config = tiny_config(
+        corpus_dir,
+        "train.steps=10",
+        "train.eval_every=5",
+        "train.eval_bleu_max=10",
+        "train.final_beam=1",
+        "train.ema_decay=0.9",
+        "train.keep_evaluated=2",
+        "train.final_average=2",
+    )
     res = trainer.run(config, str(tmp_path), progress=False)
     assert res["averaged_steps"] == [5, 10]
     ema = res["state"].ema

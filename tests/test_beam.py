@@ -17,8 +17,9 @@ VOCAB = 7  # PAD, UNK, BOS, EOS + 3 words: small enough to enumerate every outpu
 
 @pytest.fixture(scope="module", params=["luong", "gnmt"])
 def tiny_model(request):
-    model, params = model_and_params("model.attention=general", "model.dec_layers=2",
-                                     f"model.decoder={request.param}", vocab=VOCAB, seed=3)
+    model, params = model_and_params(
+        "model.attention=general", "model.dec_layers=2", f"model.decoder={request.param}", vocab=VOCAB, seed=3
+    )
     # Sharper distributions than the small initialisation, so that the best output is unambiguous.
     return model, jax.tree.map(lambda x: x * 8.0, params)
 
@@ -47,10 +48,10 @@ def test_wide_beam_finds_the_exhaustive_best(tiny_model, alpha, beta):
     outputs = [list(p) + [EOS] for n in range(limit) for p in itertools.product(words, repeat=n)]
     grid = np.full((len(outputs), limit), PAD, np.int32)
     for i, o in enumerate(outputs):
-        grid[i, :len(o)] = o
+        grid[i, : len(o)] = o
     found = beam_decode(model, params, src, cfg, limit)
     for b in range(src.shape[0]):
-        scores = score_outputs(model, params, jnp.repeat(src[b:b + 1], len(outputs), 0), jnp.asarray(grid), cfg)
+        scores = score_outputs(model, params, jnp.repeat(src[b : b + 1], len(outputs), 0), jnp.asarray(grid), cfg)
         best = int(np.argmax(scores["score"]))
         np.testing.assert_array_equal(found["tokens"][b, 0], grid[best])
         np.testing.assert_allclose(found["scores"][b, 0], scores["score"][best], atol=1e-4)
@@ -67,7 +68,7 @@ def test_scores_equal_teacher_forced_scores_and_nbest_is_sorted_and_distinct(tin
         assert np.all(np.diff(scores) <= 0) and scores[0] > -1e8
         seqs = [tuple(s) for s in np.asarray(res["tokens"][b])]
         assert len(set(seqs)) == len(seqs)
-        tf = score_outputs(model, params, jnp.repeat(src[b:b + 1], 5, 0), res["tokens"][b], cfg)
+        tf = score_outputs(model, params, jnp.repeat(src[b : b + 1], 5, 0), res["tokens"][b], cfg)
         np.testing.assert_allclose(res["scores"][b], tf["score"], atol=1e-4)
         np.testing.assert_allclose(res["logp"][b], tf["logp"], atol=1e-4)
 
@@ -83,7 +84,7 @@ def test_translation_does_not_depend_on_batch_or_padding(tiny_model):
     together = beam_decode(model, params, padded, cfg, max_len)
     for b in range(5):
         n = int((src[b] != PAD).sum())
-        alone = beam_decode(model, params, src[b:b + 1, :n], cfg, max_len)
+        alone = beam_decode(model, params, src[b : b + 1, :n], cfg, max_len)
         np.testing.assert_array_equal(alone["tokens"][0], together["tokens"][b])
         np.testing.assert_allclose(alone["scores"][0], together["scores"][b], atol=1e-5)
 
@@ -106,12 +107,16 @@ def test_a_kept_embedding_projection_changes_nothing(tiny_model):
     max_len = max_output_len(src.shape[1], cfg)
     projected = embedding_projection(model, params)
     assert projected.shape == (VOCAB, 4 * model.cfg.hidden)
-    plain, kept = beam_decode(model, params, src, cfg, max_len), beam_decode(model, params, src, cfg, max_len,
-                                                                            projected=projected)
+    plain, kept = (
+        beam_decode(model, params, src, cfg, max_len),
+        beam_decode(model, params, src, cfg, max_len, projected=projected),
+    )
     np.testing.assert_array_equal(plain["tokens"], kept["tokens"])
     np.testing.assert_allclose(plain["scores"], kept["scores"], atol=1e-5)
-    np.testing.assert_array_equal(greedy_decode(model, params, src, cfg, max_len),
-                                  greedy_decode(model, params, src, cfg, max_len, None, projected))
+    np.testing.assert_array_equal(
+        greedy_decode(model, params, src, cfg, max_len),
+        greedy_decode(model, params, src, cfg, max_len, None, projected),
+    )
 
 
 @pytest.mark.parametrize("v, lists", [(50, None), (5, None), (40, "shared"), (40, "per_sentence")])
@@ -125,12 +130,16 @@ def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists):
     at_limit = jnp.asarray([False, True, False])
     shortlist = None
     if lists:
-        ids = jnp.asarray(rng.permutation(np.arange(100))[:v] if lists == "shared" else
-                          np.stack([rng.permutation(100)[:v] for _ in range(b)]))
+        ids = jnp.asarray(
+            rng.permutation(np.arange(100))[:v]
+            if lists == "shared"
+            else np.stack([rng.permutation(100)[:v] for _ in range(b)])
+        )
         ids = ids.at[..., 0].set(EOS)
         shortlist = (ids, jnp.asarray(rng.random((b, v)) < 0.7))
-    fused, plain = (candidates(live, logits, at_limit, BeamConfig(beam=k, topk=t), shortlist)
-                    for t in ("fused", "plain"))
+    fused, plain = (
+        candidates(live, logits, at_limit, BeamConfig(beam=k, topk=t), shortlist) for t in ("fused", "plain")
+    )
     valid = np.asarray(plain[0]) > NEG_INF / 2
     assert valid.sum() >= k and np.array_equal(valid, np.asarray(fused[0]) > NEG_INF / 2)
     np.testing.assert_allclose(np.asarray(fused[0])[valid], np.asarray(plain[0])[valid], rtol=1e-6)
@@ -141,7 +150,9 @@ def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists):
 def test_fused_and_plain_candidate_selection_give_the_same_search(tiny_model):
     model, params = tiny_model
     src = sources(4, 6, 5)
-    runs = [beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
-            for cfg in (BeamConfig(beam=4, nbest=4, topk=t) for t in ("fused", "plain"))]
+    runs = [
+        beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
+        for cfg in (BeamConfig(beam=4, nbest=4, topk=t) for t in ("fused", "plain"))
+    ]
     np.testing.assert_array_equal(runs[0]["tokens"], runs[1]["tokens"])
     np.testing.assert_allclose(runs[0]["scores"], runs[1]["scores"], atol=1e-5)

@@ -1,4 +1,5 @@
 """The training benchmark's variants and profile, and the profile's bookkeeping; no timing is asserted."""
+
 import json
 import os
 import subprocess
@@ -44,12 +45,17 @@ def test_self_times_subtract_nested_events_per_thread():
 
 def test_bench_train_variants_take_turns_and_the_profile_finds_the_models_parts(corpus_dir):
     from nmt.tools.bench_train import bench_train
-    res = bench_train(tiny_config(corpus_dir), steps=2, warmup=1, rounds=2, profile=True,
-                      variants={"base": [], "unrolled": ["model.unroll=2"],
-                                "buckets": ["data.buckets=[4,6,8,10,12,14,16,24]"]})
+
+    res = bench_train(
+        tiny_config(corpus_dir),
+        steps=2,
+        warmup=1,
+        rounds=2,
+        profile=True,
+        variants={"base": [], "unrolled": ["model.unroll=2"], "buckets": ["data.buckets=[4,6,8,10,12,14,16,24]"]},
+    )
     assert set(res["variants"]) == {"base", "unrolled", "buckets"} and res["over_first"]["base"] == 1.0
-    assert all(v["timed_steps"] == 4 and v["programs"] >= v["programs_compiled"] >= 1
-               for v in res["variants"].values())
+    assert all(v["timed_steps"] == 4 and v["programs"] >= v["programs_compiled"] >= 1 for v in res["variants"].values())
     assert res["variants"]["buckets"]["programs"] > res["variants"]["base"]["programs"]  # its own batches
     parts = res["profile"]["parts"]
     assert {"recurrent products", "output layer and loss", "attention", "optimizer update"} <= set(parts)
@@ -60,6 +66,7 @@ def test_bench_train_variants_take_turns_and_the_profile_finds_the_models_parts(
 
 def test_commands_keep_compiled_programs_in_the_cache_folder(tmp_path, monkeypatch):
     from nmt import cli
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     before = jax.config.jax_compilation_cache_dir
     try:
@@ -76,11 +83,28 @@ def test_commands_keep_compiled_programs_in_the_cache_folder(tmp_path, monkeypat
 def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
     """`experiments/device_train.py --cpu`: every model and variant timed, and the cuDNN encoder path (JAX's
     reference implementation of the call, on the CPU) computes what the scan encoder does."""
-    overrides = [o for o in tiny_overrides(corpus_dir) if o.startswith(("data.corpus", "data.src", "data.tgt",
-                                                                         "data.test", "data.vocab"))]
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "device_train.py"), "--cpu", "--steps", "2",
-                        "--data-dir", corpus_dir, "--out", str(tmp_path), *overrides],
-                       capture_output=True, text=True, timeout=600)
+    overrides = [
+        o
+        for o in tiny_overrides(corpus_dir)
+        if o.startswith(("data.corpus", "data.src", "data.tgt", "data.test", "data.vocab"))
+    ]
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "experiments", "device_train.py"),
+            "--cpu",
+            "--steps",
+            "2",
+            "--data-dir",
+            corpus_dir,
+            "--out",
+            str(tmp_path),
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["platform"] == "cpu" and res["cudnn_check"]["matches"], res["cudnn_check"]
@@ -94,10 +118,12 @@ def test_the_gpu_training_script_runs_on_the_cpu(corpus_dir, tmp_path):
 
 def test_a_continued_runs_minutes_leave_out_the_wait_before_it_was_continued(tmp_path):
     from nmt.tools.results import rows_with_minutes
+
     launch = 1_000_000.0
     (tmp_path / "vocab.model").write_bytes(b"")
     os.utime(tmp_path / "vocab.model", (launch, launch))
     times = [launch + 60, launch + 120, launch + 120 + 7200, launch + 120 + 7260]  # two hours' wait, then more steps
-    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": i, "time": t}) + "\n"
-                                                    for i, t in enumerate(times)))
+    (tmp_path / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": i, "time": t}) + "\n" for i, t in enumerate(times))
+    )
     assert [m for _, m in rows_with_minutes(str(tmp_path))] == [1.0, 2.0, 2.0, 3.0]

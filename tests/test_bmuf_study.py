@@ -1,4 +1,5 @@
 """The convergence study script (experiments/bmuf_convergence.py) on a toy corpus."""
+
 import os
 import subprocess
 import sys
@@ -8,10 +9,31 @@ from tests.helpers import ROOT
 
 def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
     import json
-    r = subprocess.run([sys.executable, "experiments/bmuf_convergence.py", "--quick", "--data-dir", corpus_dir,
-                        "--eval-every", "4", "--warmup", "2", "--tau", "2", "--baseline", "train.lr=0.03",
-                        "--out", str(tmp_path)],
-                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=600)
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "experiments/bmuf_convergence.py",
+            "--quick",
+            "--data-dir",
+            corpus_dir,
+            "--eval-every",
+            "4",
+            "--warmup",
+            "2",
+            "--tau",
+            "2",
+            "--baseline",
+            "train.lr=0.03",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.load(open(tmp_path / "bmuf_convergence.json"))
     assert set(res) == {"sync", "average", "bmuf"} and all(set(v) == {"1", "2"} for v in res.values())

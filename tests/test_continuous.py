@@ -46,7 +46,7 @@ def test_continuous_batching_gives_each_sentence_its_search_alone(model, shortli
             out = np.zeros((nbest, ml), np.int32)
             for j in range(nbest):
                 seq = strip(tokens[j]) + [EOS]
-                out[j, :len(seq)] = seq
+                out[j, : len(seq)] = seq
             own = jnp.asarray(np.repeat(lister.lists(np.asarray(one)), nbest, 0))
             tf = score_outputs(model, params, jnp.repeat(one, nbest, 0), out, cfg, (own, jnp.ones(own.shape, bool)))
             np.testing.assert_allclose(scores[:nbest], tf["score"], atol=1e-4)
@@ -66,8 +66,22 @@ def test_translate_and_bench_with_slots(tiny_run, tmp_path):
     assert outs[0] == outs[1] and len(outs[0].decode().split("\n")) == len(LINES) + 1
     r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--slots", "-1", stdin=b"a\n")
     assert one_line_error(r) == "nmt.translate: error: --slots must be >= 0, got -1"
-    r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "--sentences", "8", "--batch1-sentences", "1",
-                "--repeats", "1", "--beam", "2", "--slots", "4")
+    r = run_cli(
+        "nmt.bench",
+        "decode",
+        "--checkpoint",
+        tiny_run,
+        "--sentences",
+        "8",
+        "--batch1-sentences",
+        "1",
+        "--repeats",
+        "1",
+        "--beam",
+        "2",
+        "--slots",
+        "4",
+    )
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     res = json.loads(r.stdout.decode().strip().splitlines()[-1])
     assert res["slots"] == 4 and res["batch64_sentences"] == 8 and res["tokens_per_s_batch64"] > 0

@@ -14,7 +14,7 @@ from tests.helpers import make_corpus, tiny_config
 
 def write(path, data: bytes):
     path = str(path)
-    with (gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")) as f:
+    with gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb") as f:
         f.write(data)
     return str(path)
 
@@ -59,6 +59,7 @@ def test_locate_search_order_and_offline_error(tmp_path, monkeypatch):
 
     def offline(*a, **k):
         raise OSError("network unreachable")
+
     monkeypatch.setattr(multi30k.urllib.request, "urlopen", offline)
     with pytest.raises(DataError) as e:
         multi30k.locate("train", "de", "multi30k", str(first))
@@ -114,10 +115,11 @@ def test_source_and_target_bucketed_apart_pad_less():
 
     def padded(it):
         batches = [next(it) for _ in range(it.steps_per_epoch())]
-        return sum(b["src"].size + b["tgt_out"].size - (b["src"] > 0).sum() - (b["tgt_out"] > 0).sum()
-                   for b in batches)
-    assert padded(BatchIterator(ex, (8, 16, 32), 128, seed=0, pair_shapes=4)) < \
-        padded(BatchIterator(ex, (8, 16, 32), 128, seed=0))
+        return sum(b["src"].size + b["tgt_out"].size - (b["src"] > 0).sum() - (b["tgt_out"] > 0).sum() for b in batches)
+
+    assert padded(BatchIterator(ex, (8, 16, 32), 128, seed=0, pair_shapes=4)) < padded(
+        BatchIterator(ex, (8, 16, 32), 128, seed=0)
+    )
 
 
 def test_shuffle_is_deterministic_and_resumable():
@@ -154,8 +156,10 @@ def test_evaluation_sentences_cut_by_the_batches_are_counted(tmp_path, caplog):
             f.write(" ".join([words] * 40) + "\n")
     caplog.set_level("INFO", logger="nmt")
     load_data(tiny_config(corpus, "data.eval_buckets=[12,24]").data)
-    assert ("data val: read 31, kept 31, dropped: none, 1 sources truncated to 24 tokens, 1 targets truncated to 24 "
-            "tokens for the loss") in caplog.messages
+    assert (
+        "data val: read 31, kept 31, dropped: none, 1 sources truncated to 24 tokens, 1 targets truncated to 24 "
+        "tokens for the loss"
+    ) in caplog.messages
 
 
 def test_load_data_summaries(corpus_dir, caplog):
@@ -168,6 +172,7 @@ def test_load_data_summaries(corpus_dir, caplog):
 
 def test_config_errors_are_one_line():
     from nmt.config import ConfigError
+
     for bad in (["model.hiden=3"], ["train.lr=abc"], ["model.attention=cosine"], ["data.buckets=[8,4]"], ["x"]):
         with pytest.raises(ConfigError) as e:
             get_config("tiny", bad)

@@ -1,4 +1,5 @@
 """Sequence-level knowledge distillation: the student trains on the teacher's beam-search translations."""
+
 import json
 import os
 
@@ -32,7 +33,7 @@ def teacher(tiny_run, tmp_path_factory):
     run = load_run(tiny_run)
     params = jax.tree.map(np.array, run.params)
     params["b_out"][EOS] -= 30.0
-    params["b_out"][EOS + 1:EOS + 5] += 10.0
+    params["b_out"][EOS + 1 : EOS + 5] += 10.0
     out = str(tmp_path_factory.mktemp("teacher") / "run")
     write_run(tiny_run, out, run.config, run.step, params, {})
     return out
@@ -41,8 +42,14 @@ def teacher(tiny_run, tmp_path_factory):
 def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpus_dir, tmp_path):
     student = str(tmp_path / "student")
     cfg = BeamConfig(beam=3, max_len_a=1.0, max_len_b=2)  # within the student's max_len, 24
-    res = distill(teacher, student, ["model.hidden=12", "train.steps=4", "train.eval_every=4", *FAST], cfg,
-                  slots=8, progress=False)
+    res = distill(
+        teacher,
+        student,
+        ["model.hidden=12", "train.steps=4", "train.eval_every=4", *FAST],
+        cfg,
+        slots=8,
+        progress=False,
+    )
     assert res["step"] == 4 and res["distilled"]["sentences"] == len(_lines(os.path.join(corpus_dir, "train.src")))
     data = os.path.join(student, "distilled")
     src, hyp = _lines(os.path.join(data, "train.src")), _lines(os.path.join(data, "train.tgt"))
@@ -56,8 +63,14 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
     with open(os.path.join(student, "vocab.model"), "rb") as a, open(os.path.join(teacher, "vocab.model"), "rb") as b:
         assert a.read() == b.read()
     stamp = os.path.getmtime(os.path.join(data, "distilled.json"))
-    again = distill(teacher, student, ["model.hidden=12", "train.steps=6", "train.eval_every=4", *FAST], cfg,
-                    slots=8, progress=False)
+    again = distill(
+        teacher,
+        student,
+        ["model.hidden=12", "train.steps=6", "train.eval_every=4", *FAST],
+        cfg,
+        slots=8,
+        progress=False,
+    )
     assert again["step"] == 6 and os.path.getmtime(os.path.join(data, "distilled.json")) == stamp
     # what it learnt: the teacher's translations of its training sentences are likelier than under its initial state
     trained = load_run(student, "latest")
@@ -69,10 +82,12 @@ def test_the_student_learns_the_teachers_translations_and_resumes(teacher, corpu
 
 
 def test_bad_arguments_give_one_line(tiny_run, tmp_path):
-    for args, words in [(["--teacher", str(tmp_path)], "not a run"),
-                        (["--teacher", tiny_run, "data.dir=/elsewhere"], "distilled corpus"),
-                        (["--teacher", tiny_run, "model.hiden=3"], "hiden"),
-                        (["--teacher", tiny_run, "--shortlist", "50"], "--shortlist")]:
+    for args, words in [
+        (["--teacher", str(tmp_path)], "not a run"),
+        (["--teacher", tiny_run, "data.dir=/elsewhere"], "distilled corpus"),
+        (["--teacher", tiny_run, "model.hiden=3"], "hiden"),
+        (["--teacher", tiny_run, "--shortlist", "50"], "--shortlist"),
+    ]:
         err = one_line_error(run_cli("nmt.distill", "--workdir", str(tmp_path / "s"), *args))
         assert words in err, err
     assert not (tmp_path / "s").exists()

@@ -1,4 +1,5 @@
 """Ensemble decoding: several runs searched as one, their log-probabilities (or probabilities) averaged at each step."""
+
 import dataclasses
 import shutil
 
@@ -8,7 +9,7 @@ import pytest
 
 from nmt.decode import BeamConfig, beam_decode
 from nmt.decode.ensemble import ensemble_beam_decode
-from nmt.decode.search import score_outputs
+from nmt.decode.scoring import score_outputs
 from nmt.run import load_run
 from tests.helpers import LINES, one_line_error, run_cli
 
@@ -50,8 +51,10 @@ def test_a_probability_mean_ensemble_scores_the_log_of_the_models_mean_probabili
     log_mean = ensemble_beam_decode(models, params, jnp.asarray(SRC), BeamConfig(beam=3, nbest=3, alpha=0.0), 14)
     assert not np.array_equal(res["scores"], log_mean["scores"])
     for j in range(3):
-        each = [np.asarray(score_outputs(m, p, jnp.asarray(SRC), res["tokens"][:, j], cfg)["token_logp"])
-                for m, p in zip(models, params)]
+        each = [
+            np.asarray(score_outputs(m, p, jnp.asarray(SRC), res["tokens"][:, j], cfg)["token_logp"])
+            for m, p in zip(models, params)
+        ]
         forced = np.log((np.exp(each[0]) + np.exp(each[1])) / 2).sum(-1)
         np.testing.assert_allclose(res["logp"][:, j], forced, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(res["scores"][:, j], forced, rtol=1e-4, atol=1e-4)
@@ -62,26 +65,60 @@ def test_the_commands_take_several_checkpoints(tiny_run, tmp_path):
     src = tmp_path / "in.txt"
     src.write_bytes(b"\n".join(LINES) + b"\n")
     one = run_cli("nmt.translate", "--checkpoint", tiny_run, "--input", str(src), "--beam", "3")
-    two = run_cli("nmt.translate", "--checkpoint", tiny_run, "--checkpoint", tiny_run, "--input", str(src),
-                  "--beam", "3")
+    two = run_cli(
+        "nmt.translate", "--checkpoint", tiny_run, "--checkpoint", tiny_run, "--input", str(src), "--beam", "3"
+    )
     assert one.returncode == two.returncode == 0, two.stderr.decode()[-2000:]
     assert two.stdout == one.stdout and len(two.stdout.splitlines()) == len(LINES)  # two copies: the same model
-    prob = run_cli("nmt.translate", "--checkpoint", tiny_run, "--checkpoint", tiny_run, "--input", str(src),
-                   "--beam", "3", "--ensemble-mean", "prob")
+    prob = run_cli(
+        "nmt.translate",
+        "--checkpoint",
+        tiny_run,
+        "--checkpoint",
+        tiny_run,
+        "--input",
+        str(src),
+        "--beam",
+        "3",
+        "--ensemble-mean",
+        "prob",
+    )
     assert prob.returncode == 0 and prob.stdout == one.stdout, prob.stderr.decode()[-2000:]
-    err = one_line_error(run_cli("nmt.translate", "--checkpoint", tiny_run, "--checkpoint", tiny_run, "--input",
-                                 str(src), "--shortlist", "20"))
+    err = one_line_error(
+        run_cli(
+            "nmt.translate",
+            "--checkpoint",
+            tiny_run,
+            "--checkpoint",
+            tiny_run,
+            "--input",
+            str(src),
+            "--shortlist",
+            "20",
+        )
+    )
     assert "ensemble" in err and "--shortlist" in err, err
 
 
 def test_an_ensemble_of_two_vocabularies_is_refused(tiny_run, corpus_dir, tmp_path):
     import sentencepiece as spm
+
     other = tmp_path / "other"
     shutil.copytree(tiny_run, other)
-    spm.SentencePieceTrainer.train(input=f"{corpus_dir}/train.tgt", model_prefix=str(tmp_path / "v"), vocab_size=60,
-                                   model_type="unigram", pad_id=0, unk_id=1, bos_id=2, eos_id=3, minloglevel=2,
-                                   hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(
+        input=f"{corpus_dir}/train.tgt",
+        model_prefix=str(tmp_path / "v"),
+        vocab_size=60,
+        model_type="unigram",
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        minloglevel=2,
+        hard_vocab_limit=False,
+    )
     shutil.copy(tmp_path / "v.model", other / "vocab.model")
-    err = one_line_error(run_cli("nmt.evaluate", "--checkpoint", tiny_run, "--checkpoint", str(other),
-                                 corpus=corpus_dir))
+    err = one_line_error(
+        run_cli("nmt.evaluate", "--checkpoint", tiny_run, "--checkpoint", str(other), corpus=corpus_dir)
+    )
     assert "vocabulary differs" in err and str(other) in err, err

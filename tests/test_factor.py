@@ -1,4 +1,5 @@
 """Low-rank factors and int8 weights: exact at full rank, within a stated bound in int8, loadable by every command."""
+
 import json
 
 import jax
@@ -54,7 +55,7 @@ def test_truncated_factors_are_the_best_approximation_and_energy_picks_the_rank(
     u, v = svd_factors(w, 2)
     assert u.shape == (9, 2) and v.shape == (2, 4)
     np.testing.assert_allclose(np.linalg.norm(w - u @ v), np.hypot(1.0, 0.5), rtol=1e-5)  # Eckart-Young
-    kept = np.cumsum(s ** 2) / (s ** 2).sum()  # 0.79, 0.99, 0.998, 1
+    kept = np.cumsum(s**2) / (s**2).sum()  # 0.79, 0.99, 0.998, 1
     assert [energy_rank(s, e) for e in (0.5, kept[0], 0.9, 0.995, 1.0)] == [1, 1, 2, 3, 4]
 
 
@@ -76,8 +77,9 @@ def test_int8_products_stay_within_the_quantisation_bound():
         step = np.broadcast_to((scale[:, None] if rowwise else scale[None, :]) / 2 * (1 + 1e-5), w.shape)
         assert (np.abs(np.asarray(m.value()) - w) <= step).all()
         np.testing.assert_array_less(np.abs(np.asarray(m.apply(x, jnp.float32)) - x @ w), _int8_bound(m, x, step))
-        np.testing.assert_array_less(np.abs(np.asarray(m.apply_t(y, jnp.float32)) - y @ w.T),
-                                     _int8_bound(m.t(), y, step.T))
+        np.testing.assert_array_less(
+            np.abs(np.asarray(m.apply_t(y, jnp.float32)) - y @ w.T), _int8_bound(m.t(), y, step.T)
+        )
         assert np.abs(np.asarray(m.apply(x, jnp.float32)) - x @ w).max() < 0.02 * np.abs(x @ w).max()
         np.testing.assert_allclose(np.asarray(m.columns(jnp.array([3, 7]))), np.asarray(m.value())[:, [3, 7]].T)
 
@@ -98,19 +100,35 @@ def test_an_int8_model_stays_close_and_takes_a_quarter_of_the_bytes(overrides):
 
 def test_a_compressed_run_loads_in_every_command_and_bad_arguments_give_one_line(tiny_run, corpus_dir, tmp_path):
     from tests.helpers import check_commands_read, one_line_error, run_cli
+
     out = tmp_path / "small"
-    r = run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(out), "--prune-hidden", "12",
-                "--factor", "tgt_embed,w_combine", "--rank", "6", "--int8", text=True)
+    r = run_cli(
+        "nmt.compress",
+        "--checkpoint",
+        tiny_run,
+        "--out",
+        str(out),
+        "--prune-hidden",
+        "12",
+        "--factor",
+        "tgt_embed,w_combine",
+        "--rank",
+        "6",
+        "--int8",
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     info = json.loads((out / "release.json").read_text())
     assert info["compressed"]["ranks"] == {"tgt_embed": 6, "w_combine": 6}
     model = json.loads((out / "config.json").read_text())["model"]
     assert model["int8"] and model["low_rank"] == ["tgt_embed:6", "w_combine:6"] and model["hidden"] == 12
     check_commands_read(out, corpus_dir, tmp_path, ([], ["--shortlist", "20"]))
-    for args, words in [(["--factor", "w_combine", "--rank", "999"], "--rank 999: larger than w_combine"),
-                        (["--factor", "w_out", "--rank", "4"], "--factor w_out: not a full matrix"),
-                        (["--factor", "all", "--rank", "4", "--energy", "0.9"], "either --rank"),
-                        (["--rank", "4"], "need --factor")]:
+    for args, words in [
+        (["--factor", "w_combine", "--rank", "999"], "--rank 999: larger than w_combine"),
+        (["--factor", "w_out", "--rank", "4"], "--factor w_out: not a full matrix"),
+        (["--factor", "all", "--rank", "4", "--energy", "0.9"], "either --rank"),
+        (["--rank", "4"], "need --factor"),
+    ]:
         err = one_line_error(run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(tmp_path / "x"), *args))
         assert words in err, err
     err = one_line_error(run_cli("nmt.compress", "--checkpoint", str(out), "--out", str(tmp_path / "x"), "--int8"))
@@ -120,5 +138,6 @@ def test_a_compressed_run_loads_in_every_command_and_bad_arguments_give_one_line
 
 def test_an_int8_model_cannot_be_trained(tmp_path):
     from tests.helpers import one_line_error, run_cli
+
     err = one_line_error(run_cli("nmt.train", "--workdir", str(tmp_path / "w"), "model.int8=true"))
     assert "cannot be trained" in err, err

@@ -1,5 +1,6 @@
 """Runs that survive faults: non-finite steps, a damaged checkpoint, a second trainer, saving on a clock, hostile
 input to translation."""
+
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ from nmt.checkpoints import CheckpointError
 from nmt.data import BatchIterator
 from nmt.model import make_model
 from nmt.run import load_run
+from nmt.training import session as session_lib
 from nmt.training import step as step_lib
 from nmt.training import trainer
 from nmt.training.errors import TrainingError
@@ -28,19 +30,21 @@ def _leaves(tree):
 
 def _poisoned(batch: dict) -> dict:
     """Token ids past the vocabulary: the embedding lookup fills NaN, as corrupt data or an overflow would."""
-    return dict(batch, src=np.where(batch["src"] > 0, 10 ** 6, 0).astype(batch["src"].dtype))
+    return dict(batch, src=np.where(batch["src"] > 0, 10**6, 0).astype(batch["src"].dtype))
 
 
 def test_a_non_finite_step_changes_nothing_and_is_counted(corpus_dir):
     from nmt.data import load_data
+
     config = tiny_config(corpus_dir)
     data = load_data(config.data)
     model = make_model(config, data.sp.vocab_size())
     opt = step_lib.make_optimizer(config.train)
     train_fn = step_lib.compile_train_step(config, model, opt)
     it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0)
-    state, _ = train_fn(step_lib.init_train_state(model, opt, jax.random.key(0)), step_lib.model_batch(next(it)),
-                        jax.random.key(1))
+    state, _ = train_fn(
+        step_lib.init_train_state(model, opt, jax.random.key(0)), step_lib.model_batch(next(it)), jax.random.key(1)
+    )
     before = _leaves((state.params, state.opt_state))
     state, metrics = train_fn(state, step_lib.model_batch(_poisoned(next(it))), jax.random.key(1))
     assert float(metrics["skipped"]) == 1.0 and not np.isfinite(float(metrics["nll_sum"]))
@@ -59,9 +63,11 @@ def test_non_finite_steps_in_a_row_stop_the_run_and_keep_the_last_checkpoint(cor
             Poisoning.served += 1
             batch = super().__next__()
             return _poisoned(batch) if Poisoning.served > 12 else batch
-    monkeypatch.setattr(trainer, "BatchIterator", Poisoning)
-    config = tiny_config(corpus_dir, "train.steps=40", "train.eval_every=10", "train.log_every=5",
-                         "train.nonfinite_limit=3")
+
+    monkeypatch.setattr(session_lib, "BatchIterator", Poisoning)
+    config = tiny_config(
+        corpus_dir, "train.steps=40", "train.eval_every=10", "train.log_every=5", "train.nonfinite_limit=3"
+    )
     with pytest.raises(TrainingError, match="3 steps in a row up to step 15 had a non-finite loss or gradient"):
         trainer.run(config, str(tmp_path), progress=False)
     # the steps from 13 on were skipped: the run stopped at the log row of step 15, before saving anything more
@@ -81,6 +87,7 @@ def _damage(folder) -> None:
 
 def _interrupt_after(monkeypatch, batches: int) -> None:
     """The trainer's next run gets SIGTERM while it takes its `batches`-th batch, as from `kill`."""
+
     class Interrupting(BatchIterator):
         served = 0
 
@@ -89,13 +96,16 @@ def _interrupt_after(monkeypatch, batches: int) -> None:
             if Interrupting.served == batches:
                 os.kill(os.getpid(), signal.SIGTERM)
             return super().__next__()
-    monkeypatch.setattr(trainer, "BatchIterator", Interrupting)
+
+    monkeypatch.setattr(session_lib, "BatchIterator", Interrupting)
 
 
 def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_still_equals_an_uninterrupted_one(
-        corpus_dir, tmp_path, caplog, monkeypatch):
-    config = lambda steps: tiny_config(corpus_dir, f"train.steps={steps}", "train.eval_every=10",
-                                       "train.final_beam=1", "train.keep_evaluated=3")
+    corpus_dir, tmp_path, caplog, monkeypatch
+):
+    config = lambda steps: tiny_config(
+        corpus_dir, f"train.steps={steps}", "train.eval_every=10", "train.final_beam=1", "train.keep_evaluated=3"
+    )
     work = tmp_path / "run"
     trainer.run(config(20), str(work), progress=False)
     latest, aside = work / "checkpoints" / "latest", work / "checkpoints" / "aside"
@@ -128,16 +138,20 @@ def test_a_workdir_whose_checkpoints_are_all_unreadable_is_one_error_not_a_resta
     trainer.run(config(20), str(tmp_path), progress=False)
     for step in ("10", "20"):
         _damage(tmp_path / "checkpoints" / "latest" / step)
-    with pytest.raises(CheckpointError, match=r"no checkpoint in .*latest is readable \(steps 20, 10: .*\); to start "
-                                            r"again from step 0, remove .*checkpoints or choose another --workdir"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"no checkpoint in .*latest is readable \(steps 20, 10: .*\); to start "
+        r"again from step 0, remove .*checkpoints or choose another --workdir",
+    ):
         trainer.run(config(30), str(tmp_path), progress=False)
     assert sorted(os.listdir(tmp_path / "checkpoints" / "latest")) == ["10", "20"]  # nothing moved or deleted
     assert not (tmp_path / "checkpoints" / "aside").exists()
 
 
 def test_a_damaged_best_checkpoint_at_the_end_is_replaced_by_the_latest_state(corpus_dir, tmp_path, caplog):
-    session = trainer.set_up(tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10", "train.final_beam=1"),
-                       str(tmp_path))
+    session = trainer.set_up(
+        tiny_config(corpus_dir, "train.steps=20", "train.eval_every=10", "train.final_beam=1"), str(tmp_path)
+    )
     try:
         step, stopped, _ = trainer.train_loop(session, progress=False)
         best = int(os.listdir(tmp_path / "checkpoints" / "best")[0])
@@ -154,6 +168,7 @@ def test_a_damaged_best_checkpoint_at_the_end_is_replaced_by_the_latest_state(co
 
 def test_a_save_that_orbax_skips_is_an_error(tmp_path):
     from nmt.checkpoints import Checkpoints
+
     ckpt = Checkpoints(str(tmp_path))
     try:
         state = {"w": np.arange(3.0)}
@@ -176,14 +191,15 @@ def test_the_latest_state_is_also_saved_on_a_clock(corpus_dir, tmp_path, monkeyp
 def test_a_second_trainer_is_refused_and_a_dead_trainers_lock_is_taken_over(corpus_dir, tmp_path, caplog):
     held = WorkdirLock(str(tmp_path)).acquire()
     try:
-        r = run_cli("nmt.train", "--preset", "tiny", "--workdir", str(tmp_path), *tiny_overrides(corpus_dir),
-                    text=True)
+        r = run_cli("nmt.train", "--preset", "tiny", "--workdir", str(tmp_path), *tiny_overrides(corpus_dir), text=True)
         assert r.returncode == 2
         assert f"in use by another trainer (process {os.getpid()})" in one_line_error(r)
     finally:
         held.release()
-    code = (f"import os, sys; from nmt.training.lock import WorkdirLock; WorkdirLock({str(tmp_path)!r}).acquire(); "
-            "os.kill(os.getpid(), 9)")
+    code = (
+        f"import os, sys; from nmt.training.lock import WorkdirLock; WorkdirLock({str(tmp_path)!r}).acquire(); "
+        "os.kill(os.getpid(), 9)"
+    )
     dead = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
     assert dead.returncode == -9
     with caplog.at_level("INFO"):
@@ -199,8 +215,22 @@ def test_hostile_input_keeps_one_output_block_per_line_in_order(tiny_run, tmp_pa
     lines += [b"the cat sees a dog"] * (10_000 - len(lines))
     path = tmp_path / "hostile.txt"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--input", str(path), "--beam", "3", "--nbest", "3",
-                "--slots", "16", "--shortlist", "16", text=True)
+    r = run_cli(
+        "nmt.translate",
+        "--checkpoint",
+        tiny_run,
+        "--input",
+        str(path),
+        "--beam",
+        "3",
+        "--nbest",
+        "3",
+        "--slots",
+        "16",
+        "--shortlist",
+        "16",
+        text=True,
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     out = r.stdout.splitlines()
     assert len(out) == 3 * len(lines)
@@ -209,10 +239,13 @@ def test_hostile_input_keeps_one_output_block_per_line_in_order(tiny_run, tmp_pa
 
 def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
     from nmt.checkpoints import Checkpoints
+
     for name in ("latest/12.orbax-checkpoint-tmp", "latest/10", "best/7.orbax-checkpoint-tmp-3"):
         os.makedirs(tmp_path / "checkpoints" / name)
-    assert sorted(Checkpoints.remove_partial(str(tmp_path))) == ["best/7.orbax-checkpoint-tmp-3",
-                                                                 "latest/12.orbax-checkpoint-tmp"]
+    assert sorted(Checkpoints.remove_partial(str(tmp_path))) == [
+        "best/7.orbax-checkpoint-tmp-3",
+        "latest/12.orbax-checkpoint-tmp",
+    ]
     assert os.listdir(tmp_path / "checkpoints" / "latest") == ["10"]
     assert not os.listdir(tmp_path / "checkpoints" / "best")
 
@@ -220,6 +253,7 @@ def test_the_folders_of_unfinished_saves_are_removed(tmp_path):
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
 def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path, umask):
     from nmt.utils import copy_atomic, write_atomic
+
     old = os.umask(umask)
     try:
         with open(tmp_path / "plain", "w") as f:

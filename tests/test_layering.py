@@ -1,5 +1,6 @@
 """The package's shape: every import (inside functions too) goes to the same layer or a lower one, with no cycle;
 command modules are thin; files and functions stay small."""
+
 import ast
 import os
 
@@ -30,7 +31,7 @@ def modules() -> dict[str, str]:
             if f.endswith(".py"):
                 path = os.path.join(folder, f)
                 name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
-                out[name[:-len(".__init__")] if name.endswith(".__init__") else name] = path
+                out[name[: -len(".__init__")] if name.endswith(".__init__") else name] = path
     return out
 
 
@@ -52,7 +53,7 @@ def imports(path: str, module: str, known: dict) -> set[str]:
             base = node.module or ""
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             names = [f"{base}.{a.name}" for a in node.names] + [base]
         else:
             continue
@@ -76,8 +77,13 @@ def test_every_module_has_a_layer():
 
 
 def test_no_upward_import():
-    upward = [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})" for m, targets in graph().items()
-              if m != "nmt" for t in targets if t != "nmt" and layer(t) > layer(m)]
+    upward = [
+        f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
+        for m, targets in graph().items()
+        if m != "nmt"
+        for t in targets
+        if t != "nmt" and layer(t) > layer(m)
+    ]
     assert not upward, "\n".join(upward)
 
 
@@ -87,7 +93,7 @@ def test_no_import_cycle():
 
     def visit(m):
         if m in on_path:
-            cycles.append(on_path[on_path.index(m):] + [m])
+            cycles.append(on_path[on_path.index(m) :] + [m])
             return
         if m in seen:
             return
@@ -104,8 +110,13 @@ def test_no_import_cycle():
 
 def test_translation_and_the_parallel_methods_need_no_trainer():
     """Loading a run to translate reads no training code, and the parallel methods receive the step they run."""
-    leaning = [f"{m} imports {t}" for m, targets in graph().items() if m.startswith(("nmt.run", "nmt.parallel"))
-               for t in targets if t.startswith("nmt.training")]
+    leaning = [
+        f"{m} imports {t}"
+        for m, targets in graph().items()
+        if m.startswith(("nmt.run", "nmt.parallel"))
+        for t in targets
+        if t.startswith("nmt.training")
+    ]
     assert not leaning, "\n".join(leaning)
 
 

@@ -1,4 +1,5 @@
 """A multi-process run that loses a process: the survivor ends in one line and the run resumes."""
+
 import os
 import subprocess
 import sys
@@ -15,21 +16,48 @@ def test_a_lost_process_stops_the_other_with_one_line(corpus_dir, tmp_path, vict
     import re
     import signal
     import time
-    args = ["--preset", "tiny", "--no-progress", *tiny_overrides(corpus_dir), "train.log_every=1",
-            "train.save_every_s=1", "train.final_beam=1", "parallel.method=sync", "parallel.workers=2"]
+
+    args = [
+        "--preset",
+        "tiny",
+        "--no-progress",
+        *tiny_overrides(corpus_dir),
+        "train.log_every=1",
+        "train.save_every_s=1",
+        "train.final_beam=1",
+        "parallel.method=sync",
+        "parallel.workers=2",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
 
     def start(steps):
         port = free_port()
-        return [subprocess.Popen([sys.executable, "-m", "nmt.train", "--workdir", str(tmp_path), *args,
-                                  f"train.steps={steps}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, env=dict(env, PYTHONPATH=ROOT, NMT_COORDINATOR=f"localhost:{port}",
-                                                     NMT_NUM_PROCESSES="2", NMT_PROCESS_ID=str(i),
-                                                     NMT_HEARTBEAT_S="10")) for i in range(2)]
+        return [
+            subprocess.Popen(
+                [sys.executable, "-m", "nmt.train", "--workdir", str(tmp_path), *args, f"train.steps={steps}"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(
+                    env,
+                    PYTHONPATH=ROOT,
+                    NMT_COORDINATOR=f"localhost:{port}",
+                    NMT_NUM_PROCESSES="2",
+                    NMT_PROCESS_ID=str(i),
+                    NMT_HEARTBEAT_S="10",
+                ),
+            )
+            for i in range(2)
+        ]
+
     procs = start(100000)
     metrics, deadline = tmp_path / "metrics.jsonl", time.time() + 300
-    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3) \
-            and all(p.poll() is None for p in procs):
+    while (
+        time.time() < deadline
+        and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3)
+        and all(p.poll() is None for p in procs)
+    ):
         time.sleep(0.2)
     procs[victim].send_signal(signal.SIGKILL)  # the supervisor: its child goes with it
     killed, survivor = time.time(), procs[1 - victim]
@@ -48,6 +76,7 @@ def test_a_lost_process_stops_the_other_with_one_line(corpus_dir, tmp_path, vict
     assert "heartbeat" in open(log).read() or victim == 0  # the runtime's own report is kept whole
     if victim == 0:
         from nmt.run import load_run
+
         saved = load_run(str(tmp_path), "latest").step
         again = start(saved + 2)
         outs = [p.communicate(timeout=600) for p in again]
@@ -59,8 +88,13 @@ def test_a_failed_collective_is_told_from_other_errors():
     """A collective that fails while it is dispatched raises ValueError, not JaxRuntimeError (Gloo's all-gather when
     the other process is killed): both must be taken for a lost process, and nothing else."""
     from nmt.training.multiprocess import from_runtime
-    assert from_runtime(ValueError("UNKNOWN: Gloo AllGather failed: [gloo/transport/tcp/pair.cc:538] Read error "
-                                   "[127.0.0.1]:62651: Connection reset by peer"))
+
+    assert from_runtime(
+        ValueError(
+            "UNKNOWN: Gloo AllGather failed: [gloo/transport/tcp/pair.cc:538] Read error "
+            "[127.0.0.1]:62651: Connection reset by peer"
+        )
+    )
     assert from_runtime(RuntimeError("UNAVAILABLE: connection refused")) is True
     assert not from_runtime(ValueError("operands could not be broadcast together"))
     assert not from_runtime(KeyError("UNKNOWN: key"))  # the status must open the message

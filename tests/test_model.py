@@ -31,11 +31,13 @@ def test_attention_shapes_and_padding_mask(kind):
     np.testing.assert_allclose(ctx, ctx2, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind, decoder", [("general", "luong"), ("dot", "luong"), ("bahdanau", "luong"),
-                                           ("general", "gnmt")])
+@pytest.mark.parametrize(
+    "kind, decoder", [("general", "luong"), ("dot", "luong"), ("bahdanau", "luong"), ("general", "gnmt")]
+)
 def test_model_shapes_and_source_padding_invariance(kind, decoder):
-    model, params = model_and_params(f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3",
-                                     f"model.decoder={decoder}")
+    model, params = model_and_params(
+        f"model.attention={kind}", "model.enc_layers=3", "model.dec_layers=3", f"model.decoder={decoder}"
+    )
     src, tgt = random_batch(np.random.default_rng(1), 4, 7, 6)
     apply = jax.jit(model.apply)  # op by op, every call would compile its scans again
     logits = apply({"params": params}, src, tgt)
@@ -54,19 +56,22 @@ def test_padding_does_not_change_a_sentences_loss():
     per_row = []
     for r in range(5):
         ls, lt = int((src[r] != 0).sum()), int((tgt[r] != 0).sum())
-        alone = apply({"params": params}, src[r:r + 1, :ls], tgt[r:r + 1, :lt])
-        per_row.append(token_loss(alone, tgt_out[r:r + 1, :lt], 0.1)[0])
+        alone = apply({"params": params}, src[r : r + 1, :ls], tgt[r : r + 1, :lt])
+        per_row.append(token_loss(alone, tgt_out[r : r + 1, :lt], 0.1)[0])
     batched = apply({"params": params}, jnp.pad(src, ((0, 0), (0, 4))), jnp.pad(tgt, ((0, 0), (0, 3))))
     for r in range(5):
-        row = token_loss(batched[r:r + 1], jnp.pad(tgt_out, ((0, 0), (0, 3)))[r:r + 1], 0.1)[0]
+        row = token_loss(batched[r : r + 1], jnp.pad(tgt_out, ((0, 0), (0, 3)))[r : r + 1], 0.1)[0]
         np.testing.assert_allclose(row, per_row[r], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind, decoder, layers", [("general", "luong", 2), ("bahdanau", "luong", 2),
-                                                   ("general", "gnmt", 3), ("bahdanau", "gnmt", 2)])
+@pytest.mark.parametrize(
+    "kind, decoder, layers",
+    [("general", "luong", 2), ("bahdanau", "luong", 2), ("general", "gnmt", 3), ("bahdanau", "gnmt", 2)],
+)
 def test_step_by_step_decoder_matches_teacher_forcing(kind, decoder, layers):
-    model, params = model_and_params(f"model.attention={kind}", f"model.dec_layers={layers}",
-                                     f"model.decoder={decoder}")
+    model, params = model_and_params(
+        f"model.attention={kind}", f"model.dec_layers={layers}", f"model.decoder={decoder}"
+    )
     src, tgt = random_batch(np.random.default_rng(3), 3, 6, 5)
     full = jax.jit(model.apply)({"params": params}, src, tgt)
     v = {"params": params}
@@ -79,8 +84,14 @@ def test_step_by_step_decoder_matches_teacher_forcing(kind, decoder, layers):
 
 @pytest.mark.parametrize("kind, decoder", [("general", "luong"), ("bahdanau", "luong"), ("general", "gnmt")])
 def test_gradients_match_finite_differences(x64, kind, decoder):
-    model, params = model_and_params(f"model.attention={kind}", "model.dtype=float64", "model.enc_layers=3",
-                                     "model.dec_layers=3", "model.tie_output=false", f"model.decoder={decoder}")
+    model, params = model_and_params(
+        f"model.attention={kind}",
+        "model.dtype=float64",
+        "model.enc_layers=3",
+        "model.dec_layers=3",
+        "model.tie_output=false",
+        f"model.decoder={decoder}",
+    )
     params = jax.tree.map(lambda x: x.astype(jnp.float64), params)
     src, tgt = random_batch(np.random.default_rng(4), 2, 5, 4)
     tgt_out = jnp.roll(tgt, -1, axis=1).at[:, -1].set(PAD)
@@ -117,15 +128,23 @@ def _lstm(weights, xs):
     return np.stack(out)
 
 
-@pytest.mark.parametrize("encoder, fuse, impl", [("gnmt", True, "scan"), ("brnn", True, "scan"),
-                                                ("brnn", False, "scan"), ("gnmt", False, "cudnn"),
-                                                ("brnn", False, "cudnn")])
+@pytest.mark.parametrize(
+    "encoder, fuse, impl",
+    [
+        ("gnmt", True, "scan"),
+        ("brnn", True, "scan"),
+        ("brnn", False, "scan"),
+        ("gnmt", False, "cudnn"),
+        ("brnn", False, "cudnn"),
+    ],
+)
 def test_encoder_equals_a_step_by_step_lstm(encoder, fuse, impl):
     """Each sentence's encoding equals LSTMs run token by token over it alone: forward in order, backward over the
     reversed sentence; zeros at padding. With the directions in one scan or in two, or through the cuDNN call (on
     the CPU its reference implementation: this checks the packing of the weights and the padding)."""
-    model, params = model_and_params(f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}",
-                                     f"model.encoder_impl={impl}")
+    model, params = model_and_params(
+        f"model.encoder={encoder}", "model.enc_layers=3", f"model.fuse_directions={fuse}", f"model.encoder_impl={impl}"
+    )
     src, _ = random_batch(np.random.default_rng(5), 4, 7, 2)
     enc = np.asarray(jax.jit(functools.partial(model.apply, method=Seq2Seq.encode))({"params": params}, src).values)
     p, emb = params["encoder"], np.asarray(params["src_embed"]["embedding"], np.float64)
@@ -146,6 +165,7 @@ def test_the_opennmt_preset_has_the_peers_parameters_but_the_second_lstm_biases(
     from nmt.config import get_config
     from nmt.model import make_model
     from nmt.training.step import init_train_state, make_optimizer
+
     cfg = get_config("opennmt_rnn")
     model = make_model(cfg, 8000)
     state = jax.eval_shape(lambda: init_train_state(model, make_optimizer(cfg.train), jax.random.key(0)))
@@ -164,8 +184,12 @@ def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
     same = dict(sep_params, src_embed={"embedding": emb})
     shared = dict(sep_params, tgt_embed={"embedding": emb})
     shared.pop("src_embed")
-    np.testing.assert_allclose(jax.jit(model.apply)({"params": shared}, src, tgt),
-                               jax.jit(separate.apply)({"params": same}, src, tgt), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(model.apply)({"params": shared}, src, tgt),
+        jax.jit(separate.apply)({"params": same}, src, tgt),
+        rtol=1e-6,
+        atol=1e-6,
+    )
     # a token that only the source holds gets a gradient in the one table
     only_src = int(np.setdiff1d(np.asarray(src), np.concatenate([np.asarray(tgt).ravel(), [PAD]]))[0])
     g = jax.jit(jax.grad(lambda p: model.apply({"params": p}, src, tgt).sum()))(shared)
@@ -175,13 +199,18 @@ def test_shared_embeddings_are_one_matrix_that_both_sides_read_and_train():
 def test_word_dropout_drops_whole_words_on_both_sides():
     model, params = model_and_params("model.word_dropout=0.5")  # and no other dropout
     drop = lambda m, x, words: dropout(m, x, m.cfg.dropout, True, m.cfg.word_dropout * words)
-    source = np.asarray(model.apply({"params": params}, jnp.ones((4, 50, 8)), True, method=drop,
-                                    rngs={"dropout": jax.random.key(1)}))
-    target = np.asarray(model.apply({"params": params}, jax.random.key(2), jnp.arange(50), 4,
-                                    method=lambda m, *a: m.decoder._dropout_scales(*a))[0])  # [steps, batch, emb]
+    source = np.asarray(
+        model.apply({"params": params}, jnp.ones((4, 50, 8)), True, method=drop, rngs={"dropout": jax.random.key(1)})
+    )
+    target = np.asarray(
+        model.apply(
+            {"params": params}, jax.random.key(2), jnp.arange(50), 4, method=lambda m, *a: m.decoder._dropout_scales(*a)
+        )[0]
+    )  # [steps, batch, emb]
     for scales in (source, target):
         assert set(np.unique(scales)) == {0.0, 2.0} and (scales == scales[..., :1]).all()
         assert 0.35 < (scales[..., 0] == 0).mean() < 0.65
-    kept = model.apply({"params": params}, jnp.ones((4, 50, 8)), False, method=drop,
-                       rngs={"dropout": jax.random.key(1)})
+    kept = model.apply(
+        {"params": params}, jnp.ones((4, 50, 8)), False, method=drop, rngs={"dropout": jax.random.key(1)}
+    )
     assert (np.asarray(kept) == 1).all()  # the encoder's inner layers take no word dropout

@@ -1,4 +1,5 @@
 """The install: pyproject's bounds and the constraints file of tested versions agree."""
+
 import os
 import re
 import tomllib

@@ -1,4 +1,5 @@
 """Structured pruning: whole hidden units out of every matrix, leaving an ordinary smaller model."""
+
 import jax
 import numpy as np
 import pytest
@@ -17,26 +18,30 @@ def _logits(model, params, batch):
 
 @pytest.mark.parametrize("attention, enc, dec", CASES)
 def test_keeping_every_unit_in_any_order_computes_the_same(attention, enc, dec):
-    model, params = model_and_params(f"model.attention={attention}", f"model.enc_layers={enc}",
-                                     f"model.dec_layers={dec}")
+    model, params = model_and_params(
+        f"model.attention={attention}", f"model.enc_layers={enc}", f"model.dec_layers={dec}"
+    )
     batch = random_batch(np.random.default_rng(0), 3, 7, 6)
     rng = np.random.default_rng(1)
     units = {k: rng.permutation(v) for k, v in choose_units(params, model.cfg, model.cfg.hidden).items()}
     assert any((u != np.sort(u)).any() for u in units.values())
     pruned, cfg = prune(params, model.cfg, model.cfg.hidden, units)
-    np.testing.assert_allclose(_logits(Seq2Seq(cfg, 30), pruned, batch), _logits(model, params, batch),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _logits(Seq2Seq(cfg, 30), pruned, batch), _logits(model, params, batch), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("attention, enc, dec", CASES)
 def test_a_pruned_model_has_the_shapes_of_a_smaller_model_and_runs(attention, enc, dec):
-    model, params = model_and_params(f"model.attention={attention}", f"model.enc_layers={enc}",
-                                     f"model.dec_layers={dec}")
+    model, params = model_and_params(
+        f"model.attention={attention}", f"model.enc_layers={enc}", f"model.dec_layers={dec}"
+    )
     pruned, cfg = prune(params, model.cfg, 7)
     assert cfg.hidden == 7
     small = Seq2Seq(cfg, 30)
-    fresh = jax.eval_shape(lambda: small.init(jax.random.key(0), np.ones((2, 5), np.int32),
-                                              np.ones((2, 5), np.int32))["params"])
+    fresh = jax.eval_shape(
+        lambda: small.init(jax.random.key(0), np.ones((2, 5), np.int32), np.ones((2, 5), np.int32))["params"]
+    )
     assert jax.tree.structure(fresh) == jax.tree.structure(pruned)
     for a, b in zip(jax.tree.leaves(fresh), jax.tree.leaves(pruned)):
         assert a.shape == b.shape
@@ -68,6 +73,7 @@ def test_a_pruned_run_loads_in_every_command(tiny_run, corpus_dir, tmp_path):
     import json
 
     from tests.helpers import check_commands_read, one_line_error, run_cli
+
     out = tmp_path / "pruned"
     r = run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(out), "--prune-hidden", "12", text=True)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -75,9 +81,11 @@ def test_a_pruned_run_loads_in_every_command(tiny_run, corpus_dir, tmp_path):
     assert info["parameters"] < info["parameters_before"]
     assert json.loads((out / "config.json").read_text())["model"]["hidden"] == 12
     check_commands_read(out, corpus_dir, tmp_path)
-    for args, words in [(["--out", str(out), "--prune-hidden", "8"], "already exists"),
-                        (["--out", str(tmp_path / "big"), "--prune-hidden", "99"], "--prune-hidden 99"),
-                        (["--out", str(tmp_path / "x")], "not a run")]:
+    for args, words in [
+        (["--out", str(out), "--prune-hidden", "8"], "already exists"),
+        (["--out", str(tmp_path / "big"), "--prune-hidden", "99"], "--prune-hidden 99"),
+        (["--out", str(tmp_path / "x")], "not a run"),
+    ]:
         checkpoint = str(tmp_path) if words == "not a run" else tiny_run
         err = one_line_error(run_cli("nmt.compress", "--checkpoint", checkpoint, *args))
         assert words in err, err
@@ -89,9 +97,22 @@ def test_fine_tuning_a_pruned_run_trains_it_and_keeps_its_scores(tiny_run, corpu
 
     from nmt.run import load_run
     from tests.helpers import run_cli
+
     out = tmp_path / "tuned"
-    r = run_cli("nmt.compress", "--checkpoint", tiny_run, "--out", str(out), "--prune-hidden", "12",
-                "--finetune-steps", "6", "--no-progress", corpus=corpus_dir, text=True)
+    r = run_cli(
+        "nmt.compress",
+        "--checkpoint",
+        tiny_run,
+        "--out",
+        str(out),
+        "--prune-hidden",
+        "12",
+        "--finetune-steps",
+        "6",
+        "--no-progress",
+        corpus=corpus_dir,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((out / "finetune_results.json").read_text())["step"] == 6
     assert not (tmp_path / "tuned.train").exists()
@@ -108,9 +129,16 @@ def test_training_from_given_parameters_with_a_moving_average(tiny_run, corpus_d
     from nmt.run import load_run
     from nmt.training import trainer
     from tests.helpers import tiny_config
+
     given = load_run(tiny_run).params
-    cfg = tiny_config(corpus_dir, "train.steps=2", "train.ema_decay=0.999", "train.final_beam=1",
-                      "train.eval_every=2", "train.lr=1e-9")
+    cfg = tiny_config(
+        corpus_dir,
+        "train.steps=2",
+        "train.ema_decay=0.999",
+        "train.final_beam=1",
+        "train.eval_every=2",
+        "train.lr=1e-9",
+    )
     res = trainer.run(cfg, str(tmp_path / "ft"), progress=False, init_params=given)
     assert int(res["state"].step) == 2
     for a, b in zip(jax.tree.leaves(res["state"].ema), jax.tree.leaves(given)):

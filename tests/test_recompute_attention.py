@@ -23,6 +23,7 @@ def objective(fn, kind, mask, r_ctx, r_probs):
     def f(p, q, keys, values):
         ctx, probs = fn(p, kind, q, keys, values, mask)
         return jnp.sum(ctx * r_ctx) + jnp.sum(jnp.tanh(probs) * r_probs)
+
     return f
 
 
@@ -51,9 +52,11 @@ def scan_loss(fn, kind, t=7, s=11, h=4):
     def loss(p, keys, values, qs):
         def body(carry, q):
             ctx, _ = fn(p, kind, q + carry, keys, values, mask)
-            return jnp.tanh(ctx), jnp.sum(ctx ** 2)
+            return jnp.tanh(ctx), jnp.sum(ctx**2)
+
         _, out = jax.lax.scan(body, jnp.zeros((2, 1, h)), qs)
         return jnp.sum(out)
+
     return loss, (p, keys, values, qs)
 
 

@@ -1,4 +1,5 @@
 """Subword regularisation: sampled segmentations, reproducible from (seed, epoch) and across a resume."""
+
 import numpy as np
 
 from nmt.data import BatchIterator, load_data
@@ -10,8 +11,9 @@ def _sampler(corpus_dir, seed=0):
     config = tiny_config(corpus_dir, "data.spm_alpha=0.5")
     data = load_data(config.data)
     train = data.train
-    sample = segmentation_sampler(data.sp, train.src_text, train.ref_text, train.examples, 0.5, -1,
-                                  config.data.max_len, seed)
+    sample = segmentation_sampler(
+        data.sp, train.src_text, train.ref_text, train.examples, 0.5, -1, config.data.max_len, seed
+    )
     return config, data, sample
 
 

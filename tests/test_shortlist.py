@@ -64,8 +64,9 @@ def sources(n, s, seed):
 def test_a_shortlist_of_every_token_changes_nothing(model):
     model, params = model
     words = np.asarray([t for t in range(VOCAB) if t not in (PAD, BOS, EOS)], np.int32)
-    lister = Shortlister(Lexicon(words, random_lexicon().table), size=VOCAB - 2, frequent=VOCAB,
-                         per_source=2)  # every token but PAD and BOS
+    lister = Shortlister(
+        Lexicon(words, random_lexicon().table), size=VOCAB - 2, frequent=VOCAB, per_source=2
+    )  # every token but PAD and BOS
     src = sources(4, 6, 0)
     cfg = BeamConfig(beam=4, nbest=4)
     ml = max_output_len(src.shape[1], cfg)
@@ -92,13 +93,13 @@ def test_shortlist_search_emits_listed_tokens_scores_them_and_ignores_the_batch(
         mine = set(lister.sentence(np.asarray(src[b])).tolist()) | {PAD}
         assert set(np.asarray(res["tokens"][b]).ravel().tolist()) <= mine
         assert set(np.asarray(greedy[b]).tolist()) <= mine
-        one = jnp.repeat(src[b:b + 1], 4, 0)
-        tf = score_outputs(model, params, one, res["tokens"][b], cfg, (ids, np.repeat(listed[b:b + 1], 4, 0)))
+        one = jnp.repeat(src[b : b + 1], 4, 0)
+        tf = score_outputs(model, params, one, res["tokens"][b], cfg, (ids, np.repeat(listed[b : b + 1], 4, 0)))
         np.testing.assert_allclose(res["scores"][b], tf["score"], atol=1e-4)
         np.testing.assert_allclose(res["logp"][b], tf["logp"], atol=1e-4)
         n = int((src[b] != PAD).sum())
-        alone_sl = lister(np.asarray(src[b:b + 1, :n]))  # a different union, padded differently
-        alone = beam_decode(model, params, src[b:b + 1, :n], cfg, ml, shortlist=alone_sl)
+        alone_sl = lister(np.asarray(src[b : b + 1, :n]))  # a different union, padded differently
+        alone = beam_decode(model, params, src[b : b + 1, :n], cfg, ml, shortlist=alone_sl)
         np.testing.assert_array_equal(alone["tokens"][0], res["tokens"][b])
         np.testing.assert_allclose(alone["scores"][0], res["scores"][b], atol=1e-5)
     beam1 = beam_decode(model, params, src, BeamConfig(beam=1, alpha=0.0), ml, shortlist=(ids, listed))
@@ -118,6 +119,7 @@ def test_translate_cli_with_a_shortlist(tiny_run):
 
 def test_release_keeps_the_lexicon_and_bench_takes_a_shortlist(tiny_run, tmp_path):
     from nmt import release
+
     lines = b"a man eats\nthe cat sees a dog\n"
     args = ("--beam", "3", "--shortlist", "12")
     first = run_cli("nmt.translate", "--checkpoint", tiny_run, *args, stdin=lines)  # trains the lexicon if needed
@@ -126,8 +128,22 @@ def test_release_keeps_the_lexicon_and_bench_takes_a_shortlist(tiny_run, tmp_pat
     assert os.path.isfile(os.path.join(out, LEXICON_FILE))
     again = run_cli("nmt.translate", "--checkpoint", out, *args, stdin=lines)
     assert first.returncode == again.returncode == 0 and first.stdout == again.stdout
-    r = run_cli("nmt.bench", "decode", "--checkpoint", tiny_run, "--sentences", "8", "--batch1-sentences", "2",
-                "--repeats", "1", "--beam", "2", "--shortlist", "12")
+    r = run_cli(
+        "nmt.bench",
+        "decode",
+        "--checkpoint",
+        tiny_run,
+        "--sentences",
+        "8",
+        "--batch1-sentences",
+        "2",
+        "--repeats",
+        "1",
+        "--beam",
+        "2",
+        "--shortlist",
+        "12",
+    )
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     res = json.loads(r.stdout.decode().strip().splitlines()[-1])
     assert res["shortlist"] == 12 and res["batch64_sentences"] == 8 and res["tokens_per_s_batch64"] > 0
@@ -150,6 +166,7 @@ def test_shortlist_recall_counts_reference_tokens_in_their_own_list():
 
 def test_a_bad_lexicon_file_is_one_line(tiny_run, tmp_path):
     import shutil
+
     run = str(tmp_path / "run")
     shutil.copytree(tiny_run, run)
     for content, message in ((b"not a zip", "unreadable lexicon"), (None, "not this run's vocabulary")):

@@ -1,4 +1,5 @@
 """The supervisor of multi-process runs (nmt/supervisor.py): what it passes through, holds back and says at the end."""
+
 import io
 import os
 import signal
@@ -76,10 +77,19 @@ def test_how_a_child_ended_is_told_apart():
 
 
 def _supervised(mode: str, **popen):
-    code = f"import sys; from nmt.supervisor import supervise; sys.exit(supervise('tests.supervised_case', " \
-           f"[{mode!r}], 'case'))"
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    code = (
+        f"import sys; from nmt.supervisor import supervise; sys.exit(supervise('tests.supervised_case', "
+        f"[{mode!r}], 'case'))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def test_a_signal_while_the_child_starts_reaches_the_child(monkeypatch):
@@ -92,6 +102,7 @@ def test_a_signal_while_the_child_starts_reaches_the_child(monkeypatch):
         os.kill(os.getpid(), signal.SIGTERM)  # caught by the supervisor's handler: no child to forward it to yet
         started.append(real(*args, **kwargs, stdout=subprocess.PIPE, text=True))
         return started[0]
+
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(supervisor.subprocess, "Popen", popen)
     monkeypatch.setenv("PYTHONPATH", ROOT)
@@ -107,11 +118,21 @@ def test_a_signal_while_the_child_starts_reaches_the_child(monkeypatch):
 
 
 def test_a_child_whose_supervisor_died_before_it_started_ends_at_once():
-    alive = subprocess.run([sys.executable, "-c", "print('ran')"], preexec_fn=supervisor._die_with(os.getpid()),
-                           capture_output=True, text=True, timeout=60)
+    alive = subprocess.run(
+        [sys.executable, "-c", "print('ran')"],
+        preexec_fn=supervisor._die_with(os.getpid()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert alive.returncode == 0 and alive.stdout == "ran\n"
-    orphan = subprocess.run([sys.executable, "-c", "print('ran')"], preexec_fn=supervisor._die_with(1),
-                            capture_output=True, text=True, timeout=60)
+    orphan = subprocess.run(
+        [sys.executable, "-c", "print('ran')"],
+        preexec_fn=supervisor._die_with(1),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert orphan.returncode == -signal.SIGKILL and orphan.stdout == ""
 
 
@@ -131,11 +152,14 @@ def test_a_child_killed_for_memory_is_reported_as_such_not_as_a_lost_process(tmp
         def join():
             with open(os.path.join(group, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
+
         proc = _supervised("oom", preexec_fn=join)
         _, err = proc.communicate(timeout=120)
     finally:
         os.rmdir(group)
     assert proc.returncode == 128 + signal.SIGKILL, err[-2000:]
-    assert err.splitlines()[-1] == ("case: error: process ? of ? was killed by the kernel for lack of memory "
-                                    "(SIGKILL; the kernel counts an oom_kill); the last checkpoint is kept")
+    assert err.splitlines()[-1] == (
+        "case: error: process ? of ? was killed by the kernel for lack of memory "
+        "(SIGKILL; the kernel counts an oom_kill); the last checkpoint is kept"
+    )
     assert "an error the runtime survives" in err and "lost" not in err

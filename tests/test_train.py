@@ -37,8 +37,9 @@ def test_one_epoch_compiles_at_most_one_program_per_bucket(corpus_dir, tmp_path)
     config = tiny_config(corpus_dir)
     data = load_data(config.data)
     epoch = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, 0).steps_per_epoch()
-    res = trainer.run(tiny_config(corpus_dir, f"train.steps={epoch}", "train.final_beam=3"), str(tmp_path),
-                      progress=False)
+    res = trainer.run(
+        tiny_config(corpus_dir, f"train.steps={epoch}", "train.final_beam=3"), str(tmp_path), progress=False
+    )
     assert res["train_programs"] <= len(config.data.buckets) and res["train_programs"] == res["train_shapes"]
     saved = json.load(open(tmp_path / "results.json"))
     assert set(saved["test"]) >= {"bleu", "bleu_lc", "loss", "signature"} and saved["step"] == epoch
@@ -50,10 +51,28 @@ def test_one_epoch_compiles_at_most_one_program_per_bucket(corpus_dir, tmp_path)
 
 def test_sigterm_then_resume_then_more_steps_equals_uninterrupted_run(corpus_dir, tmp_path):
     interrupted, ema = tmp_path / "interrupted", "train.ema_decay=0.9"
-    cmd = [sys.executable, "-m", "nmt.train", "--preset", "tiny", "--workdir", str(interrupted), "--no-progress",
-           *tiny_overrides(corpus_dir), "train.steps=100000", "train.log_every=1", ema]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    cmd = [
+        sys.executable,
+        "-m",
+        "nmt.train",
+        "--preset",
+        "tiny",
+        "--workdir",
+        str(interrupted),
+        "--no-progress",
+        *tiny_overrides(corpus_dir),
+        "train.steps=100000",
+        "train.log_every=1",
+        ema,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     metrics = interrupted / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 8):
@@ -71,8 +90,9 @@ def test_sigterm_then_resume_then_more_steps_equals_uninterrupted_run(corpus_dir
     resumed = trainer.run(tiny_config(corpus_dir, total, ema), str(interrupted), progress=False)
     straight = trainer.run(tiny_config(corpus_dir, total, ema), str(tmp_path / "straight"), progress=False)
     assert resumed["step"] == straight["step"] == stopped + 7
-    for a, b in zip(jax.tree.leaves(jax.device_get(resumed["state"])), jax.tree.leaves(jax.device_get(
-            straight["state"]))):  # parameters, moving average and optimizer state
+    for a, b in zip(
+        jax.tree.leaves(jax.device_get(resumed["state"])), jax.tree.leaves(jax.device_get(straight["state"]))
+    ):  # parameters, moving average and optimizer state
         np.testing.assert_array_equal(a, b)
     assert resumed["test"]["bleu"] == straight["test"]["bleu"]
 
@@ -89,6 +109,7 @@ def test_resume_refuses_a_different_configuration(corpus_dir, tmp_path):
 
 def test_a_run_that_fails_at_set_up_leaves_nothing_behind(tmp_path):
     from nmt.data import DataError
+
     missing = str(tmp_path / "no-corpus")
     for workdir in (tmp_path / "new", tmp_path / "empty"):
         if workdir.name == "empty":
@@ -100,8 +121,18 @@ def test_a_run_that_fails_at_set_up_leaves_nothing_behind(tmp_path):
 
 def test_sgd_momentum_is_heavy_ball_and_only_for_sgd():
     import jax.numpy as jnp
-    cfg = get_config("tiny", ["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.5", "train.clip_norm=0",
-                              "train.warmup_steps=0", "train.decay=constant"]).train
+
+    cfg = get_config(
+        "tiny",
+        [
+            "train.optimizer=sgd",
+            "train.momentum=0.9",
+            "train.lr=0.5",
+            "train.clip_norm=0",
+            "train.warmup_steps=0",
+            "train.decay=constant",
+        ],
+    ).train
     opt = step_lib.make_optimizer(cfg)
     params, grad = {"w": jnp.zeros(3)}, {"w": jnp.asarray([1.0, -2.0, 0.5])}
     state = opt.init(params)
@@ -123,6 +154,7 @@ def test_no_warmup_means_the_full_rate_from_the_first_step():
 
 def test_the_flattened_optimizer_update_equals_the_per_leaf_one():
     import jax.numpy as jnp
+
     params = {"a": jnp.ones((3, 4)), "b": jnp.arange(5.0)}
     grads = {"a": jnp.full((3, 4), 0.3), "b": jnp.linspace(-1, 1, 5) * 9}  # clipped: global norm > 5
     updates = []

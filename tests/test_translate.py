@@ -16,8 +16,9 @@ def test_cli_keeps_line_count_and_order(tiny_run, tmp_path, beam):
     src = tmp_path / "in.txt"
     src.write_bytes(b"\n".join(LINES) + b"\n")
     out = tmp_path / "out.txt"
-    r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--input", str(src), "--output", str(out),
-                "--beam", str(beam))
+    r = run_cli(
+        "nmt.translate", "--checkpoint", tiny_run, "--input", str(src), "--output", str(out), "--beam", str(beam)
+    )
     assert r.returncode == 0, r.stderr
     err = r.stderr.decode()
     assert "invalid UTF-8 replaced on 1 lines: 3" in err and "truncated: 4" in err
@@ -31,6 +32,7 @@ def test_cli_keeps_line_count_and_order(tiny_run, tmp_path, beam):
 
 def test_the_translator_answers_lines_in_order_and_sentences_that_arrive_over_time(tiny_run):
     from nmt.decode import Hypothesis, Translation
+
     run = load_run(tiny_run)
     translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
     lines = ["the cat sees a dog", "", " ".join(["big tree"] * 40), "a man eats"]
@@ -45,8 +47,9 @@ def test_the_translator_answers_lines_in_order_and_sentences_that_arrive_over_ti
 
 
 def test_cli_nbest_lists(tiny_run):
-    r = run_cli("nmt.translate", "--checkpoint", tiny_run, "--beam", "4", "--nbest", "3",
-                stdin=b"the cat\n\nbig red car\n")
+    r = run_cli(
+        "nmt.translate", "--checkpoint", tiny_run, "--beam", "4", "--nbest", "3", stdin=b"the cat\n\nbig red car\n"
+    )
     assert r.returncode == 0, r.stderr
     rows = [line.split("\t") for line in r.stdout.decode().splitlines()]
     assert [int(x[0]) for x in rows] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -84,6 +87,7 @@ def test_release_keeps_parameters_and_drops_optimizer_state(tiny_run, tmp_path, 
     import numpy as np
 
     from nmt import release
+
     out = str(tmp_path / "released")
     release.main(["--checkpoint", tiny_run, "--out", out])
     full, rel = load_run(tiny_run), load_run(out)
@@ -108,11 +112,14 @@ def test_checkpoint_written_on_other_devices_restores_here(tmp_path):
     import numpy as np
 
     from nmt.checkpoints import Checkpoints
-    code = ("import sys, jax, jax.numpy as jnp\n"
-            "from nmt.checkpoints import Checkpoints\n"
-            "d = jax.devices()[3]\n"
-            "state = {'w': jax.device_put(jnp.arange(6.0).reshape(2, 3), d), 'step': jax.device_put(jnp.int32(7), d)}\n"
-            "c = Checkpoints(sys.argv[1]); c.save_latest(7, state, {'from': 'device 3'}); c.close()\n")
+
+    code = (
+        "import sys, jax, jax.numpy as jnp\n"
+        "from nmt.checkpoints import Checkpoints\n"
+        "d = jax.devices()[3]\n"
+        "state = {'w': jax.device_put(jnp.arange(6.0).reshape(2, 3), d), 'step': jax.device_put(jnp.int32(7), d)}\n"
+        "c = Checkpoints(sys.argv[1]); c.save_latest(7, state, {'from': 'device 3'}); c.close()\n"
+    )
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="--xla_force_host_platform_device_count=4")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
@@ -139,6 +146,7 @@ def test_evaluated_parameters_are_kept_and_load(tiny_run):
     import numpy as np
 
     from nmt.run.errors import RunError
+
     first, last = load_run(tiny_run, "evaluated", step=20), load_run(tiny_run, "evaluated")
     latest = load_run(tiny_run, "latest")
     assert (first.step, last.step, latest.step) == (20, 40, 40) and last.which == "evaluated"

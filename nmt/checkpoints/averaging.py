@@ -1,5 +1,6 @@
 """Checkpoint averaging, as fairseq's `scripts/average_checkpoints.py` does it: the element-wise mean of the
 parameters of a run's last evaluations (kept by `train.keep_evaluated`)."""
+
 from __future__ import annotations
 
 import jax
@@ -14,16 +15,19 @@ def mean_tree(trees: list):
     """The element-wise mean of pytrees of one structure, summed in float64 (so N copies of one tree give it back
     exactly) and cast back to each leaf's dtype."""
     n = len(trees)
-    return jax.tree.map(lambda *xs: (sum(np.asarray(x, np.float64) for x in xs) / n).astype(np.asarray(xs[0]).dtype),
-                        *trees)
+    return jax.tree.map(
+        lambda *xs: (sum(np.asarray(x, np.float64) for x in xs) / n).astype(np.asarray(xs[0]).dtype), *trees
+    )
 
 
 def evaluated_steps(ckpt: Checkpoints, last: int, where: str) -> list[int]:
     """The steps of the last `last` evaluated checkpoints, oldest first."""
     steps = sorted(ckpt.evaluated.all_steps()) if ckpt.evaluated is not None else []
     if len(steps) < last:
-        raise CheckpointError(f"{where}: {len(steps)} evaluated checkpoint(s) kept, {last} asked to average "
-                            "(train.keep_evaluated keeps them)")
+        raise CheckpointError(
+            f"{where}: {len(steps)} evaluated checkpoint(s) kept, {last} asked to average "
+            "(train.keep_evaluated keeps them)"
+        )
     return steps[-last:]
 
 

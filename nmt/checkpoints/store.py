@@ -1,5 +1,6 @@
 """Orbax checkpoints of the latest and the best-BLEU state, each with JSON metadata (config, data position), and the
 parameters of the last few evaluations."""
+
 from __future__ import annotations
 
 import logging
@@ -23,24 +24,30 @@ class Checkpoints:
 
     def __init__(self, workdir: str, keep_evaluated: int = 0):
         self.root = os.path.join(os.path.abspath(workdir), "checkpoints")
-        opts = lambda keep: ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False,
-                                                         create=True)
+        opts = lambda keep: ocp.CheckpointManagerOptions(
+            max_to_keep=keep, enable_async_checkpointing=False, create=True
+        )
         self.latest = ocp.CheckpointManager(os.path.join(self.root, "latest"), options=opts(2))  # one to fall back to
         self.best = ocp.CheckpointManager(os.path.join(self.root, "best"), options=opts(1))
         evaluated = os.path.join(self.root, "evaluated")
-        self.evaluated = ocp.CheckpointManager(evaluated, options=opts(keep_evaluated or None)) \
-            if keep_evaluated or os.path.isdir(evaluated) else None
+        self.evaluated = (
+            ocp.CheckpointManager(evaluated, options=opts(keep_evaluated or None))
+            if keep_evaluated or os.path.isdir(evaluated)
+            else None
+        )
 
     @staticmethod
     def _save(mgr, step: int, state, meta: dict) -> None:
         if mgr.latest_step() == step:  # saved already (the final save right after the last evaluation's)
             return
-        saved = mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                       meta=ocp.args.JsonSave(meta)))
+        saved = mgr.save(
+            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+        )
         mgr.wait_until_finished()
         if not saved:  # Orbax writes no step at or below the newest it holds
-            raise CheckpointError(f"step {step} was not saved: {mgr.directory} already holds step {mgr.latest_step()}, "
-                                "a later one")
+            raise CheckpointError(
+                f"step {step} was not saved: {mgr.directory} already holds step {mgr.latest_step()}, a later one"
+            )
 
     def save_latest(self, step: int, state, meta: dict) -> None:
         self._save(self.latest, step, state, meta)
@@ -62,11 +69,13 @@ class Checkpoints:
         # leaves with no sharding go to this process's first device, not to the devices the checkpoint was
         # written from: a run trained on CPUs loads on a GPU
         here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=_sharding(x) or here),
-                              abstract_state)
+        target = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=_sharding(x) or here), abstract_state
+        )
         if partial:
-            args = ocp.args.PyTreeRestore(target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-                                          partial_restore=True)
+            args = ocp.args.PyTreeRestore(
+                target, restore_args=ocp.checkpoint_utils.construct_restore_args(target), partial_restore=True
+            )
         else:
             args = ocp.args.StandardRestore(target)
         out = mgr.restore(step, args=ocp.args.Composite(state=args, meta=ocp.args.JsonRestore()))
@@ -102,13 +111,18 @@ class Checkpoints:
         step below one it holds). A workdir whose `latest` steps are all unreadable is a CheckpointError."""
         step, restored, unreadable = self.newest_readable(self.latest, abstract_state)
         if step is None and unreadable:
-            raise CheckpointError(f"no checkpoint in {self.latest.directory} is readable (steps "
-                                f"{', '.join(str(s) for s, _ in unreadable)}: {unreadable[0][1]}); to start again from "
-                                f"step 0, remove {self.root} or choose another --workdir")
+            raise CheckpointError(
+                f"no checkpoint in {self.latest.directory} is readable (steps "
+                f"{', '.join(str(s) for s, _ in unreadable)}: {unreadable[0][1]}); to start again from "
+                f"step 0, remove {self.root} or choose another --workdir"
+            )
         moves = [(self.latest, s, f"unreadable ({why})") for s, why in unreadable]
         for mgr in (self.best, self.evaluated) if step is not None else ():
-            moves += [(mgr, s, f"saved after step {step}, which the run resumes from")
-                      for s in (mgr.all_steps() if mgr is not None else ()) if s > step]
+            moves += [
+                (mgr, s, f"saved after step {step}, which the run resumes from")
+                for s in (mgr.all_steps() if mgr is not None else ())
+                if s > step
+            ]
         self._set_aside(moves)
         return restored
 

@@ -7,6 +7,7 @@ important units of every layer (by the magnitude of the weights that write and r
 smaller, not sparse; truncated SVD stores the named decoder matrices as two factors each; S steps of fine-tuning on
 the run's training data; int8 storage of every decoder matrix left whole, the target embedding and the output layer.
 """
+
 from __future__ import annotations
 
 from nmt import cli
@@ -15,19 +16,41 @@ from nmt import cli
 def main(argv=None):
     parser = cli.Parser(prog="nmt.compress", description=__doc__.split("\n\n")[1])
     cli.add_run_copy_args(parser, "compress", "compressed")
-    parser.add_argument("--prune-hidden", type=int, default=0, metavar="N",
-                        help="units to keep in every layer (default: 0, all of them)")
-    parser.add_argument("--factor", default="", metavar="NAMES",
-                        help="comma-separated matrices to store as low-rank factors: tgt_embed (the tied output "
-                             "layer), w_out, w_pre, dec_w_emb, dec_l<l>_w, w_combine, or all")
+    parser.add_argument(
+        "--prune-hidden",
+        type=int,
+        default=0,
+        metavar="N",
+        help="units to keep in every layer (default: 0, all of them)",
+    )
+    parser.add_argument(
+        "--factor",
+        default="",
+        metavar="NAMES",
+        help="comma-separated matrices to store as low-rank factors: tgt_embed (the tied output "
+        "layer), w_out, w_pre, dec_w_emb, dec_l<l>_w, w_combine, or all",
+    )
     parser.add_argument("--rank", type=int, default=0, metavar="R", help="their rank")
-    parser.add_argument("--energy", type=float, default=0.0, metavar="E",
-                        help="instead of --rank: each one's smallest rank keeping E (e.g. 0.9) of its squared singular "
-                             "values; a matrix that would not get smaller stays whole")
-    parser.add_argument("--int8", action="store_true",
-                        help="int8 weights (a float scale per output channel) for every such matrix not factored")
-    parser.add_argument("--finetune-steps", type=int, default=0, metavar="S",
-                        help="fine-tune the compressed model this many steps (default: 0, none)")
+    parser.add_argument(
+        "--energy",
+        type=float,
+        default=0.0,
+        metavar="E",
+        help="instead of --rank: each one's smallest rank keeping E (e.g. 0.9) of its squared singular "
+        "values; a matrix that would not get smaller stays whole",
+    )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 weights (a float scale per output channel) for every such matrix not factored",
+    )
+    parser.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=0,
+        metavar="S",
+        help="fine-tune the compressed model this many steps (default: 0, none)",
+    )
     parser.add_argument("--finetune-lr", type=float, default=5e-4, help="its Adam rate (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while fine-tuning")
     args = parser.parse_args(argv)
@@ -35,14 +58,18 @@ def main(argv=None):
     def go():
         from nmt.compress.compressed_run import Options, compress
         from nmt.config import ConfigError
+
         names = tuple(n.strip() for n in args.factor.split(",") if n.strip())
         if (args.rank or args.energy) and not names:
             raise ConfigError("--rank and --energy need --factor NAMES")
-        opts = Options(args.prune_hidden, names, args.rank, args.energy, args.int8, args.finetune_steps,
-                       args.finetune_lr)
+        opts = Options(
+            args.prune_hidden, names, args.rank, args.energy, args.int8, args.finetune_steps, args.finetune_lr
+        )
         info = compress(args.checkpoint, args.out, opts, args.which, progress=not args.no_progress)
-        print(f"wrote {args.out}: {info['parameters']:,} parameters (from {info['parameters_before']:,}), the "
-              f"{info['checkpoint']} checkpoint (step {info['step']}) of {args.checkpoint}")
+        print(
+            f"wrote {args.out}: {info['parameters']:,} parameters (from {info['parameters_before']:,}), the "
+            f"{info['checkpoint']} checkpoint (step {info['step']}) of {args.checkpoint}"
+        )
 
     cli.main_guard(go, "nmt.compress")
 

@@ -1,4 +1,5 @@
 """A trained run compressed into a new run directory, fine-tuned when asked."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,6 +21,7 @@ from nmt.training import trainer
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What `compress` does, in this order: prune, factor, fine-tune, quantise."""
+
     prune_hidden: int = 0  # keep that many units in every layer (nmt.compress.prune); 0 keeps them all
     factor: tuple = ()  # matrices to factor (nmt.compress.factor), at `rank` or keeping `energy`
     rank: int = 0
@@ -35,8 +37,9 @@ def compress(workdir: str, out: str, opts: Options, which: str = "best", progres
     fine-tuned run's best checkpoint is written; its scores are kept as `out`/finetune_results.json."""
     check_out(out)
     if opts.finetune_steps < 0 or opts.finetune_lr <= 0:
-        raise ConfigError(f"--finetune-steps must be >= 0 and --finetune-lr > 0, got {opts.finetune_steps}, "
-                          f"{opts.finetune_lr}")
+        raise ConfigError(
+            f"--finetune-steps must be >= 0 and --finetune-lr > 0, got {opts.finetune_steps}, {opts.finetune_lr}"
+        )
     run = load_run(workdir, which)
     params, config = jax.tree.map(np.asarray, run.params), run.config
     if config.model.ranks() or config.model.int8:
@@ -51,15 +54,21 @@ def compress(workdir: str, out: str, opts: Options, which: str = "best", progres
     config = config.replace(model=dataclasses.asdict(model))
     results = None
     if opts.finetune_steps:
-        params, results = _finetune(workdir, out + ".train", config, params, opts.finetune_steps, opts.finetune_lr,
-                                    progress)
+        params, results = _finetune(
+            workdir, out + ".train", config, params, opts.finetune_steps, opts.finetune_lr, progress
+        )
     if opts.int8:
         params, model = to_int8(params, config.model)
         config = config.replace(model=dataclasses.asdict(model))
-    info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step,
-            "compressed": {**dataclasses.asdict(opts), "ranks": ranks}, "parameters_before": int(before),
-            "parameters": int(sum(x.size for x in jax.tree.leaves(params))),
-            "bytes": int(sum(np.asarray(x).nbytes for x in jax.tree.leaves(params)))}
+    info = {
+        "released_from": os.path.abspath(workdir),
+        "checkpoint": run.which,
+        "step": run.step,
+        "compressed": {**dataclasses.asdict(opts), "ranks": ranks},
+        "parameters_before": int(before),
+        "parameters": int(sum(x.size for x in jax.tree.leaves(params))),
+        "bytes": int(sum(np.asarray(x).nbytes for x in jax.tree.leaves(params))),
+    }
     write_run(workdir, out, config, run.step, params, info)
     if results is not None:
         with open(os.path.join(out, "finetune_results.json"), "w") as f:
@@ -71,9 +80,18 @@ def compress(workdir: str, out: str, opts: Options, which: str = "best", progres
 def _finetune(workdir: str, train_dir: str, config: Config, params, steps: int, lr: float, progress: bool):
     """(the fine-tuned model's best parameters, its results.json)."""
     check_out(train_dir)
-    config = config.replace(train={"steps": steps, "lr": lr, "warmup_steps": max(1, steps // 10),
-                                   "decay": "constant", "eval_every": steps, "patience": 0, "final_average": 0},
-                            parallel={"workers": 1})
+    config = config.replace(
+        train={
+            "steps": steps,
+            "lr": lr,
+            "warmup_steps": max(1, steps // 10),
+            "decay": "constant",
+            "eval_every": steps,
+            "patience": 0,
+            "final_average": 0,
+        },
+        parallel={"workers": 1},
+    )
     os.makedirs(train_dir)
     shutil.copy2(os.path.join(workdir, "vocab.model"), train_dir)  # the run's vocabulary, not a new one
     trainer.run(config, train_dir, progress=progress, init_params=params)

@@ -6,6 +6,7 @@ it, the teacher's translations beside it, and the validation and test files copi
 chosen and scored against the real references. The student keeps the teacher's vocabulary. The corpus is written
 once: the command run again reuses it and resumes the student's training.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,16 +58,30 @@ def distilled_corpus(run, corpus_dir: str, cfg: BeamConfig, slots: int | None = 
     write_atomic(os.path.join(corpus_dir, f"{data.train_prefix}.{data.tgt_lang}"), "".join(h + "\n" for h in hyps))
     for prefix in (data.val_prefix, data.test_prefix):
         _copy_split(run.config, prefix, corpus_dir)
-    info = {"teacher": os.path.abspath(run.workdir), "checkpoint": run.which, "step": run.step,
-            "beam": cfg.beam, "alpha": cfg.alpha, "sentences": len(hyps), "empty": sum(not h for h in hyps),
-            "seconds": round(seconds, 1)}
+    info = {
+        "teacher": os.path.abspath(run.workdir),
+        "checkpoint": run.which,
+        "step": run.step,
+        "beam": cfg.beam,
+        "alpha": cfg.alpha,
+        "sentences": len(hyps),
+        "empty": sum(not h for h in hyps),
+        "seconds": round(seconds, 1),
+    }
     write_atomic(done, json.dumps(info, indent=1))
     logger.info(f"distilled corpus: {len(hyps):,} sentences in {seconds:.0f} s ({info['empty']} empty, dropped)")
     return info
 
 
-def distill(teacher_dir: str, workdir: str, overrides: list[str], cfg: BeamConfig = BeamConfig(beam=5),
-            which: str = "best", slots: int | None = 64, progress: bool = True) -> dict:
+def distill(
+    teacher_dir: str,
+    workdir: str,
+    overrides: list[str],
+    cfg: BeamConfig = BeamConfig(beam=5),
+    which: str = "best",
+    slots: int | None = 64,
+    progress: bool = True,
+) -> dict:
     """Trains (or resumes) the student in `workdir` on the teacher's translations; returns the student's results
     (those of `trainer.run`) with the corpus's description under "distilled"."""
     teacher = load_run(teacher_dir, which)

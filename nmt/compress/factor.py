@@ -5,6 +5,7 @@ The matrices are the decoder's (its embedding projection, LSTM layers, combine l
 output layer when tied) and the output layer: what a decoding step reads. The encoder runs once a sentence and stays
 as it is.
 """
+
 from __future__ import annotations
 
 import dataclasses

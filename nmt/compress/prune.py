@@ -8,6 +8,7 @@ layer up add them unit to unit), the decoder's first layer, its upper layers (on
 attention's hidden units (Bahdanau) and the attentional hidden state that input feeding and the output layer read.
 A unit's importance is the norm of every weight that writes it and every weight that reads it (magnitude pruning).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,14 +33,16 @@ def _norm(w: np.ndarray, axis: int) -> np.ndarray:
 
 def _gates_norm(w: np.ndarray, hidden: int) -> np.ndarray:
     """Per unit, the norm of its four gate columns."""
-    return np.sqrt(sum(np.square(_norm(w[:, g * hidden:(g + 1) * hidden], 0)) for g in range(4)))
+    return np.sqrt(sum(np.square(_norm(w[:, g * hidden : (g + 1) * hidden], 0)) for g in range(4)))
 
 
 def _check(cfg: ModelConfig, hidden: int) -> None:
     if cfg.encoder != "gnmt" or cfg.decoder != "luong" or cfg.attention == "dot":
-        raise ConfigError(f"pruning handles the gnmt encoder, the luong decoder and general or bahdanau attention; "
-                          f"this model has model.encoder={cfg.encoder}, model.decoder={cfg.decoder}, "
-                          f"model.attention={cfg.attention}")
+        raise ConfigError(
+            f"pruning handles the gnmt encoder, the luong decoder and general or bahdanau attention; "
+            f"this model has model.encoder={cfg.encoder}, model.decoder={cfg.decoder}, "
+            f"model.attention={cfg.attention}"
+        )
     if not 0 < hidden <= cfg.hidden:
         raise ConfigError(f"--prune-hidden {hidden}: expected 1 to the model's {cfg.hidden} units")
 
@@ -49,15 +52,15 @@ def choose_units(p: dict, cfg: ModelConfig, hidden: int) -> dict[str, np.ndarray
     _check(cfg, hidden)
     h, enc, one = cfg.hidden, p["encoder"], cfg.enc_layers == 1
     le, ld = cfg.enc_layers, cfg.dec_layers
-    reads_enc = [p["attn_w_k"], p["w_combine"][:(2 * h if one else h)]]  # rows that read the encoder's output
+    reads_enc = [p["attn_w_k"], p["w_combine"][: (2 * h if one else h)]]  # rows that read the encoder's output
     units = {}
     for k, d in enumerate(("fwd", "bwd")):
         w = enc[f"l0_{d}"]
         score = _gates_norm(w["w_x"], h) + _gates_norm(w["w_h"], h) + _norm(w["w_h"], 1)
         if one:
-            score += sum(_norm(r[k * h:(k + 1) * h], 1) for r in reads_enc)
+            score += sum(_norm(r[k * h : (k + 1) * h], 1) for r in reads_enc)
         else:
-            score += _norm(enc["l1"]["w_x"][k * h:(k + 1) * h], 1)
+            score += _norm(enc["l1"]["w_x"][k * h : (k + 1) * h], 1)
         units[f"enc_l0_{d}"] = _keep(score, hidden)
     if not one:
         score = sum(_gates_norm(enc[f"l{l}"]["w_x"], h) + _gates_norm(enc[f"l{l}"]["w_h"], h) for l in range(1, le))
@@ -91,8 +94,12 @@ def prune(params: dict, cfg: ModelConfig, hidden: int, units: dict | None = None
     g = lambda u: gate_columns(u, h)
 
     def lstm(w: dict, rows: np.ndarray, u: np.ndarray) -> dict:
-        return {"w_x": np.asarray(w["w_x"])[rows][:, g(u)], "w_h": np.asarray(w["w_h"])[u][:, g(u)],
-                "b": np.asarray(w["b"])[g(u)]}
+        return {
+            "w_x": np.asarray(w["w_x"])[rows][:, g(u)],
+            "w_h": np.asarray(w["w_h"])[u][:, g(u)],
+            "b": np.asarray(w["b"])[g(u)],
+        }
+
     fwd, bwd = units["enc_l0_fwd"], units["enc_l0_bwd"]
     everything = np.arange(cfg.emb)
     enc["l0_fwd"], enc["l0_bwd"] = lstm(enc["l0_fwd"], everything, fwd), lstm(enc["l0_bwd"], everything, bwd)
@@ -117,8 +124,11 @@ def prune(params: dict, cfg: ModelConfig, hidden: int, units: dict | None = None
         p["attn_w_k"] = p["attn_w_k"][enc_out][:, top]
     else:
         a = units["attn"]
-        p["attn_w_k"], p["attn_w_q"], p["attn_v"] = p["attn_w_k"][enc_out][:, a], p["attn_w_q"][top][:, a], \
-            p["attn_v"][a]
+        p["attn_w_k"], p["attn_w_q"], p["attn_v"] = (
+            p["attn_w_k"][enc_out][:, a],
+            p["attn_w_q"][top][:, a],
+            p["attn_v"][a],
+        )
     p["w_combine"] = p["w_combine"][np.concatenate([enc_out, d_enc + top])][:, feed]
     if cfg.tie_output:
         # the output layer reads the attentional state through w_pre [H, E], absent when H == E (the identity)
@@ -127,8 +137,10 @@ def prune(params: dict, cfg: ModelConfig, hidden: int, units: dict | None = None
         if hidden != cfg.emb:
             p["w_pre"] = w_pre[feed]
         elif not np.array_equal(w_pre[feed], np.eye(hidden)):
-            raise ConfigError(f"--prune-hidden {hidden} equals model.emb, where the model has no output projection to "
-                              "keep the chosen units in: choose another size")
+            raise ConfigError(
+                f"--prune-hidden {hidden} equals model.emb, where the model has no output projection to "
+                "keep the chosen units in: choose another size"
+            )
     else:
         p["w_out"] = p["w_out"][feed]
     return p, dataclasses.replace(cfg, hidden=hidden)

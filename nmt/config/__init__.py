@@ -3,17 +3,18 @@
 A configuration is plain data passed as an argument. Overrides use OmegaConf dot-lists
 (`model.hidden=256 train.steps=500`), the syntax fairseq and Hydra users know.
 """
+
 from nmt.config.presets import DEFAULT_PRESET, PRESETS, from_dict, get_config, to_dict, to_yaml, with_overrides
 from nmt.config.schema import (
-                               ATTENTIONS,
-                               DTYPES,
-                               ENCODERS,
-                               INITS,
-                               Config,
-                               ConfigError,
-                               DataConfig,
-                               ModelConfig,
-                               ParallelConfig,
-                               TrainConfig,
-                               parse_bytes,
+    ATTENTIONS,
+    DTYPES,
+    ENCODERS,
+    INITS,
+    Config,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    ParallelConfig,
+    TrainConfig,
+    parse_bytes,
 )

@@ -1,4 +1,5 @@
 """`python -m nmt.config [--preset NAME] [section.field=value ...]`: prints the resolved configuration."""
+
 from __future__ import annotations
 
 from nmt import cli

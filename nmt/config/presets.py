@@ -1,4 +1,5 @@
 """Named presets, command-line overrides (OmegaConf dot-lists) and the configuration as a dict or YAML."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,10 @@ PRESETS = {
     "tiny": _preset(
         data=dict(vocab_size=2000, max_len=48, buckets=(8, 12, 16, 24, 32, 48), batch_tokens=1024),
         model=dict(emb=128, hidden=256, enc_layers=1, dec_layers=1, dropout=0.1),
-        train=dict(steps=1200, lr=3e-3, warmup_steps=100, eval_every=400, eval_bleu_max=300, log_every=20,
-                   final_beam=1)),
+        train=dict(
+            steps=1200, lr=3e-3, warmup_steps=100, eval_every=400, eval_bleu_max=300, log_every=20, final_beam=1
+        ),
+    ),
     # The default: sized for a 2-core CPU. Its buckets are as fine as the peer's (8% padding instead of 15%, 1.06x
     # the tokens/s, 17 programs to compile instead of 8; experiments/train_levers.py); evaluation and translation
     # batch in 3 shapes (test_2016_flickr with beam 5: 9 s from launch instead of 21; experiments/startup.py).
@@ -27,9 +30,13 @@ PRESETS = {
     # at 2e-3, 36.64 at 2,500 steps and 35.52 without the average; about 36 minutes; experiments/recipe.py).
     "multi30k": _preset(
         model=dict(emb=256, hidden=256, dropout=0.3),
-        data=dict(max_len=64, buckets=(8, 10, 12, 14, 16, 18, 20, 22, 24, 27, 30, 34, 38, 43, 48, 55, 64),
-                  eval_buckets=(16, 32, 64)),
-        train=dict(steps=5000, lr=3e-3, warmup_steps=400, eval_every=500, patience=4, ema_decay=0.995)),
+        data=dict(
+            max_len=64,
+            buckets=(8, 10, 12, 14, 16, 18, 20, 22, 24, 27, 30, 34, 38, 43, 48, 55, 64),
+            eval_buckets=(16, 32, 64),
+        ),
+        train=dict(steps=5000, lr=3e-3, warmup_steps=400, eval_every=500, patience=4, ema_decay=0.995),
+    ),
     # The model every benchmark uses unless it says otherwise (see README).
     "reference": Config(),
     # OpenNMT-py's attention LSTM in ../shared/peers/opennmt-py/rnn.yaml, the model the speed race runs: brnn encoder
@@ -38,9 +45,19 @@ PRESETS = {
     # instead of 8 to compile; experiments/train_levers.py).
     "opennmt_rnn": _preset(
         data=dict(buckets=(8, 10, 12, 14, 16, 18, 20, 22, 24, 27, 30, 34, 38, 43, 48, 55, 64, 100)),
-        model=dict(emb=256, hidden=512, enc_layers=2, dec_layers=2, encoder="brnn", attention="general",
-                   dropout=0.3, tie_output=False, init="uniform"),
-        train=dict(lr=1e-3, decay="constant", warmup_steps=0, clip_norm=5.0, label_smoothing=0.0)),
+        model=dict(
+            emb=256,
+            hidden=512,
+            enc_layers=2,
+            dec_layers=2,
+            encoder="brnn",
+            attention="general",
+            dropout=0.3,
+            tie_output=False,
+            init="uniform",
+        ),
+        train=dict(lr=1e-3, decay="constant", warmup_steps=0, clip_norm=5.0, label_smoothing=0.0),
+    ),
     "deep": _preset(model=dict(enc_layers=4, dec_layers=4)),
 }
 DEFAULT_PRESET = "multi30k"
@@ -89,4 +106,3 @@ def from_dict(d: dict) -> Config:
 
 def to_yaml(config: Config) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
-

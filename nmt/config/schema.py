@@ -1,4 +1,5 @@
 """The configuration's sections as frozen dataclasses, each field with its default and its check."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,8 +62,10 @@ class DataConfig:
         if self.invalid_utf8 not in ("error", "replace"):
             raise ConfigError(f"data.invalid_utf8: expected 'error' or 'replace', got {self.invalid_utf8!r}")
         if not 0.0 <= self.spm_alpha <= 1.0 or self.spm_nbest == 0 or self.spm_nbest < -1:
-            raise ConfigError(f"data.spm_alpha must be in [0, 1] and data.spm_nbest -1 or >= 1, got "
-                              f"{self.spm_alpha} and {self.spm_nbest}")
+            raise ConfigError(
+                f"data.spm_alpha must be in [0, 1] and data.spm_nbest -1 or >= 1, got "
+                f"{self.spm_alpha} and {self.spm_nbest}"
+            )
         if self.pair_shapes < 0:
             raise ConfigError(f"data.pair_shapes must be >= 0, got {self.pair_shapes}")
         for name in ("buckets", "eval_buckets") if self.eval_buckets else ("buckets",):
@@ -109,8 +112,14 @@ class ModelConfig:
 
     def compressible(self) -> tuple:
         """The matrices a compressed form applies to: the decoder's, its embedding and its output layer."""
-        return ("tgt_embed", "dec_w_emb", *(f"dec_l{l}_w" for l in range(self.dec_layers)), "w_combine", "w_pre",
-                "w_out")
+        return (
+            "tgt_embed",
+            "dec_w_emb",
+            *(f"dec_l{l}_w" for l in range(self.dec_layers)),
+            "w_combine",
+            "w_pre",
+            "w_out",
+        )
 
     def ranks(self) -> dict:
         """`low_rank` as {name: rank}."""
@@ -118,8 +127,10 @@ class ModelConfig:
         for entry in self.low_rank:
             m = re.fullmatch(r"\s*([a-z0-9_]+)\s*:\s*([0-9]+)\s*", str(entry))
             if not m or int(m.group(2)) < 1 or m.group(1) not in self.compressible():
-                raise ConfigError(f"model.low_rank: expected name:rank entries (rank >= 1) naming one of "
-                                  f"{', '.join(self.compressible())}; got {entry!r}")
+                raise ConfigError(
+                    f"model.low_rank: expected name:rank entries (rank >= 1) naming one of "
+                    f"{', '.join(self.compressible())}; got {entry!r}"
+                )
             ranks[m.group(1)] = int(m.group(2))
         return ranks
 
@@ -129,19 +140,26 @@ class ModelConfig:
         if self.remat == "auto":
             parse_bytes(self.memory_budget)
         elif self.memory_budget:
-            raise ConfigError(f"model.memory_budget={self.memory_budget} is read only with model.remat=auto "
-                              f"(model.remat is {self.remat!r}): set both, or neither")
+            raise ConfigError(
+                f"model.memory_budget={self.memory_budget} is read only with model.remat=auto "
+                f"(model.remat is {self.remat!r}): set both, or neither"
+            )
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention: expected one of {ATTENTIONS}, got {self.attention!r}")
         if self.encoder not in ENCODERS or (self.encoder == "brnn" and self.hidden % 2):
-            raise ConfigError(f"model.encoder: expected one of {ENCODERS} (brnn with an even model.hidden), "
-                              f"got {self.encoder!r} with hidden {self.hidden}")
+            raise ConfigError(
+                f"model.encoder: expected one of {ENCODERS} (brnn with an even model.hidden), "
+                f"got {self.encoder!r} with hidden {self.hidden}"
+            )
         if self.init not in INITS or self.unroll < 1:
-            raise ConfigError(f"model.init: expected one of {INITS}, and model.unroll >= 1; "
-                              f"got {self.init!r}, {self.unroll}")
+            raise ConfigError(
+                f"model.init: expected one of {INITS}, and model.unroll >= 1; got {self.init!r}, {self.unroll}"
+            )
         if self.decoder not in ("luong", "gnmt") or (self.decoder == "gnmt" and self.dec_layers < 2):
-            raise ConfigError(f"model.decoder: expected luong, or gnmt with model.dec_layers >= 2; got "
-                              f"{self.decoder!r} with {self.dec_layers} layers")
+            raise ConfigError(
+                f"model.decoder: expected luong, or gnmt with model.dec_layers >= 2; got "
+                f"{self.decoder!r} with {self.dec_layers} layers"
+            )
         if self.encoder_impl not in ("scan", "cudnn"):
             raise ConfigError(f"model.encoder_impl: expected scan or cudnn, got {self.encoder_impl!r}")
         if self.attention_impl not in ("autodiff", "recompute"):
@@ -153,8 +171,9 @@ class ModelConfig:
         if self.attention == "dot" and self.enc_layers < 2 and self.encoder == "gnmt":
             raise ConfigError("model.attention=dot needs model.enc_layers >= 2 (encoder and decoder widths must match)")
         if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.word_dropout < 1.0):
-            raise ConfigError(f"model.dropout and model.word_dropout: expected 0 <= p < 1, got {self.dropout}, "
-                              f"{self.word_dropout}")
+            raise ConfigError(
+                f"model.dropout and model.word_dropout: expected 0 <= p < 1, got {self.dropout}, {self.word_dropout}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,8 +208,10 @@ class TrainConfig:
         if self.optimizer not in ("adam", "sgd"):
             raise ConfigError(f"train.optimizer: expected adam or sgd, got {self.optimizer!r}")
         if not 0.0 <= self.momentum < 1.0 or (self.momentum and self.optimizer != "sgd"):
-            raise ConfigError(f"train.momentum: expected 0 <= m < 1, and only with train.optimizer=sgd; "
-                              f"got {self.momentum} with {self.optimizer}")
+            raise ConfigError(
+                f"train.momentum: expected 0 <= m < 1, and only with train.optimizer=sgd; "
+                f"got {self.momentum} with {self.optimizer}"
+            )
         if self.decay not in ("rsqrt", "cosine", "constant"):
             raise ConfigError(f"train.decay: expected rsqrt, cosine or constant, got {self.decay!r}")
         if self.steps < 1 or self.eval_every < 1 or self.log_every < 1:
@@ -198,8 +219,10 @@ class TrainConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.final_average > self.keep_evaluated:
-            raise ConfigError(f"train.final_average={self.final_average} needs train.keep_evaluated >= "
-                              f"{self.final_average} (the evaluated parameters it averages)")
+            raise ConfigError(
+                f"train.final_average={self.final_average} needs train.keep_evaluated >= "
+                f"{self.final_average} (the evaluated parameters it averages)"
+            )
         if min(self.keep_evaluated, self.save_every_s, self.nonfinite_limit) < 0:
             raise ConfigError("train.keep_evaluated, train.save_every_s and train.nonfinite_limit must be >= 0")
         if self.final_beam < 1:
@@ -211,6 +234,7 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class ParallelConfig:
     """Several workers (devices, on one or many hosts); defaults of the BMUF options follow fairseq's."""
+
     method: str = "none"  # none | sync (gradients averaged every step) | average (models every τ steps) | bmuf
     workers: int = 0  # 0 = every device of every process
     devices: int = 0  # devices the workers share (0 = one each); workers must be a multiple of it
@@ -249,11 +273,14 @@ class Config:
         self.train.validate()
         self.parallel.validate()
         if self.train.ema_decay > 0 and self.parallel.method != "none":
-            raise ConfigError("train.ema_decay works with parallel.method=none only (average and bmuf keep a global "
-                              "model of their own)")
+            raise ConfigError(
+                "train.ema_decay works with parallel.method=none only (average and bmuf keep a global "
+                "model of their own)"
+            )
         return self
 
     def replace(self, **sections: dict) -> Config:
         """A validated copy with some fields of some sections changed: `config.replace(model={"remat": "full"})`."""
         return dataclasses.replace(
-            self, **{k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}).validate()
+            self, **{k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}
+        ).validate()

@@ -3,6 +3,7 @@
 Every batch of a bucket has the same shape `[rows(bucket), bucket]`, so XLA compiles one program per bucket.
 Shuffling is a pure function of (seed, epoch); the iterator position is two integers saved with checkpoints.
 """
+
 from __future__ import annotations
 
 import collections
@@ -26,6 +27,7 @@ def rows_for(bucket: int, batch_tokens: int) -> int:
 @dataclasses.dataclass
 class Examples:
     """Token ids without special symbols; `index` is each pair's line in the kept corpus."""
+
     src: list[list[int]]
     tgt: list[list[int]]
     index: np.ndarray
@@ -47,7 +49,7 @@ def pad_rows(rows, length: int, count: int | None = None) -> np.ndarray:
     out = np.full((len(rows) if count is None else count, length), PAD, np.int32)
     for r, x in enumerate(rows):
         x = x[:length]
-        out[r, :len(x)] = x
+        out[r, : len(x)] = x
     return out
 
 
@@ -59,12 +61,15 @@ def make_batch(ex: Examples, idx: np.ndarray, bucket: int, rows: int, tgt_bucket
     Sequences longer than the bucket are truncated (eos kept last), which only happens for eval data.
     """
     tgt_bucket = tgt_bucket or bucket
-    targets = [list(ex.tgt[i][:tgt_bucket - 1]) for i in idx]
+    targets = [list(ex.tgt[i][: tgt_bucket - 1]) for i in idx]
     index = np.full((rows,), -1, np.int64)
-    index[:len(idx)] = ex.index[idx]
-    return dict(src=pad_rows([list(ex.src[i][:bucket - 1]) + [EOS] for i in idx], bucket, rows),
-                tgt_in=pad_rows([[BOS] + t for t in targets], tgt_bucket, rows),
-                tgt_out=pad_rows([t + [EOS] for t in targets], tgt_bucket, rows), index=index)
+    index[: len(idx)] = ex.index[idx]
+    return dict(
+        src=pad_rows([list(ex.src[i][: bucket - 1]) + [EOS] for i in idx], bucket, rows),
+        tgt_in=pad_rows([[BOS] + t for t in targets], tgt_bucket, rows),
+        tgt_out=pad_rows([t + [EOS] for t in targets], tgt_bucket, rows),
+        index=index,
+    )
 
 
 def group_by_bucket(ex: Examples, buckets: tuple) -> dict[int, np.ndarray]:
@@ -84,8 +89,9 @@ def shape_plan(ex: Examples, buckets: tuple, pair_shapes: int = 0) -> list[tuple
     square = [(b, b) for b in buckets]
     if pair_shapes <= 0:
         return square
-    cells = collections.Counter((bucket_of(len(s) + 1, buckets), bucket_of(len(t) + 1, buckets))
-                                for s, t in zip(ex.src, ex.tgt))
+    cells = collections.Counter(
+        (bucket_of(len(s) + 1, buckets), bucket_of(len(t) + 1, buckets)) for s, t in zip(ex.src, ex.tgt)
+    )
     uneven = [c for c, _ in cells.most_common() if c[0] != c[1] and None not in c][:pair_shapes]
     return sorted(square + uneven, key=lambda c: (c[0] + c[1], c[1]))
 
@@ -115,8 +121,16 @@ class BatchIterator:
     resample: epoch -> that epoch's examples (subword regularisation, `nmt.data.sampling`), or None to keep `ex`.
     """
 
-    def __init__(self, ex: Examples, buckets: tuple, batch_tokens: int, seed: int, full_batches: bool = True,
-                 pair_shapes: int = 0, resample: Callable[[int], Examples] | None = None):
+    def __init__(
+        self,
+        ex: Examples,
+        buckets: tuple,
+        batch_tokens: int,
+        seed: int,
+        full_batches: bool = True,
+        pair_shapes: int = 0,
+        resample: Callable[[int], Examples] | None = None,
+    ):
         self.ex, self.buckets, self.batch_tokens, self.seed = ex, tuple(buckets), batch_tokens, seed
         self.full_batches, self.resample = full_batches, resample
         self.shape_list = shape_plan(ex, self.buckets, pair_shapes)
@@ -129,8 +143,10 @@ class BatchIterator:
             self.ex = self.resample(epoch)
         self.groups = group_by_shape(self.ex, self.shape_list)
         if not self.groups:
-            raise DataError("no training pairs left: every pair is empty or longer than data.max_len (or the largest "
-                            "of data.buckets)")
+            raise DataError(
+                "no training pairs left: every pair is empty or longer than data.max_len (or the largest "
+                "of data.buckets)"
+            )
         self.epoch, self._plan = epoch, self.plan(epoch)
 
     def plan(self, epoch: int) -> list[tuple[tuple[int, int], np.ndarray]]:
@@ -144,9 +160,9 @@ class BatchIterator:
             idx = self.groups[shape]
             idx = rng.permutation(np.concatenate([*pending.pop(shape, []), idx]) if self.full_batches else idx)
             rows = rows_for(shape[1], self.batch_tokens)
-            later = [t for t in shapes[k + 1:] if t[0] >= shape[0] and t[1] >= shape[1]]
+            later = [t for t in shapes[k + 1 :] if t[0] >= shape[0] and t[1] >= shape[1]]
             end = len(idx) - len(idx) % rows if self.full_batches and later else len(idx)
-            batches += [(shape, idx[j:j + rows]) for j in range(0, end, rows)]
+            batches += [(shape, idx[j : j + rows]) for j in range(0, end, rows)]
             if end < len(idx):
                 pending[later[0]].append(idx[end:])
         order = rng.permutation(len(batches))
@@ -184,5 +200,5 @@ def eval_batches(ex: Examples, buckets: tuple, batch_tokens: int) -> list[dict]:
     out = []
     for b, idx in group_by_bucket(ex, buckets).items():
         rows = rows_for(b, batch_tokens)
-        out += [make_batch(ex, idx[k:k + rows], b, rows) for k in range(0, len(idx), rows)]
+        out += [make_batch(ex, idx[k : k + rows], b, rows) for k in range(0, len(idx), rows)]
     return out

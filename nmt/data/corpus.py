@@ -1,4 +1,5 @@
 """Reading aligned parallel text with validation: nothing is dropped or altered silently."""
+
 from __future__ import annotations
 
 import collections
@@ -29,8 +30,10 @@ def decode_lines(stream, name: str, invalid_utf8: str = "error") -> tuple[list[s
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             if invalid_utf8 != "replace":
-                raise DataError(f"{name}:{i}: invalid UTF-8 at byte {e.start} "
-                                "(set data.invalid_utf8=replace to replace and count such bytes)") from None
+                raise DataError(
+                    f"{name}:{i}: invalid UTF-8 at byte {e.start} "
+                    "(set data.invalid_utf8=replace to replace and count such bytes)"
+                ) from None
             text = raw.decode("utf-8", errors="replace")
             replaced.append(i)
         lines.append(text.rstrip("\r\n").strip())
@@ -62,8 +65,7 @@ class ParallelText:
         return f"data {name}: read {self.read}, kept {len(self.src)}, dropped: {drops}{extra}"
 
 
-def read_parallel(src_path: str, tgt_path: str, invalid_utf8: str = "error",
-                  drop_empty: bool = True) -> ParallelText:
+def read_parallel(src_path: str, tgt_path: str, invalid_utf8: str = "error", drop_empty: bool = True) -> ParallelText:
     """Reads two aligned files; pairs with an empty side are dropped and counted (when drop_empty)."""
     src, src_bad = read_lines(src_path, invalid_utf8)
     tgt, tgt_bad = read_lines(tgt_path, invalid_utf8)

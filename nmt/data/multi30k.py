@@ -1,4 +1,5 @@
 """Finding (or downloading) a corpus's files: configured dir, then $NMT_DATA_DIR, then the user cache."""
+
 from __future__ import annotations
 
 import os
@@ -55,6 +56,5 @@ def locate(prefix: str, lang: str, corpus: str, configured: str | None) -> str:
     try:
         _download(url, dest)
     except OSError as e:
-        raise DataError(f"{name}: not found in {', '.join(dirs)}, and downloading {url} failed ({e}); "
-                        f"{hint}") from None
+        raise DataError(f"{name}: not found in {', '.join(dirs)}, and downloading {url} failed ({e}); {hint}") from None
     return dest

@@ -1,4 +1,5 @@
 """From configuration to ready data: located files, validated text, a vocabulary, encoded splits."""
+
 from __future__ import annotations
 
 import collections
@@ -34,8 +35,10 @@ class Data:
 
 
 def split_paths(cfg: DataConfig, prefix: str) -> tuple[str, str]:
-    return (multi30k.locate(prefix, cfg.src_lang, cfg.corpus, cfg.dir),
-            multi30k.locate(prefix, cfg.tgt_lang, cfg.corpus, cfg.dir))
+    return (
+        multi30k.locate(prefix, cfg.src_lang, cfg.corpus, cfg.dir),
+        multi30k.locate(prefix, cfg.tgt_lang, cfg.corpus, cfg.dir),
+    )
 
 
 def encode_split(name: str, text: corpus.ParallelText, sp, max_len: int, train: bool) -> Split:
@@ -73,8 +76,7 @@ def load_data(cfg: DataConfig, vocab_cache: str | None = None, vocab_path: str |
         vocab_path = vocab.train_vocab([texts["train"].src, texts["train"].tgt], cfg.vocab_size, cache)
     sp = vocab.load_vocab(vocab_path)
     cut = max(cfg.search_buckets())  # where evaluation batches cut a sentence
-    splits = {n: encode_split(n, t, sp, cfg.max_len if n == "train" else cut, n == "train")
-              for n, t in texts.items()}
+    splits = {n: encode_split(n, t, sp, cfg.max_len if n == "train" else cut, n == "train") for n, t in texts.items()}
     for s in splits.values():
         logger.info(s.summary)
     return Data(vocab_path, sp, splits["train"], splits["val"], splits["test"])

@@ -1,6 +1,7 @@
 """Subword regularisation (Kudo, 2018): each epoch the training pairs are cut into pieces anew, sampled from the
 unigram model (`data.spm_alpha`, `data.spm_nbest`). The sample is a pure function of (seed, epoch), so a resumed
 run sees the segmentations an uninterrupted one saw; batches keep the bucket shapes of the run."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,8 +12,9 @@ import sentencepiece as spm
 from nmt.data.batching import Examples
 
 
-def segmentation_sampler(sp, src_text: list[str], tgt_text: list[str], examples: Examples, alpha: float,
-                         nbest: int, max_len: int, seed: int) -> Callable[[int], Examples]:
+def segmentation_sampler(
+    sp, src_text: list[str], tgt_text: list[str], examples: Examples, alpha: float, nbest: int, max_len: int, seed: int
+) -> Callable[[int], Examples]:
     """epoch -> the training examples in that epoch's sampled segmentation.
 
     Args:
@@ -31,4 +33,5 @@ def segmentation_sampler(sp, src_text: list[str], tgt_text: list[str], examples:
         src = [s if len(s) < max_len else d for s, d in zip(src, examples.src)]
         tgt = [t if len(t) < max_len else d for t, d in zip(tgt, examples.tgt)]
         return Examples(src, tgt, examples.index)
+
     return sample

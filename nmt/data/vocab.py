@@ -1,4 +1,5 @@
 """Joint sentencepiece vocabulary, trained on the training split and cached by a hash of inputs and options."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,18 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
 def _options(vocab_size: int) -> dict:
-    return dict(model_type="unigram", vocab_size=vocab_size, character_coverage=1.0,
-                pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, hard_vocab_limit=False,
-                num_threads=os.cpu_count() or 1, minloglevel=2)
+    return dict(
+        model_type="unigram",
+        vocab_size=vocab_size,
+        character_coverage=1.0,
+        pad_id=PAD,
+        unk_id=UNK,
+        bos_id=BOS,
+        eos_id=EOS,
+        hard_vocab_limit=False,
+        num_threads=os.cpu_count() or 1,
+        minloglevel=2,
+    )
 
 
 def vocab_key(texts: list[list[str]], vocab_size: int) -> str:
@@ -37,7 +47,9 @@ def train_vocab(texts: list[list[str]], vocab_size: int, cache: str) -> str:
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter([line for side in texts for line in side]),
-            model_writer=model, **_options(vocab_size))
+            model_writer=model,
+            **_options(vocab_size),
+        )
         write_atomic(path, model.getvalue())
     return path
 

@@ -7,6 +7,7 @@ the callback's closure with batch B: it is never copied per beam.
 Scores follow GNMT (Wu et al. 2016): s(Y) = log P(Y|X) / lp(Y) + cp(X; Y), with lp = ((5 + |Y|) / 6)^alpha
 ("gnmt") or |Y|^alpha ("plain"), cp = beta * sum_s log(min(sum_t attention_ts, 1)), |Y| counting the final EOS.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,18 +47,22 @@ class BeamConfig:
 
 def beam_problems(cfg) -> list[tuple[str, str]]:
     """(field, what is wrong with its value) of each invalid field of `cfg` (a BeamConfig's fields, any object)."""
-    checks = [("beam", cfg.beam >= 1, ">= 1"), ("alpha", cfg.alpha >= 0, ">= 0"), ("beta", cfg.beta >= 0, ">= 0"),
-              ("length_penalty", cfg.length_penalty in ("gnmt", "plain"), "one of gnmt, plain"),
-              ("nbest", 1 <= cfg.nbest <= max(cfg.beam, 1), f"between 1 and the beam ({cfg.beam})"),
-              ("topk", cfg.topk in TOPK, f"one of {', '.join(TOPK)}"),
-              ("ensemble_mean", cfg.ensemble_mean in ENSEMBLE_MEANS, f"one of {', '.join(ENSEMBLE_MEANS)}")]
+    checks = [
+        ("beam", cfg.beam >= 1, ">= 1"),
+        ("alpha", cfg.alpha >= 0, ">= 0"),
+        ("beta", cfg.beta >= 0, ">= 0"),
+        ("length_penalty", cfg.length_penalty in ("gnmt", "plain"), "one of gnmt, plain"),
+        ("nbest", 1 <= cfg.nbest <= max(cfg.beam, 1), f"between 1 and the beam ({cfg.beam})"),
+        ("topk", cfg.topk in TOPK, f"one of {', '.join(TOPK)}"),
+        ("ensemble_mean", cfg.ensemble_mean in ENSEMBLE_MEANS, f"one of {', '.join(ENSEMBLE_MEANS)}"),
+    ]
     return [(name, f"must be {want}, got {getattr(cfg, name)!r}") for name, ok, want in checks if not ok]
 
 
 def length_penalty(length: jax.Array, cfg: BeamConfig) -> jax.Array:
     length = length.astype(jnp.float32)
     base = (5.0 + length) / 6.0 if cfg.length_penalty == "gnmt" else length
-    return base ** cfg.alpha
+    return base**cfg.alpha
 
 
 def coverage_penalty(coverage: jax.Array, src_mask: jax.Array, cfg: BeamConfig) -> jax.Array:
@@ -125,18 +130,25 @@ def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
 
 
-def initial_state(dec_init: Any, b: int, s: int, cfg: BeamConfig, max_len: int, keep_attention: bool = False
-                  ) -> BeamState:
+def initial_state(
+    dec_init: Any, b: int, s: int, cfg: BeamConfig, max_len: int, keep_attention: bool = False
+) -> BeamState:
     """The state before the first step: one live hypothesis (BOS) per sentence. dec_init: leaves [B, K, ...]."""
     k = cfg.beam
     attn_shape = (b, k, max_len, s) if keep_attention else (0,)
     return BeamState(
-        t=jnp.zeros((b,), jnp.int32), last=jnp.full((b, k), BOS, jnp.int32),
+        t=jnp.zeros((b,), jnp.int32),
+        last=jnp.full((b, k), BOS, jnp.int32),
         live_logp=jnp.tile(jnp.asarray([0.0] + [NEG_INF] * (k - 1), jnp.float32), (b, 1)),
-        live_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), live_cov=jnp.zeros((b, k, s), jnp.float32),
-        dec=dec_init, fin_scores=jnp.full((b, k), NEG_INF, jnp.float32), fin_logp=jnp.full((b, k), NEG_INF),
-        fin_seqs=jnp.full((b, k, max_len), PAD, jnp.int32), fin_attn=jnp.zeros(attn_shape, jnp.float32),
-        live_attn=jnp.zeros(attn_shape, jnp.float32))
+        live_seqs=jnp.full((b, k, max_len), PAD, jnp.int32),
+        live_cov=jnp.zeros((b, k, s), jnp.float32),
+        dec=dec_init,
+        fin_scores=jnp.full((b, k), NEG_INF, jnp.float32),
+        fin_logp=jnp.full((b, k), NEG_INF),
+        fin_seqs=jnp.full((b, k, max_len), PAD, jnp.int32),
+        fin_attn=jnp.zeros(attn_shape, jnp.float32),
+        live_attn=jnp.zeros(attn_shape, jnp.float32),
+    )
 
 
 def sentence_done(st: BeamState, limits: jax.Array, cfg: BeamConfig) -> jax.Array:
@@ -156,9 +168,14 @@ def _write(seqs: jax.Array, t: jax.Array, values: jax.Array) -> jax.Array:
     return jnp.where(at, jnp.expand_dims(values, 2), seqs)
 
 
-def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg: BeamConfig,
-               shortlist: tuple[jax.Array, jax.Array] | None = None, scored: bool = False
-               ) -> tuple[jax.Array, jax.Array, jax.Array]:
+def candidates(
+    live_logp: jax.Array,
+    logits: jax.Array,
+    at_limit: jax.Array,
+    cfg: BeamConfig,
+    shortlist: tuple[jax.Array, jax.Array] | None = None,
+    scored: bool = False,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The 2K best one-token extensions of each sentence's live hypotheses, best first.
 
     2K, so that K live ones survive even if K of them end. `cfg.topk`:
@@ -195,9 +212,16 @@ def candidates(live_logp: jax.Array, logits: jax.Array, at_limit: jax.Array, cfg
     return cand_logp, flat // v, flat % v
 
 
-def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.Array, cfg: BeamConfig,
-            keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
-            scored: bool = False) -> BeamState:
+def advance(
+    st: BeamState,
+    step_fn: Callable,
+    src_mask: jax.Array,
+    limits: jax.Array,
+    cfg: BeamConfig,
+    keep_attention: bool = False,
+    shortlist: tuple[jax.Array, jax.Array] | None = None,
+    scored: bool = False,
+) -> BeamState:
     """One step of every sentence's search. limits: [B] output budgets (`max_lengths`); other arguments as for
     `make_search`."""
     k = st.last.shape[1]
@@ -206,8 +230,9 @@ def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.A
     tok = tok if shortlist is None else shortlist_tokens(shortlist[0], tok)
     seqs = _write(_gather(st.live_seqs, src_beam), st.t, tok)
     cov = _gather(st.live_cov, src_beam) + _gather(attn.astype(jnp.float32), src_beam)
-    cand_attn = _write(_gather(st.live_attn, src_beam), st.t, _gather(attn, src_beam)) \
-        if keep_attention else st.live_attn
+    cand_attn = (
+        _write(_gather(st.live_attn, src_beam), st.t, _gather(attn, src_beam)) if keep_attention else st.live_attn
+    )
     valid = cand_logp > NEG_INF / 2
     # As in fairseq, a hypothesis finishes only if its EOS extension ranks among the top K candidates;
     # with K = 1 this makes beam search greedy search.
@@ -226,15 +251,30 @@ def advance(st: BeamState, step_fn: Callable, src_mask: jax.Array, limits: jax.A
     live_logp, pick = jax.lax.top_k(jnp.where(is_eos | ~valid, NEG_INF, cand_logp), k)
     parent = _gather(src_beam, pick)
     return BeamState(
-        t=st.t + 1, last=_gather(tok, pick), live_logp=live_logp, live_seqs=_gather(seqs, pick),
-        live_cov=_gather(cov, pick), dec=jax.tree.map(lambda x: _gather(x, parent), dec),
-        fin_scores=fin_scores, fin_logp=fin_logp, fin_seqs=fin_seqs, fin_attn=fin_attn,
-        live_attn=_gather(cand_attn, pick) if keep_attention else st.live_attn)
+        t=st.t + 1,
+        last=_gather(tok, pick),
+        live_logp=live_logp,
+        live_seqs=_gather(seqs, pick),
+        live_cov=_gather(cov, pick),
+        dec=jax.tree.map(lambda x: _gather(x, parent), dec),
+        fin_scores=fin_scores,
+        fin_logp=fin_logp,
+        fin_seqs=fin_seqs,
+        fin_attn=fin_attn,
+        live_attn=_gather(cand_attn, pick) if keep_attention else st.live_attn,
+    )
 
 
-def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
-                scored: bool = False) -> tuple[BeamState, Callable, Callable]:
+def make_search(
+    step_fn: Callable,
+    dec_init: Any,
+    src_mask: jax.Array,
+    cfg: BeamConfig,
+    max_len: int,
+    keep_attention: bool = False,
+    shortlist: tuple[jax.Array, jax.Array] | None = None,
+    scored: bool = False,
+) -> tuple[BeamState, Callable, Callable]:
     """The search as (initial state, cond, body) for a `lax.while_loop`.
 
     Args:
@@ -256,4 +296,3 @@ def make_search(step_fn: Callable, dec_init: Any, src_mask: jax.Array, cfg: Beam
         return advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist, scored)
 
     return init, cond, body
-

@@ -11,6 +11,7 @@ attention [B, K, S])`, where ctx is the slots' model context (leaves [B, ...]: t
 output weights), and `admit_fn(q) -> (ctx_row, dec_row)`, sentence q's context and zero decoder state (leaves [K, ...]),
 called only for the slots that take a new sentence.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,8 +40,17 @@ class QueueState:
     logp: jax.Array  # [Q, K]
 
 
-def _admit(st: QueueState, free: jax.Array, fresh: BeamState, admit_fn: Callable, src_mask_all: jax.Array,
-           count: jax.Array, ids_all: jax.Array | None, cfg: BeamConfig, max_len: int) -> QueueState:
+def _admit(
+    st: QueueState,
+    free: jax.Array,
+    fresh: BeamState,
+    admit_fn: Callable,
+    src_mask_all: jax.Array,
+    count: jax.Array,
+    ids_all: jax.Array | None,
+    cfg: BeamConfig,
+    max_len: int,
+) -> QueueState:
     """Gives the free slots [B] the next waiting sentences in queue order (free slots with none left empty)."""
     q_end = src_mask_all.shape[0]
     want = st.next + jnp.cumsum(free) - 1
@@ -50,9 +60,13 @@ def _admit(st: QueueState, free: jax.Array, fresh: BeamState, admit_fn: Callable
 
     def row(x, new):
         return jnp.where(take.reshape(take.shape + (1,) * (x.ndim - 1)), new, x)
-    beam = st.beam.replace(**{f: row(getattr(st.beam, f), getattr(fresh, f))
-                              for f in ("t", "last", "live_logp", "live_seqs", "live_cov", "fin_scores", "fin_logp",
-                                        "fin_seqs")})
+
+    beam = st.beam.replace(
+        **{
+            f: row(getattr(st.beam, f), getattr(fresh, f))
+            for f in ("t", "last", "live_logp", "live_seqs", "live_cov", "fin_scores", "fin_logp", "fin_seqs")
+        }
+    )
     # The model context (memory, output weights) is large: written in place, one admitted slot at a time.
     slots = jnp.nonzero(take, size=take.shape[0], fill_value=0)[0]
 
@@ -66,14 +80,44 @@ def _admit(st: QueueState, free: jax.Array, fresh: BeamState, admit_fn: Callable
     ctx, dec = jax.lax.fori_loop(0, jnp.sum(take), one, (st.ctx, st.beam.dec))
     new_mask = src_mask_all[src]
     return st.replace(
-        beam=beam.replace(dec=dec), ctx=ctx, sentence=sentence, src_mask=row(st.src_mask, new_mask),
+        beam=beam.replace(dec=dec),
+        ctx=ctx,
+        sentence=sentence,
+        src_mask=row(st.src_mask, new_mask),
         limits=row(st.limits, max_lengths(new_mask, cfg, max_len)),
-        ids=st.ids if ids_all is None else row(st.ids, ids_all[src]), next=st.next + jnp.sum(take))
+        ids=st.ids if ids_all is None else row(st.ids, ids_all[src]),
+        next=st.next + jnp.sum(take),
+    )
 
 
-def make_queue_search(step_fn: Callable, admit_fn: Callable, src_mask_all: jax.Array, count: jax.Array,
-                      cfg: BeamConfig, max_len: int, slots: int, ids_all: jax.Array | None = None
-                      ) -> tuple[QueueState, Callable, Callable]:
+def _empty_queue(fresh: BeamState, ctx, q_end: int, s: int, slots: int, ids_all, k: int, max_len: int) -> QueueState:
+    """Every slot empty, nothing admitted, no result yet."""
+    return QueueState(
+        beam=fresh,
+        ctx=ctx,
+        sentence=jnp.full((slots,), q_end, jnp.int32),
+        src_mask=jnp.zeros((slots, s), bool),
+        limits=jnp.ones((slots,), jnp.int32),
+        ids=jnp.zeros((0,), jnp.int32) if ids_all is None else jnp.zeros((slots, ids_all.shape[1]), ids_all.dtype),
+        next=jnp.zeros((), jnp.int32),
+        steps=jnp.zeros((), jnp.int32),
+        busy=jnp.zeros((), jnp.int32),
+        tokens=jnp.zeros((q_end, k, max_len), jnp.int32),
+        scores=jnp.zeros((q_end, k), jnp.float32),
+        logp=jnp.zeros((q_end, k), jnp.float32),
+    )
+
+
+def make_queue_search(
+    step_fn: Callable,
+    admit_fn: Callable,
+    src_mask_all: jax.Array,
+    count: jax.Array,
+    cfg: BeamConfig,
+    max_len: int,
+    slots: int,
+    ids_all: jax.Array | None = None,
+) -> tuple[QueueState, Callable, Callable]:
     """The search over a queue of sentences as (initial state, cond, body) for a `lax.while_loop`.
 
     Args:
@@ -85,17 +129,10 @@ def make_queue_search(step_fn: Callable, admit_fn: Callable, src_mask_all: jax.A
       ids_all: [Q, N] each sentence's shortlist (the logits of step_fn are then over its slot's ids), or None.
     """
     q_end, s = src_mask_all.shape
-    k = cfg.beam
     ctx_row, dec_row = jax.eval_shape(admit_fn, jnp.zeros((), jnp.int32))
     zeros = lambda tree: jax.tree.map(lambda x: jnp.zeros((slots,) + x.shape, x.dtype), tree)
     fresh = initial_state(zeros(dec_row), slots, s, cfg, max_len)
-    empty = QueueState(
-        beam=fresh, ctx=zeros(ctx_row), sentence=jnp.full((slots,), q_end, jnp.int32),
-        src_mask=jnp.zeros((slots, s), bool), limits=jnp.ones((slots,), jnp.int32),
-        ids=jnp.zeros((0,), jnp.int32) if ids_all is None else jnp.zeros((slots, ids_all.shape[1]), ids_all.dtype),
-        next=jnp.zeros((), jnp.int32), steps=jnp.zeros((), jnp.int32), busy=jnp.zeros((), jnp.int32),
-        tokens=jnp.zeros((q_end, k, max_len), jnp.int32), scores=jnp.zeros((q_end, k), jnp.float32),
-        logp=jnp.zeros((q_end, k), jnp.float32))
+    empty = _empty_queue(fresh, zeros(ctx_row), q_end, s, slots, ids_all, cfg.beam, max_len)
     admit = lambda st, free: _admit(st, free, fresh, admit_fn, src_mask_all, count, ids_all, cfg, max_len)
     init = admit(empty, jnp.ones((slots,), bool))
 
@@ -110,11 +147,13 @@ def make_queue_search(step_fn: Callable, admit_fn: Callable, src_mask_all: jax.A
         done = busy & sentence_done(beam, st.limits, cfg)
         out = jnp.where(done, st.sentence, q_end)  # out of range: dropped
         st = st.replace(
-            beam=beam, steps=st.steps + 1, busy=st.busy + jnp.sum(busy),
+            beam=beam,
+            steps=st.steps + 1,
+            busy=st.busy + jnp.sum(busy),
             tokens=st.tokens.at[out].set(beam.fin_seqs, mode="drop"),
             scores=st.scores.at[out].set(beam.fin_scores, mode="drop"),
-            logp=st.logp.at[out].set(beam.fin_logp, mode="drop"))
+            logp=st.logp.at[out].set(beam.fin_logp, mode="drop"),
+        )
         return admit(st, done)
 
     return init, cond, body
-

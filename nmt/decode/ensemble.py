@@ -1,6 +1,7 @@
 """Ensembles: several models of one vocabulary searched as one, their distributions averaged at every step inside the
 same compiled beam search (the step callback runs every model): their log-probabilities, as Marian and OpenNMT-py
 ensemble, or their probabilities, as fairseq does (`BeamConfig.ensemble_mean`)."""
+
 from __future__ import annotations
 
 import functools
@@ -30,6 +31,7 @@ def ensemble_step(models: tuple, params: tuple, memories: tuple, mean: str = "lo
         logp = mean_log_probs([output_log_probs(logits) for _, logits, _ in outs], mean)
         attn = sum(a.astype(jnp.float32) for _, _, a in outs) / len(outs)
         return tuple(s for s, _, _ in outs), logp, attn
+
     return step
 
 
@@ -39,10 +41,10 @@ def ensemble_beam_decode(models: tuple, params: tuple, src: jax.Array, cfg: Beam
     logp sums each step's combined log-probability (`cfg.ensemble_mean`). With one model it is that model's search
     with `topk="plain"`, bit for bit."""
     memories = tuple(encode_for_search(m, p, src)[0] for m, p in zip(models, params))
-    states = tuple(m.apply({"params": p}, mem, cfg.beam, method=Seq2Seq.zero_state)
-                   for m, p, mem in zip(models, params, memories))
+    states = tuple(
+        m.apply({"params": p}, mem, cfg.beam, method=Seq2Seq.zero_state) for m, p, mem in zip(models, params, memories)
+    )
     step = ensemble_step(models, params, memories, cfg.ensemble_mean)
     init, cond, body = make_search(step, states, memories[0].mask, cfg, max_len, scored=True)
     st = jax.lax.while_loop(cond, body, init)
     return {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp}
-

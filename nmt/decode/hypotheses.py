@@ -1,4 +1,5 @@
 """Searching examples a fixed batch at a time, in the input's order, and the token ids of a hypothesis."""
+
 from __future__ import annotations
 
 from nmt.data.batching import Examples, eval_batches
@@ -7,7 +8,7 @@ from nmt.data.vocab import EOS, PAD
 
 def strip(ids) -> list[int]:
     ids = list(ids)
-    return ids[:ids.index(EOS)] if EOS in ids else [i for i in ids if i != PAD]
+    return ids[: ids.index(EOS)] if EOS in ids else [i for i in ids if i != PAD]
 
 
 def search_batches(examples: Examples, buckets: tuple, batch_tokens: int, search) -> list:
@@ -20,4 +21,3 @@ def search_batches(examples: Examples, buckets: tuple, batch_tokens: int, search
             if idx >= 0:
                 hyps[idx] = (toks[row], scores[row])
     return hyps
-

@@ -1,5 +1,6 @@
 """The model-side wrappers of the searches: compiled greedy and beam search (in fixed batches or with continuous
 batching) and teacher-forced scoring. `nmt.decode.translator.Translator` drives them from the host."""
+
 from __future__ import annotations
 
 import functools
@@ -13,11 +14,8 @@ from nmt.data.vocab import BOS, EOS, PAD
 from nmt.decode.beam import (
     BeamConfig,
     allowed_outputs,
-    coverage_penalty,
-    length_penalty,
     make_search,
     max_lengths,
-    output_log_probs,
     shortlist_tokens,
 )
 from nmt.decode.continuous import make_queue_search
@@ -36,8 +34,9 @@ def embedding_projection(model: Seq2Seq, params) -> jax.Array:
     return model.apply({"params": params}, method=Seq2Seq.embedding_projection)
 
 
-def encode_for_search(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
-            ) -> tuple[EncoderOutput, tuple | None]:
+def encode_for_search(
+    model: Seq2Seq, params, src: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None
+) -> tuple[EncoderOutput, tuple | None]:
     """What a search reads and never changes: the encoder memory of src [B, S], and the shortlist's output weights
     (None for the whole vocabulary)."""
     v = {"params": params}
@@ -48,14 +47,21 @@ def encode_for_search(model: Seq2Seq, params, src: jax.Array, shortlist: tuple[j
 def decoder_step(model: Seq2Seq, params, memory: EncoderOutput, weights, projected):
     """The searches' step callback over `encode_for_search`'s memory and weights: (state, tokens [B, (K,)]) -> (state,
     logits [B, (K,) V or N], attention [B, (K,) S])."""
-    return lambda state, tokens: model.apply({"params": params}, memory, state, tokens, weights, projected,
-                                             method=Seq2Seq.step)
+    return lambda state, tokens: model.apply(
+        {"params": params}, memory, state, tokens, weights, projected, method=Seq2Seq.step
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len"))
-def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len: int,
-                  shortlist: tuple[jax.Array, jax.Array] | None = None, projected: jax.Array | None = None
-                  ) -> jax.Array:
+def greedy_decode(
+    model: Seq2Seq,
+    params,
+    src: jax.Array,
+    cfg: BeamConfig,
+    max_len: int,
+    shortlist: tuple[jax.Array, jax.Array] | None = None,
+    projected: jax.Array | None = None,
+) -> jax.Array:
     """Greedy search as one compiled `while_loop`: src [B, S] -> tokens [B, max_len], EOS-terminated (EOS forced at
     each sentence's length limit), PAD after.
 
@@ -84,8 +90,18 @@ def greedy_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_l
     return jax.lax.while_loop(cond, body, init)[-1]
 
 
-def beam_search_loop(model: Seq2Seq, params, memory: EncoderOutput, weights, shortlist, projected, *, cfg: BeamConfig,
-                 max_len: int, keep_attention: bool = False) -> tuple:
+def beam_search_loop(
+    model: Seq2Seq,
+    params,
+    memory: EncoderOutput,
+    weights,
+    shortlist,
+    projected,
+    *,
+    cfg: BeamConfig,
+    max_len: int,
+    keep_attention: bool = False,
+) -> tuple:
     """`beam_decode`'s loop as (initial state, cond, body), from `encode_for_search`'s memory and weights."""
     dec = model.apply({"params": params}, memory, cfg.beam, method=Seq2Seq.zero_state)
     step = decoder_step(model, params, memory, weights, projected)
@@ -93,9 +109,16 @@ def beam_search_loop(model: Seq2Seq, params, memory: EncoderOutput, weights, sho
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "keep_attention"))
-def beam_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len: int,
-                keep_attention: bool = False, shortlist: tuple[jax.Array, jax.Array] | None = None,
-                projected: jax.Array | None = None) -> dict:
+def beam_decode(
+    model: Seq2Seq,
+    params,
+    src: jax.Array,
+    cfg: BeamConfig,
+    max_len: int,
+    keep_attention: bool = False,
+    shortlist: tuple[jax.Array, jax.Array] | None = None,
+    projected: jax.Array | None = None,
+) -> dict:
     """src: [B, S] -> dict(tokens [B, K, L], scores [B, K], logp [B, K], (attention [B, K, L, S])), best first,
     and the decoder steps the search ran, steps [].
 
@@ -103,8 +126,9 @@ def beam_decode(model: Seq2Seq, params, src: jax.Array, cfg: BeamConfig, max_len
       only those it lists.
     projected: `embedding_projection(model, params)`, or None to project each step's input embeddings."""
     memory, weights = encode_for_search(model, params, src, shortlist)
-    init, cond, body = beam_search_loop(model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len,
-                                    keep_attention=keep_attention)
+    init, cond, body = beam_search_loop(
+        model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len, keep_attention=keep_attention
+    )
     st = jax.lax.while_loop(cond, body, init)
     out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": st.t[0]}
     if keep_attention:
@@ -123,8 +147,9 @@ def _encode(model: Seq2Seq, params, src: jax.Array, source: jax.Array | None) ->
     return model.apply({"params": params}, src, projected=source, method=Seq2Seq.encode)
 
 
-def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, rows: int = 256,
-                 source: jax.Array | None = None) -> EncoderOutput:
+def encode_queue(
+    model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, rows: int = 256, source: jax.Array | None = None
+) -> EncoderOutput:
     """The encoder output of a queue of sources (id arrays, EOS included) as one [Q, S, ...] EncoderOutput, S the
     bucket of the longest. Consecutive sources of one bucket are encoded together, at most `rows` at a time, padded to
     that bucket and to a power of two of rows (few shapes); so a queue ordered by length encodes little padding.
@@ -135,15 +160,25 @@ def encode_queue(model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, 
     while k < len(src):
         s, end = bucket[k], min(k + rows, len(src))
         n = next((i for i in range(k, end) if bucket[i] != s), end) - k  # up to the next bucket or `rows`
-        batch = pad_rows(src[k:k + n], s, min(rows, 1 << (n - 1).bit_length()))
+        batch = pad_rows(src[k : k + n], s, min(rows, 1 << (n - 1).bit_length()))
         mem = jax.tree.map(lambda x: x[:n], _encode(model, params, batch, source))
         parts.append(jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, s_max - s)] + [(0, 0)] * (x.ndim - 2)), mem))
         k += n
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
-def queue_search_loop(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, ids: jax.Array | None,
-                  projected: jax.Array | None, *, cfg: BeamConfig, max_len: int, slots: int) -> tuple:
+def queue_search_loop(
+    model: Seq2Seq,
+    params,
+    memory: EncoderOutput,
+    count: jax.Array,
+    ids: jax.Array | None,
+    projected: jax.Array | None,
+    *,
+    cfg: BeamConfig,
+    max_len: int,
+    slots: int,
+) -> tuple:
     """`queue_beam_decode`'s loop as (initial state, cond, body)."""
     v = {"params": params}
 
@@ -160,8 +195,17 @@ def queue_search_loop(model: Seq2Seq, params, memory: EncoderOutput, count: jax.
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"))
-def queue_beam_decode(model: Seq2Seq, params, memory: EncoderOutput, count: jax.Array, cfg: BeamConfig, max_len: int,
-                      slots: int, ids: jax.Array | None = None, projected: jax.Array | None = None) -> dict:
+def queue_beam_decode(
+    model: Seq2Seq,
+    params,
+    memory: EncoderOutput,
+    count: jax.Array,
+    cfg: BeamConfig,
+    max_len: int,
+    slots: int,
+    ids: jax.Array | None = None,
+    projected: jax.Array | None = None,
+) -> dict:
     """Beam search with continuous batching (`nmt.decode.continuous`) over a queue of encoded sentences.
 
     Args:
@@ -173,15 +217,26 @@ def queue_beam_decode(model: Seq2Seq, params, memory: EncoderOutput, count: jax.
       dict(tokens [Q, K, L], scores [Q, K], logp [Q, K]) best first, as `beam_decode` gives them; steps [] the
       decoder steps run and busy [] the slot-steps that held a sentence.
     """
-    init, cond, body = queue_search_loop(model, params, memory, count, ids, projected, cfg=cfg, max_len=max_len,
-                                     slots=slots)
+    init, cond, body = queue_search_loop(
+        model, params, memory, count, ids, projected, cfg=cfg, max_len=max_len, slots=slots
+    )
     st = jax.lax.while_loop(cond, body, init)
     return {"tokens": st.tokens, "scores": st.scores, "logp": st.logp, "steps": st.steps, "busy": st.busy}
 
 
-def queue_translate(model: Seq2Seq, params, src: list[list[int]], buckets: tuple, cfg: BeamConfig, slots: int,
-                    shortlister=None, projected: jax.Array | None = None, source: jax.Array | None = None,
-                    max_queue: int = 4096, search=queue_beam_decode) -> tuple[list, dict]:
+def queue_translate(
+    model: Seq2Seq,
+    params,
+    src: list[list[int]],
+    buckets: tuple,
+    cfg: BeamConfig,
+    slots: int,
+    shortlister=None,
+    projected: jax.Array | None = None,
+    source: jax.Array | None = None,
+    max_queue: int = 4096,
+    search=queue_beam_decode,
+) -> tuple[list, dict]:
     """Beam search over sources (id lists, no EOS) with continuous batching, longest first (so the last sentences to
     start are the short ones and the queue's tail leaves few slots empty), `max_queue` sentences per compiled call.
 
@@ -194,8 +249,8 @@ def queue_translate(model: Seq2Seq, params, src: list[list[int]], buckets: tuple
     order = np.argsort([-len(x) for x in src], kind="stable")
     out, stats = [None] * len(src), {"steps": 0, "busy": 0}
     for start in range(0, len(src), max_queue):
-        idx = order[start:start + max_queue]
-        rows = [np.asarray(list(src[i][:max(buckets) - 1]) + [EOS], np.int32) for i in idx]
+        idx = order[start : start + max_queue]
+        rows = [np.asarray(list(src[i][: max(buckets) - 1]) + [EOS], np.int32) for i in idx]
         memory = encode_queue(model, params, rows, buckets, source=source)
         q, s = memory.mask.shape
         width = slots << max(0, (-(-q // slots) - 1).bit_length())
@@ -208,35 +263,3 @@ def queue_translate(model: Seq2Seq, params, src: list[list[int]], buckets: tuple
             out[i] = (res["tokens"][r], res["scores"][r])
         stats = {k: stats[k] + int(res[k]) for k in stats}
     return out, stats
-
-
-@functools.partial(jax.jit, static_argnames=("model", "cfg"))
-def score_outputs(model: Seq2Seq, params, src: jax.Array, outputs: jax.Array, cfg: BeamConfig,
-                  shortlist: tuple[jax.Array, jax.Array] | None = None) -> dict:
-    """Teacher-forced scores of given outputs with the search's penalties.
-
-    Args:
-      src: [B, S]; outputs: [B, T] EOS-terminated token ids, PAD after;
-      shortlist: (ids [N] or [B, N], listed [B, N]) or None: probabilities normalised over each sentence's shortlist, as
-        the search normalises them.
-    Returns:
-      dict(score [B], logp [B], token_logp [B, T]) where score = logp / lp(len) + cp(coverage) and logp sums
-      token_logp, each output token's log-probability (0 after EOS).
-    """
-    v = {"params": params}
-    tgt_in = jnp.concatenate([jnp.full((src.shape[0], 1), BOS, outputs.dtype), outputs[:, :-1]], 1)
-    memory = model.apply(v, src, method=Seq2Seq.encode)
-    hidden, attn = model.apply(v, memory, tgt_in, return_attention=True, method=Seq2Seq.decode_teacher)
-    logits = model.apply(v, hidden, method=Seq2Seq.output_logits)
-    if shortlist is not None:  # probability 0 outside the shortlist renormalises over it
-        ids, listed = shortlist
-        rows = jnp.arange(src.shape[0])[:, None] if ids.ndim == 2 else slice(None)
-        full = jnp.zeros(logits.shape[::2], bool).at[rows, ids].max(listed)
-        logits = jnp.where(full[:, None, :], logits, NEG_INF)
-    logp = output_log_probs(logits)
-    mask = outputs != PAD
-    tok_logp = jnp.where(mask, jnp.take_along_axis(logp, outputs[..., None], -1)[..., 0], 0.0)
-    total = jnp.sum(tok_logp, -1)
-    cov = jnp.sum(jnp.where(mask[..., None], attn, 0.0), 1)[:, None, :]  # [B, 1, S]
-    score = total / length_penalty(jnp.sum(mask, -1), cfg) + coverage_penalty(cov, memory.mask, cfg)[:, 0]
-    return {"score": score, "logp": total, "token_logp": tok_logp}

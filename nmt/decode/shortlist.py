@@ -6,6 +6,7 @@ A sentence's shortlist is EOS, the `frequent` most frequent target tokens, and f
 filled up to exactly N with the next most frequent tokens. It depends on that sentence's source alone, so a
 translation does not depend on its batch. The search's softmax is normalised over the shortlist.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,9 @@ class Lexicon:
     table: np.ndarray  # [V, M]   per source id: target ids by p(t|s), most probable first; -1 pads
 
 
-def train_lexicon(src: list[list[int]], tgt: list[list[int]], vocab_size: int, iterations: int = 5,
-                  per_source: int = 100) -> Lexicon:
+def train_lexicon(
+    src: list[list[int]], tgt: list[list[int]], vocab_size: int, iterations: int = 5, per_source: int = 100
+) -> Lexicon:
     """IBM Model 1 by EM over the (source, target) token pairs that co-occur in a sentence pair.
 
     Args:
@@ -59,10 +61,11 @@ def train_lexicon(src: list[list[int]], tgt: list[list[int]], vocab_size: int, i
     keep = (rank < per_source) & (src_sorted != NULL)
     table[src_sorted[keep], rank[keep]] = pair_tgt[order][keep]
 
-    counts = np.bincount(np.concatenate([np.asarray(t, np.int64) for t in tgt] + [np.zeros(0, np.int64)]),
-                         minlength=vocab_size)
+    counts = np.bincount(
+        np.concatenate([np.asarray(t, np.int64) for t in tgt] + [np.zeros(0, np.int64)]), minlength=vocab_size
+    )
     counts[specials] = 0
-    frequent = np.argsort(-counts, kind="stable")[:int((counts > 0).sum())].astype(np.int32)
+    frequent = np.argsort(-counts, kind="stable")[: int((counts > 0).sum())].astype(np.int32)
     return Lexicon(frequent, table)
 
 
@@ -80,6 +83,7 @@ def load_lexicon(path: str) -> Lexicon:
 @dataclasses.dataclass(frozen=True)
 class Shortlister:
     """Per-sentence shortlists of exactly `size` distinct token ids (never PAD or BOS; always EOS)."""
+
     lexicon: Lexicon
     size: int
     frequent: int = 100
@@ -88,8 +92,10 @@ class Shortlister:
     def __post_init__(self):
         vocab = self.lexicon.table.shape[0]
         if not 1 <= self.size <= len(self.lexicon.frequent) + 1:
-            raise ValueError(f"size must be between 1 and {len(self.lexicon.frequent) + 1} (the tokens that the "
-                             f"training targets use, and EOS, of this vocabulary of {vocab})")
+            raise ValueError(
+                f"size must be between 1 and {len(self.lexicon.frequent) + 1} (the tokens that the "
+                f"training targets use, and EOS, of this vocabulary of {vocab})"
+            )
         if self.frequent < 0 or not 0 <= self.per_source <= self.lexicon.table.shape[1]:
             raise ValueError(f"frequent must be >= 0 and per_source between 0 and {self.lexicon.table.shape[1]}")
 
@@ -123,13 +129,12 @@ class Shortlister:
         np.minimum.at(prio, (rows[ok], cand[ok]), np.broadcast_to(value, cand.shape)[ok])
         prio[:, EOS] = 0
         chosen = np.zeros(prio.shape, bool)
-        np.put_along_axis(chosen, np.argpartition(prio, self.size - 1, axis=1)[:, :self.size], True, axis=1)
+        np.put_along_axis(chosen, np.argpartition(prio, self.size - 1, axis=1)[:, : self.size], True, axis=1)
         union = np.flatnonzero(chosen.any(0))
         # Padded to a multiple of `size` (at most the vocabulary), so that few shapes compile.
         width = min(-(-len(union) // self.size) * self.size, prio.shape[1])
         ids = np.full(width, PAD, np.int32)
-        ids[:len(union)] = union
+        ids[: len(union)] = union
         listed = np.zeros((b, width), bool)
-        listed[:, :len(union)] = chosen[:, union]
+        listed[:, : len(union)] = chosen[:, union]
         return ids, listed
-

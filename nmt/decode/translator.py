@@ -8,6 +8,7 @@ all translate through it.
 
 Sentences that arrive over time go through `submit` and `collect`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,9 +61,16 @@ class Translator:
     search (beam 1 is greedy search); nbest: hypotheses a sentence; shortlister: per-sentence output vocabularies,
     or None; slots: beam search with continuous batching over this many sentences (None: fixed batches)."""
 
-    def __init__(self, models: Sequence[tuple[Seq2Seq, Any]], sp: SentencePieceProcessor, data: DataConfig,
-                 cfg: BeamConfig = BeamConfig(beam=5), nbest: int = 1, shortlister: Shortlister | None = None,
-                 slots: int | None = None):
+    def __init__(
+        self,
+        models: Sequence[tuple[Seq2Seq, Any]],
+        sp: SentencePieceProcessor,
+        data: DataConfig,
+        cfg: BeamConfig = BeamConfig(beam=5),
+        nbest: int = 1,
+        shortlister: Shortlister | None = None,
+        slots: int | None = None,
+    ):
         if len(models) > 1 and (shortlister is not None or slots):
             raise ValueError("an ensemble searches in fixed batches over the whole vocabulary")
         self.models, self.sp = tuple(models), sp
@@ -83,7 +91,7 @@ class Translator:
     def encode(self, lines: list[str]) -> tuple[list[list[int]], list[bool]]:
         """Token ids of non-empty lines, each cut to the model's limit, and whether it was."""
         ids = self.sp.encode(lines)
-        return [x[:self.limit] for x in ids], [len(x) > self.limit for x in ids]
+        return [x[: self.limit] for x in ids], [len(x) > self.limit for x in ids]
 
     def translate(self, lines: list[str]) -> list[Translation]:
         """Translations of lines in their order; an empty line gives empty hypotheses, an over-long one is cut to
@@ -92,8 +100,11 @@ class Translator:
         ids, cut = self.encode([lines[i] for i in todo])
         if any(cut):
             long = [todo[j] + 1 for j, c in enumerate(cut) if c]
-            logger.warning(f"warning: {len(long)} lines longer than {self.limit} subword tokens were truncated: "
-                           + ", ".join(map(str, long[:20])) + (" ..." if len(long) > 20 else ""))
+            logger.warning(
+                f"warning: {len(long)} lines longer than {self.limit} subword tokens were truncated: "
+                + ", ".join(map(str, long[:20]))
+                + (" ..." if len(long) > 20 else "")
+            )
         empty = Translation((Hypothesis("", 0.0),) * self.nbest)
         out = [empty] * len(lines)
         for j, hyps in enumerate(self.search(ids)):
@@ -107,13 +118,20 @@ class Translator:
             return []
         if self.slots:
             model, params = self.models[0]
-            found, _ = queue_translate(model, params, ids, self.buckets, self.cfg, self.slots, self.shortlister,
-                                       self.projected, self.source)
+            found, _ = queue_translate(
+                model, params, ids, self.buckets, self.cfg, self.slots, self.shortlister, self.projected, self.source
+            )
         else:
-            found = search_batches(Examples(ids, [[] for _ in ids], np.arange(len(ids))), self.buckets,
-                                   self.batch_tokens, self._search_batch)
-        return [tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
-                for tokens, scores in found]
+            found = search_batches(
+                Examples(ids, [[] for _ in ids], np.arange(len(ids))),
+                self.buckets,
+                self.batch_tokens,
+                self._search_batch,
+            )
+        return [
+            tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
+            for tokens, scores in found
+        ]
 
     def _search_batch(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One fixed batch: src [B, S] -> (tokens [B, K, L], scores [B, K])."""
@@ -127,8 +145,9 @@ class Translator:
         if self.cfg.beam == 1:
             tokens = np.asarray(greedy_decode(model, params, src, self.cfg, max_len, shortlist, self.projected))
             return tokens[:, None], np.zeros(tokens.shape[:1] + (1,))
-        res = jax.device_get(beam_decode(model, params, src, self.cfg, max_len, shortlist=shortlist,
-                                         projected=self.projected))
+        res = jax.device_get(
+            beam_decode(model, params, src, self.cfg, max_len, shortlist=shortlist, projected=self.projected)
+        )
         return res["tokens"], res["scores"]
 
     def submit(self, lines: list[str]) -> int:
@@ -144,5 +163,5 @@ class Translator:
         done, start = self.translate(lines), 0
         out = {}
         for ticket, group in pending.items():
-            out[ticket], start = done[start:start + len(group)], start + len(group)
+            out[ticket], start = done[start : start + len(group)], start + len(group)
         return out

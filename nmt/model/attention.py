@@ -3,6 +3,7 @@
 Luong "dot" and "general" scores and Bahdanau's additive score, all attending with the current top decoder state
 (Luong's global attention). Keys are projected once per sentence, outside the decoder loop.
 """
+
 from __future__ import annotations
 
 import jax
@@ -42,8 +43,9 @@ def scores(p: dict, kind: str, query: jax.Array, keys: jax.Array) -> jax.Array:
     return widen(s)
 
 
-def attend(p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array,
-           mask: jax.Array, recompute: bool = False) -> tuple[jax.Array, jax.Array]:
+def attend(
+    p: dict, kind: str, query: jax.Array, keys: jax.Array, values: jax.Array, mask: jax.Array, recompute: bool = False
+) -> tuple[jax.Array, jax.Array]:
     """Padding-masked attention; `recompute` selects the custom-VJP version that stores no scores.
 
     Args:

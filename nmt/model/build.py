@@ -1,4 +1,5 @@
 """A model from a configuration, and its initial parameters."""
+
 from __future__ import annotations
 
 import jax

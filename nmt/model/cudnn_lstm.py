@@ -5,6 +5,7 @@ loads the other. cuDNN's LSTM computes in float32 (TF32 where the GPU allows it)
 lengths; a bfloat16 model runs its encoder in float32 on this path. Backends without cuDNN run JAX's reference
 implementation of the same call (`lstm_ref`), which is how the CPU tests check the packing and the padding.
 """
+
 from __future__ import annotations
 
 import jax
@@ -30,8 +31,18 @@ def layer(directions: list[tuple], x: jax.Array, lengths: jax.Array) -> jax.Arra
     x, lengths = x.astype(jnp.float32), lengths.astype(jnp.int32)
     weights, d = pack(directions), x.shape[-1]
     if jax.default_backend() == "gpu":
-        y, _, _ = rnn.lstm(x, zeros, zeros, weights, lengths, input_size=d, hidden_size=hidden, num_layers=1,
-                           dropout=0.0, bidirectional=bidirectional)
+        y, _, _ = rnn.lstm(
+            x,
+            zeros,
+            zeros,
+            weights,
+            lengths,
+            input_size=d,
+            hidden_size=hidden,
+            num_layers=1,
+            dropout=0.0,
+            bidirectional=bidirectional,
+        )
     else:
         w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(weights, d, hidden, 1, bidirectional)
         y, _, _ = rnn.lstm_ref(x, zeros, zeros, w_ih, w_hh, b_ih, b_hh, lengths, d, hidden, 1, 0.0, bidirectional)

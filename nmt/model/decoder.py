@@ -19,6 +19,7 @@ table the output layer may share). Its interface:
 
 where tokens and targets are time-major [T, B] and `output` is what the output layer reads.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -35,6 +36,7 @@ from nmt.utils import wide_dtype
 @flax.struct.dataclass
 class EncoderOutput:
     """What the decoder attends to, loop-invariant during decoding."""
+
     keys: jax.Array  # [B, S, H]   projected for the attention score
     values: jax.Array  # [B, S, D_enc]
     mask: jax.Array  # [B, S] bool
@@ -43,6 +45,7 @@ class EncoderOutput:
 @flax.struct.dataclass
 class DecState:
     """Batch-first, so beam search can carry a beam axis after the batch: [B, K, ...]."""
+
     h: jax.Array  # [B, L, H]
     c: jax.Array  # [B, L, H]
     feed: jax.Array  # [B, F]   what the next step reads besides its token: input feeding's attentional state, [B, 0]
@@ -65,6 +68,7 @@ def dropout(module: nn.Module, x: jax.Array, rate: float, train: bool, word_rate
 class Decoder(nn.Module):
     """The decoders' shared weights and methods; a subclass's `setup` calls `declare` with the input widths of its
     layers (the declaration order fixes each parameter's initial value)."""
+
     cfg: ModelConfig
     embed: nn.Module  # the target embedding (matrices.Embed)
 
@@ -83,8 +87,10 @@ class Decoder(nn.Module):
         self.w_emb = self.matrix("dec_w_emb", (c.emb, 4 * h))
         self.w = [self.matrix(f"dec_l{l}_w", (layer_rows(l), 4 * h)) for l in range(c.dec_layers)]
         self.b = [self.param(f"dec_l{l}_b", bias_init(c.init), (4 * h,)) for l in range(c.dec_layers)]
-        self.attn = {k: self.param(f"attn_{k}", uniform_init(), shape)
-                     for k, shape in attention.attention_param_shapes(c.attention, encoder_dim(c), h).items()}
+        self.attn = {
+            k: self.param(f"attn_{k}", uniform_init(), shape)
+            for k, shape in attention.attention_param_shapes(c.attention, encoder_dim(c), h).items()
+        }
 
     def matrix(self, name: str, shape: tuple[int, int]) -> matrices.Matrix:
         """A weight matrix in the form the configuration gives it (full, or as nmt.compress stores it)."""
@@ -96,8 +102,15 @@ class Decoder(nn.Module):
 
     def attend(self, memory: EncoderOutput, query: jax.Array) -> tuple[jax.Array, jax.Array]:
         """query [B, (K,) H] -> (context [B, (K,) D_enc], probabilities [B, (K,) S])."""
-        return attention.attend(self.attn, self.cfg.attention, query.astype(self.dtype), memory.keys, memory.values,
-                                memory.mask, recompute=self.cfg.attention_impl == "recompute")
+        return attention.attend(
+            self.attn,
+            self.cfg.attention,
+            query.astype(self.dtype),
+            memory.keys,
+            memory.values,
+            memory.mask,
+            recompute=self.cfg.attention_impl == "recompute",
+        )
 
     def zero_state(self, memory: EncoderOutput, beam: int | None = None) -> DecState:
         """Zero state, [B, ...] or with a beam axis [B, beam, ...]."""

@@ -11,6 +11,7 @@ l >= 1 reads [x | context | h] (`dec_l{l}_w`, [2H + D_enc, 4H]). `teacher_forced
 decoding step) compute the same function; a test holds them equal. Dropout: of the embedding (elements and whole
 words), of each layer's input above the first, and of the output.
 """
+
 from __future__ import annotations
 
 import jax
@@ -46,15 +47,17 @@ class GNMTDecoder(Decoder):
                 x = hl + x if l >= 2 else hl
         return DecState(jnp.stack(hs, -2), jnp.stack(cs, -2), state.feed), x, probs
 
-    def teacher_forced(self, memory: EncoderOutput, tokens: jax.Array, train: bool = False,
-                       return_attention: bool = False):
+    def teacher_forced(
+        self, memory: EncoderOutput, tokens: jax.Array, train: bool = False, return_attention: bool = False
+    ):
         """Every step at once: (top layer's output [T, B, H] with output dropout, attention [B, T, S])."""
         c, dtype, h = self.cfg, self.dtype, self.cfg.hidden
         emb = dropout(self, self.embed(tokens), c.dropout, train, c.word_dropout)
         with jax.named_scope("input_projection"):
             gates0 = jnp.einsum("tbe,eg->tbg", emb.astype(dtype), self.w_emb.w.astype(dtype)) + self.b[0].astype(dtype)
-        x = scan_directions(self.w[0].w.astype(dtype)[None], gates0, lambda g: g[:, None], dtype, c.remat,
-                            c.unroll)[:, 0]
+        x = scan_directions(self.w[0].w.astype(dtype)[None], gates0, lambda g: g[:, None], dtype, c.remat, c.unroll)[
+            :, 0
+        ]
         with jax.named_scope("attention"):
             ctx, probs = self.attend(memory, x.transpose(1, 0, 2))
         ctx = ctx.transpose(1, 0, 2)

@@ -1,4 +1,5 @@
 """Label-smoothed cross-entropy as sums over non-padding tokens."""
+
 from __future__ import annotations
 
 import jax

@@ -1,4 +1,5 @@
 """LSTM layers whose input projections run for all time steps in one matmul; only h @ W_h is sequential."""
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -20,7 +21,7 @@ def uniform_init(scale: float = 0.1):
 def lstm_bias_init(key, shape, dtype=jnp.float32):
     """Zero bias with the forget gate (second quarter) at 1, so early gradients flow through time."""
     h = shape[-1] // 4
-    return jnp.zeros(shape, dtype).at[..., h:2 * h].set(1.0)
+    return jnp.zeros(shape, dtype).at[..., h : 2 * h].set(1.0)
 
 
 def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -39,9 +40,11 @@ def bias_init(init: str):
 
 def lstm_params(module: nn.Module, d: int, hidden: int, init: str):
     """Declares one LSTM direction's parameters in `module`: (w_x [d, 4H], w_h [H, 4H], b [4H])."""
-    return (module.param("w_x", uniform_init(), (d, 4 * hidden)),
-            module.param("w_h", uniform_init(), (hidden, 4 * hidden)),
-            module.param("b", bias_init(init), (4 * hidden,)))
+    return (
+        module.param("w_x", uniform_init(), (d, 4 * hidden)),
+        module.param("w_h", uniform_init(), (hidden, 4 * hidden)),
+        module.param("b", bias_init(init), (4 * hidden,)),
+    )
 
 
 def reverse_within(x: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -60,7 +63,7 @@ def project(weights, parts: tuple, dtype) -> jax.Array:
     w = w_x.astype(dtype)
     out, start = b.astype(dtype), 0
     for xi in parts:
-        out = out + jnp.einsum("tbd,dg->tbg", xi.astype(dtype), w[start:start + xi.shape[-1]])
+        out = out + jnp.einsum("tbd,dg->tbg", xi.astype(dtype), w[start : start + xi.shape[-1]])
         start += xi.shape[-1]
     return out
 
@@ -77,6 +80,7 @@ def scan_directions(w_h: jax.Array, inputs, gates_of, dtype, remat: str, unroll:
     Returns:
       the hidden state of every step, [T, D, B, H].
     """
+
     @jax.named_scope("recurrence")
     def step(carry, g):
         h, c = carry
@@ -95,6 +99,7 @@ def scan_directions(w_h: jax.Array, inputs, gates_of, dtype, remat: str, unroll:
 
 class LSTMWeights(nn.Module):
     """One direction's parameters of a bidirectional layer (see `lstm_params`)."""
+
     hidden: int
     init: str = "default"
 
@@ -106,6 +111,7 @@ class LSTMWeights(nn.Module):
 class LSTMLayer(nn.Module):
     """One forward LSTM layer over a right-padded batch: time-major x [T, B, D] (or a tuple of [T, B, D_i] read as
     their concatenation) -> [T, B, H], its outputs at padding undefined (the encoder zeroes them)."""
+
     hidden: int
     dtype: Dtype = jnp.float32
     remat: str = "none"
@@ -129,6 +135,7 @@ class Encoder(nn.Module):
     The two directions of a bidirectional layer run in a scan each, or with `fuse` (`model.fuse_directions`) in one
     scan with a batched product a step (`scan_directions`); or every layer is one call of cuDNN's LSTM (`impl`,
     `model.encoder_impl=cudnn`; nmt/model/cudnn_lstm.py), over the same parameters."""
+
     hidden: int
     layers: int
     dropout: float
@@ -150,10 +157,12 @@ class Encoder(nn.Module):
             directions = [(gates[0], lambda g: g[:, None]), (reverse_within(gates[1], lengths), lambda g: g[:, None])]
         else:
             rev = tuple(reverse_within(p, lengths) for p in parts)
-            directions = [(xs, lambda xs, w=w: project(w, xs, self.dtype)[:, None])
-                          for xs, w in zip((parts, rev), weights)]
-        run = lambda w_h, inputs, gates_of: scan_directions(w_h.astype(self.dtype), inputs, gates_of, self.dtype,
-                                                            self.remat, self.unroll)
+            directions = [
+                (xs, lambda xs, w=w: project(w, xs, self.dtype)[:, None]) for xs, w in zip((parts, rev), weights)
+            ]
+        run = lambda w_h, inputs, gates_of: scan_directions(
+            w_h.astype(self.dtype), inputs, gates_of, self.dtype, self.remat, self.unroll
+        )
         if self.fuse:
             gates_of = lambda xs: jnp.concatenate([f(x) for (_, f), x in zip(directions, xs)], 1)
             out = run(jnp.stack([w[1] for w in weights]), tuple(x for x, _ in directions), gates_of)
@@ -199,6 +208,7 @@ class Encoder(nn.Module):
             if not both:
                 return [LSTMWeights(hidden, self.init, name=name)(d)]
             return [LSTMWeights(hidden, self.init, name=f"{name}_{k}")(d) for k in ("fwd", "bwd")]
+
         out = cudnn_lstm.layer(directions("l0", x.shape[-1], True), x, lengths)
         for layer in range(1, self.layers):
             with jax.named_scope("dropout"):

@@ -6,6 +6,7 @@ output layer reads and what the next step is fed. The same `_step` serves teache
 decoding (`step`), so training and search cannot drift apart. Dropout of the embedding, between layers and of the
 output is drawn per step from fold_in(key, step), so a chunked scan draws exactly what a whole-sequence pass draws.
 """
+
 from __future__ import annotations
 
 import jax
@@ -72,10 +73,19 @@ class LuongDecoder(Decoder):
             if c.word_dropout > 0:  # a key of its own, so that the other draws stay what they are without it
                 emb = emb * scale(jax.random.fold_in(k_emb, 1), (batch, 1), 1.0 - c.word_dropout)
             return emb, scale(k_layers, (c.dec_layers - 1, batch, c.hidden)), scale(k_out, (batch, c.hidden))
+
         return jax.vmap(one)(steps)
 
-    def _steps(self, memory: EncoderOutput, state: DecState, tokens: jax.Array, steps: jax.Array,
-               key: jax.Array | None, remat: str, return_attention: bool = False):
+    def _steps(
+        self,
+        memory: EncoderOutput,
+        state: DecState,
+        tokens: jax.Array,
+        steps: jax.Array,
+        key: jax.Array | None,
+        remat: str,
+        return_attention: bool = False,
+    ):
         """Teacher-forced over n consecutive steps. tokens: [n, B] their inputs, steps: [n] their positions (for the
         dropout stream), key: the dropout key or None, remat: the policy of this scan over steps.
 
@@ -100,10 +110,18 @@ class LuongDecoder(Decoder):
     def _dropout_key(self, train: bool) -> jax.Array | None:
         return self.make_rng("dropout") if train and max(self.cfg.dropout, self.cfg.word_dropout) > 0 else None
 
-    def teacher_forced(self, memory: EncoderOutput, tokens: jax.Array, train: bool = False,
-                       return_attention: bool = False):
-        _, hidden, probs = self._steps(memory, self.zero_state(memory), tokens, jnp.arange(tokens.shape[0]),
-                                       self._dropout_key(train), self.cfg.remat, return_attention)
+    def teacher_forced(
+        self, memory: EncoderOutput, tokens: jax.Array, train: bool = False, return_attention: bool = False
+    ):
+        _, hidden, probs = self._steps(
+            memory,
+            self.zero_state(memory),
+            tokens,
+            jnp.arange(tokens.shape[0]),
+            self._dropout_key(train),
+            self.cfg.remat,
+            return_attention,
+        )
         return hidden, None if probs is None else probs.transpose(1, 0, 2)
 
     def loss_sums(self, memory: EncoderOutput, tokens: jax.Array, targets: jax.Array, train: bool, output_loss):
@@ -124,4 +142,3 @@ class LuongDecoder(Decoder):
         xs = (tokens, targets, jnp.arange(tokens.shape[0]))
         (_, sums), _ = policies.chunked_scan(chunk, carry, xs) if chunked else chunk(carry, xs)
         return sums
-

@@ -10,6 +10,7 @@ The int8 product quantises its input too, per row, and runs an int8 x int8 -> in
 to float inside the product gained nothing over float32 weights (81 us); the LSTM layer's product took 18 us all
 three ways.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,6 +31,7 @@ def form_of(cfg, name: str) -> tuple[str, int]:
 @dataclasses.dataclass(frozen=True)
 class Matrix:
     """A weight matrix W [n, m] in one of the three forms; `rowwise`: an int8 scale per row (else per column)."""
+
     w: jax.Array | None = None
     u: jax.Array | None = None
     v: jax.Array | None = None
@@ -69,8 +71,7 @@ class Matrix:
             x = x * self.scale.astype(x.dtype)
         sx = jnp.maximum(jnp.max(jnp.abs(x), -1, keepdims=True), jnp.finfo(x.dtype).tiny) / 127.0
         xq = jnp.round(x / sx).astype(jnp.int8)
-        acc = jax.lax.dot_general(xq, self.q, (((x.ndim - 1,), (axis,)), ((), ())),
-                                  preferred_element_type=jnp.int32)
+        acc = jax.lax.dot_general(xq, self.q, (((x.ndim - 1,), (axis,)), ((), ())), preferred_element_type=jnp.int32)
         out = acc.astype(x.dtype) * sx
         return out if reads_scaled else out * self.scale.astype(x.dtype)
 
@@ -82,8 +83,9 @@ class Matrix:
         if self.u is not None:
             return jnp.take(self.u, ids, axis=0).astype(dtype) @ self.v.astype(dtype)
         q = jnp.take(self.q, ids, axis=0).astype(dtype)
-        return q * (jnp.take(self.scale, ids, axis=0).astype(dtype)[..., None] if self.rowwise else
-                    self.scale.astype(dtype))
+        return q * (
+            jnp.take(self.scale, ids, axis=0).astype(dtype)[..., None] if self.rowwise else self.scale.astype(dtype)
+        )
 
     def columns(self, ids: jax.Array, dtype=None) -> jax.Array:
         """W[:, ids] moved to the front, [..., n]: an output layer restricted to some tokens."""
@@ -103,16 +105,18 @@ class Matrix:
             return Matrix(w=self.w[start:stop])
         if self.u is not None:
             return Matrix(u=self.u[start:stop], v=self.v)
-        return Matrix(q=self.q[start:stop], scale=self.scale[start:stop] if self.rowwise else self.scale,
-                      rowwise=self.rowwise)
+        return Matrix(
+            q=self.q[start:stop], scale=self.scale[start:stop] if self.rowwise else self.scale, rowwise=self.rowwise
+        )
 
     def value(self, dtype=None) -> jax.Array:
         """W itself, [n, m]."""
         return self.rows(jnp.arange(self.shape[0]), dtype)
 
 
-def declare(module: nn.Module, name: str, shape: tuple[int, int], init, form: str = "full", rank: int = 0,
-            rowwise: bool = False) -> Matrix:
+def declare(
+    module: nn.Module, name: str, shape: tuple[int, int], init, form: str = "full", rank: int = 0, rowwise: bool = False
+) -> Matrix:
     """Declares the parameters of the matrix `name` in `module` in the given form (see the module's docstring); a
     factored or quantised form is written by nmt.compress, so its initial values only give shapes and dtypes."""
     n, m = shape
@@ -121,14 +125,17 @@ def declare(module: nn.Module, name: str, shape: tuple[int, int], init, form: st
     if form == "low_rank":
         return Matrix(u=module.param(f"{name}_u", init, (n, rank)), v=module.param(f"{name}_v", init, (rank, m)))
     zeros = lambda key, s, dtype: jnp.zeros(s, dtype)
-    return Matrix(q=module.param(f"{name}_q", zeros, shape, jnp.int8),
-                  scale=module.param(f"{name}_scale", nn.initializers.ones, (n if rowwise else m,)),
-                  rowwise=rowwise)
+    return Matrix(
+        q=module.param(f"{name}_q", zeros, shape, jnp.int8),
+        scale=module.param(f"{name}_scale", nn.initializers.ones, (n if rowwise else m,)),
+        rowwise=rowwise,
+    )
 
 
 class Embed(nn.Module):
     """An embedding table [vocab, features] (the parameter `embedding`, as `flax.linen.Embed` names it) in any form
     of `declare`; int8 scales are per row (one a token), so the table quantises like an output layer."""
+
     num_embeddings: int
     features: int
     embedding_init: Callable  # (key, shape, dtype) -> array
@@ -136,8 +143,15 @@ class Embed(nn.Module):
     rank: int = 0
 
     def setup(self):
-        self.table = declare(self, "embedding", (self.num_embeddings, self.features), self.embedding_init,
-                             self.form, self.rank, rowwise=True)
+        self.table = declare(
+            self,
+            "embedding",
+            (self.num_embeddings, self.features),
+            self.embedding_init,
+            self.form,
+            self.rank,
+            rowwise=True,
+        )
 
     def __call__(self, ids: jax.Array) -> jax.Array:
         return self.table.rows(ids)

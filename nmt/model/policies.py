@@ -18,6 +18,7 @@ Spec strings:
   custom:a=device,b=offload,c=remat
                          per-name choice; unnamed tensors are recomputed
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,9 +32,14 @@ import jax.numpy as jnp
 from nmt.config import ConfigError
 
 TENSOR_NAMES = (
-    "lstm_h", "lstm_c",  # encoder LSTM state per step
-    "dec_h", "dec_c",  # decoder LSTM state per step (all layers)
-    "attn_scores", "attn_probs", "attn_context", "attn_hidden",  # attention per decoder step
+    "lstm_h",
+    "lstm_c",  # encoder LSTM state per step
+    "dec_h",
+    "dec_c",  # decoder LSTM state per step (all layers)
+    "attn_scores",
+    "attn_probs",
+    "attn_context",
+    "attn_hidden",  # attention per decoder step
 )
 DECODER_STATE = ("dec_h", "dec_c", "attn_context", "attn_hidden")  # what a decoder step carries and hands on
 
@@ -58,34 +64,47 @@ def offload(names) -> str:
 
 def _offload(saved: list[str], offloaded: list[str]):
     return _cp.save_and_offload_only_these_names(
-        names_which_can_be_saved=saved, names_which_can_be_offloaded=offloaded,
-        offload_src="device", offload_dst="pinned_host")
+        names_which_can_be_saved=saved,
+        names_which_can_be_offloaded=offloaded,
+        offload_src="device",
+        offload_dst="pinned_host",
+    )
 
 
 # The named policies. Offloading ones are no auto-fit candidates: on the CPU backend they move nothing.
-REGISTRY = {p.spec: p for p in (
-    Policy("none", lambda: None, recompute=0),
-    Policy("full", lambda: _cp.nothing_saveable, recompute=4),
-    Policy("dots", lambda: _cp.dots_saveable, recompute=1),
-    Policy("dots_no_batch", lambda: _cp.dots_with_no_batch_dims_saveable, recompute=2),
-    Policy("offload_dots_no_batch", lambda: _cp.offload_dot_with_no_batch_dims("device", "pinned_host")),
-    Policy("sqrt_t", lambda: _cp.nothing_saveable, chunked=True, recompute=5),
-    Policy(save(DECODER_STATE), lambda: _cp.save_only_these_names(*DECODER_STATE), recompute=3),
-    Policy(offload(DECODER_STATE), lambda: _offload([], list(DECODER_STATE))),
-)}
+REGISTRY = {
+    p.spec: p
+    for p in (
+        Policy("none", lambda: None, recompute=0),
+        Policy("full", lambda: _cp.nothing_saveable, recompute=4),
+        Policy("dots", lambda: _cp.dots_saveable, recompute=1),
+        Policy("dots_no_batch", lambda: _cp.dots_with_no_batch_dims_saveable, recompute=2),
+        Policy("offload_dots_no_batch", lambda: _cp.offload_dot_with_no_batch_dims("device", "pinned_host")),
+        Policy("sqrt_t", lambda: _cp.nothing_saveable, chunked=True, recompute=5),
+        Policy(save(DECODER_STATE), lambda: _cp.save_only_these_names(*DECODER_STATE), recompute=3),
+        Policy(offload(DECODER_STATE), lambda: _offload([], list(DECODER_STATE))),
+    )
+}
 SIMPLE = tuple(spec for spec in REGISTRY if ":" not in spec)
-AUTOFIT = tuple(sorted((p.spec for p in REGISTRY.values() if p.recompute is not None),
-                       key=lambda spec: REGISTRY[spec].recompute))
-VALID = SIMPLE + ("save:<names>", "offload:<names>", "custom:<name>=remat|device|offload,...",
-                  "auto (with model.memory_budget)")
+AUTOFIT = tuple(
+    sorted((p.spec for p in REGISTRY.values() if p.recompute is not None), key=lambda spec: REGISTRY[spec].recompute)
+)
+VALID = SIMPLE + (
+    "save:<names>",
+    "offload:<names>",
+    "custom:<name>=remat|device|offload,...",
+    "auto (with model.memory_budget)",
+)
 
 
 def _names(spec: str, text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in TENSOR_NAMES]
     if not names or bad:
-        raise ConfigError(f"model.remat={spec!r}: unknown tensor name(s) {bad or '(none given)'}; "
-                          f"tagged tensors: {', '.join(TENSOR_NAMES)}")
+        raise ConfigError(
+            f"model.remat={spec!r}: unknown tensor name(s) {bad or '(none given)'}; "
+            f"tagged tensors: {', '.join(TENSOR_NAMES)}"
+        )
     return names
 
 
@@ -96,8 +115,7 @@ def _custom(spec: str, rest: str):
         if place not in ("remat", "device", "offload"):
             raise ConfigError(f"model.remat={spec!r}: {item!r} must be name=remat|device|offload")
         where[_names(spec, name)[0]] = place
-    return _offload([n for n, p in where.items() if p == "device"],
-                    [n for n, p in where.items() if p == "offload"])
+    return _offload([n for n, p in where.items() if p == "device"], [n for n, p in where.items() if p == "offload"])
 
 
 def policy(spec: str) -> Policy:
@@ -181,5 +199,6 @@ def scan(body, carry, xs, spec: str, reverse: bool = False, unroll: int = 1):
     steps of the body in each loop iteration."""
     if not chunked(spec):
         return jax.lax.scan(checkpointed(body, spec), carry, xs, reverse=reverse, unroll=unroll)
-    return chunked_scan(lambda c, x: jax.lax.scan(body, c, x, reverse=reverse, unroll=unroll), carry, xs,
-                        reverse=reverse)
+    return chunked_scan(
+        lambda c, x: jax.lax.scan(body, c, x, reverse=reverse, unroll=unroll), carry, xs, reverse=reverse
+    )

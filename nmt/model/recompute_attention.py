@@ -4,6 +4,7 @@ Saved per decoder step: the query [B, K, H] and the log-sum-exp [B, K]. The keys
 step that do not change across steps: inside `lax.scan` they stay loop-invariant residuals, kept once rather than
 once per step (tests check both). The backward pass recomputes the scores and probabilities from them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,10 @@ def _bwd(kind, res, cts):
         d_keys = jnp.sum(d_t, 1).astype(keys.dtype)
         d_qw = jnp.sum(d_t, 2)  # [B, K, H]: gradient of q @ W_q
         d_q = (d_qw @ p["w_q"].T).astype(q.dtype)
-        d_p_params = {"w_q": jnp.einsum("bkh,bkg->hg", widen(q), d_qw).astype(p["w_q"].dtype),
-                      "v": jnp.einsum("bksh,bks->h", widen(t), d_s).astype(p["v"].dtype)}
+        d_p_params = {
+            "w_q": jnp.einsum("bkh,bkg->hg", widen(q), d_qw).astype(p["w_q"].dtype),
+            "v": jnp.einsum("bksh,bks->h", widen(t), d_s).astype(p["v"].dtype),
+        }
         d_p_params.update({k: jnp.zeros_like(v) for k, v in p.items() if k not in d_p_params})
     else:
         d_q = jnp.einsum("bks,bsh->bkh", d_s, widen(keys)).astype(q.dtype)

@@ -3,6 +3,7 @@ with input feeding, nmt/model/luong_decoder.py, or GNMT v2's, nmt/model/gnmt_dec
 
 The decoder is chosen here and nowhere else; it shares this module's scope, so its parameters keep their flat names.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -32,10 +33,21 @@ class Seq2Seq(nn.Module):
         embed_init = uniform_init() if c.init == "uniform" else nn.initializers.normal(0.1)
         form = lambda name: matrices.form_of(c, name)  # full, or as nmt.compress stores it
         self.tgt_embed = matrices.Embed(v, c.emb, embed_init, *form("tgt_embed"), name="tgt_embed")
-        self.src_embed = self.tgt_embed if c.share_embeddings else matrices.Embed(v, c.emb, embed_init,
-                                                                                  name="src_embed")
-        self.encoder = Encoder(c.hidden, c.enc_layers, c.dropout, self.dtype, c.remat, c.encoder, c.init, c.unroll,
-                               c.fuse_directions, c.encoder_impl)
+        self.src_embed = (
+            self.tgt_embed if c.share_embeddings else matrices.Embed(v, c.emb, embed_init, name="src_embed")
+        )
+        self.encoder = Encoder(
+            c.hidden,
+            c.enc_layers,
+            c.dropout,
+            self.dtype,
+            c.remat,
+            c.encoder,
+            c.init,
+            c.unroll,
+            c.fuse_directions,
+            c.encoder_impl,
+        )
         self.decoder = DECODERS[c.decoder](c, self.tgt_embed)
         nn.share_scope(self, self.decoder)
         self.output = OutputLayer(c, v, self.tgt_embed)
@@ -54,9 +66,14 @@ class Seq2Seq(nn.Module):
         """The decoder's zero state, [B, ...] or with a beam axis [B, beam, ...]."""
         return self.decoder.zero_state(memory, beam)
 
-    def step(self, memory: EncoderOutput, state: DecState, tokens: jax.Array,
-             weights: tuple[jax.Array, jax.Array] | None = None,
-             projected: jax.Array | None = None) -> tuple[DecState, jax.Array, jax.Array]:
+    def step(
+        self,
+        memory: EncoderOutput,
+        state: DecState,
+        tokens: jax.Array,
+        weights: tuple[jax.Array, jax.Array] | None = None,
+        projected: jax.Array | None = None,
+    ) -> tuple[DecState, jax.Array, jax.Array]:
         """Decoding step (no dropout). tokens: [B] or [B, K] previous outputs -> (state, logits [B, (K,) V],
         attention [B, (K,) S]); with a shortlist's `weights` (see `output_weights`) the logits are [B, (K,) N];
         `projected` is `embedding_projection()` when the caller keeps it."""
@@ -78,8 +95,9 @@ class Seq2Seq(nn.Module):
         (`Encoder.source_projection`)."""
         return self.encoder.source_projection(self.src_embed.table.value(self.dtype))
 
-    def decode_teacher(self, memory: EncoderOutput, tgt_in: jax.Array, train: bool = False,
-                       return_attention: bool = False):
+    def decode_teacher(
+        self, memory: EncoderOutput, tgt_in: jax.Array, train: bool = False, return_attention: bool = False
+    ):
         """Teacher-forced decoder. tgt_in: [B, T] (bos + target) -> outputs [B, T, H], output dropout applied when
         training (and attention probabilities [B, T, S] when return_attention)."""
         hidden, probs = self.decoder.teacher_forced(memory, tgt_in.T, train, return_attention)
@@ -89,8 +107,9 @@ class Seq2Seq(nn.Module):
         """src: [B, S], tgt_in: [B, T] -> logits [B, T, V] (float32)."""
         return self.output(self.decode_teacher(self.encode(src, train), tgt_in, train))
 
-    def loss(self, src: jax.Array, tgt_in: jax.Array, tgt_out: jax.Array, train: bool = False,
-             smoothing: float = 0.0) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def loss(
+        self, src: jax.Array, tgt_in: jax.Array, tgt_out: jax.Array, train: bool = False, smoothing: float = 0.0
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Training loss without materialising more logits than needed (`Decoder.loss_sums`).
 
         Args:
@@ -98,15 +117,18 @@ class Seq2Seq(nn.Module):
         Returns:
           (label-smoothed loss sum, nll sum, target tokens), as `token_loss`.
         """
+
         @jax.named_scope("output_and_loss")
         def output_loss(hidden, targets):
             return token_loss(self.output(hidden), targets, smoothing)
+
         return self.decoder.loss_sums(self.encode(src, train), tgt_in.T, tgt_out.T, train, output_loss)
 
 
 class OutputLayer(nn.Module):
     """Attentional states -> logits: tied to the target embedding (through `w_pre` [H, E] when H != E) or its own
     `w_out` [H, V], and the bias `b_out`. Shares the scope of the Seq2Seq that holds it."""
+
     cfg: ModelConfig
     vocab_size: int
     embed: nn.Module  # the target embedding (matrices.Embed), read when tied
@@ -116,8 +138,9 @@ class OutputLayer(nn.Module):
         matrix = lambda name, shape: matrices.declare(self, name, shape, uniform_init(), *matrices.form_of(c, name))
         self.w_pre = matrix("w_pre", (h, c.emb)) if c.tie_output and h != c.emb else None
         self.w_out = None if c.tie_output else matrix("w_out", (h, self.vocab_size))
-        self.b_out = self.param("b_out", uniform_init() if c.init == "uniform" else nn.initializers.zeros,
-                                (self.vocab_size,))
+        self.b_out = self.param(
+            "b_out", uniform_init() if c.init == "uniform" else nn.initializers.zeros, (self.vocab_size,)
+        )
 
     @property
     def dtype(self):

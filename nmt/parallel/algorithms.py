@@ -15,6 +15,7 @@ times larger batch, so the local rate is scaled with K. For Adam the square-root
 `linear` (lr·K, Goyal et al. 2017) is the rule for SGD. On a validation plateau (no better val loss at an
 evaluation) the rate is multiplied by `plateau_decay`, as fairseq's and OpenNMT's reduce-on-plateau schedulers do.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,6 +54,7 @@ class LocalStep:
       apply(grads, opt_state, params, scale, keep) -> (params, opt_state): the optimizer's update, its step scaled
         by `scale`; `keep` (a boolean scalar, or None) returns params and opt_state unchanged where set
     """
+
     init: Callable
     gradients: Callable
     apply: Callable
@@ -93,9 +95,14 @@ class Workers:
             raise ValueError(f"Workers: {self.count} workers do not divide evenly over {mesh.size} devices")
         self.local_step = local_step(lr_multiplier(self.pc.lr_rule, self.count))
         stacked = self.pc.method != "sync"
-        self._shardings = ParallelState(replicated(mesh), sharded(mesh) if stacked else replicated(mesh),
-                                        sharded(mesh) if stacked else replicated(mesh), replicated(mesh),
-                                        replicated(mesh), replicated(mesh))
+        self._shardings = ParallelState(
+            replicated(mesh),
+            sharded(mesh) if stacked else replicated(mesh),
+            sharded(mesh) if stacked else replicated(mesh),
+            replicated(mesh),
+            replicated(mesh),
+            replicated(mesh),
+        )
         donate = dict(donate_argnums=0, out_shardings=(self._shardings, None))
         if stacked:
             self._warm = jax.jit(functools.partial(self._local_step, average_grads=True), **donate)
@@ -114,11 +121,14 @@ class Workers:
     def init(self, rng: jax.Array) -> ParallelState:
         params, opt_state = self.local_step.init(rng)
         stacked = self.pc.method != "sync"
-        state = ParallelState(jnp.zeros((), jnp.int32),
-                              self._expand(params) if stacked else params,
-                              self._expand(opt_state) if stacked else opt_state,
-                              jax.tree.map(jnp.copy, params),  # its own buffers: the steps donate the state
-                              jax.tree.map(jnp.zeros_like, params), jnp.ones((), jnp.float32))
+        state = ParallelState(
+            jnp.zeros((), jnp.int32),
+            self._expand(params) if stacked else params,
+            self._expand(opt_state) if stacked else opt_state,
+            jax.tree.map(jnp.copy, params),  # its own buffers: the steps donate the state
+            jax.tree.map(jnp.zeros_like, params),
+            jnp.ones((), jnp.float32),
+        )
         return place(state, self._shardings)
 
     # -- steps -------------------------------------------------------------------------------------------------
@@ -126,8 +136,9 @@ class Workers:
         flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items()}
         flat = jax.lax.with_sharding_constraint(flat, sharded(self.mesh))
         grads, metrics = self.local_step.gradients(state.params, flat, jax.random.fold_in(rng, state.step))
-        params, opt_state = self.local_step.apply(grads, state.opt_state, state.params, state.lr_scale,
-                                                  self._keep(metrics["skipped"]))
+        params, opt_state = self.local_step.apply(
+            grads, state.opt_state, state.params, state.lr_scale, self._keep(metrics["skipped"])
+        )
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _local_step(self, state: ParallelState, batch: dict, rng: jax.Array, average_grads: bool):
@@ -136,13 +147,20 @@ class Workers:
         grads, metrics = jax.vmap(self.local_step.gradients)(state.params, batch, rngs)
         if average_grads:
             grads = jax.tree.map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
-        skipped = jnp.broadcast_to(metrics["skipped"].max(), metrics["skipped"].shape) if average_grads \
+        skipped = (
+            jnp.broadcast_to(metrics["skipped"].max(), metrics["skipped"].shape)
+            if average_grads
             else metrics["skipped"]
-        params, opt_state = jax.vmap(
-            lambda g, o, p, s: self.local_step.apply(g, o, p, state.lr_scale, self._keep(s)))(
-            grads, state.opt_state, state.params, skipped)
-        metrics = {"nll_sum": metrics["nll_sum"].sum(), "tokens": metrics["tokens"].sum(),
-                   "grad_norm": jax.vmap(optax.tree.norm)(grads).mean(), "skipped": metrics["skipped"].max()}
+        )
+        params, opt_state = jax.vmap(lambda g, o, p, s: self.local_step.apply(g, o, p, state.lr_scale, self._keep(s)))(
+            grads, state.opt_state, state.params, skipped
+        )
+        metrics = {
+            "nll_sum": metrics["nll_sum"].sum(),
+            "tokens": metrics["tokens"].sum(),
+            "grad_norm": jax.vmap(optax.tree.norm)(grads).mean(),
+            "skipped": metrics["skipped"].max(),
+        }
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def _block_update(self, state: ParallelState) -> ParallelState:
@@ -152,8 +170,11 @@ class Workers:
             glob, momentum, start = avg, state.momentum, avg
         else:
             eta, zeta = pc.block_momentum, pc.block_lr
-            prev_start = jax.tree.map(lambda g, d: g + eta * d, state.global_params, state.momentum) \
-                if pc.nesterov else state.global_params
+            prev_start = (
+                jax.tree.map(lambda g, d: g + eta * d, state.global_params, state.momentum)
+                if pc.nesterov
+                else state.global_params
+            )
             momentum = jax.tree.map(lambda d, a, s: eta * d + zeta * (a - s), state.momentum, avg, prev_start)
             glob = jax.tree.map(jnp.add, state.global_params, momentum)
             start = jax.tree.map(lambda g, d: g + eta * d, glob, momentum) if pc.nesterov else glob
@@ -161,9 +182,9 @@ class Workers:
         if pc.average_opt_state:
             opt_state = jax.tree.map(
                 lambda x: jnp.broadcast_to(x.mean(0), x.shape) if jnp.issubdtype(x.dtype, jnp.floating) else x,
-                opt_state)
-        return state.replace(params=self._expand(start), opt_state=opt_state, global_params=glob,
-                             momentum=momentum)
+                opt_state,
+            )
+        return state.replace(params=self._expand(start), opt_state=opt_state, global_params=glob, momentum=momentum)
 
     def _start_blocks(self, state: ParallelState) -> ParallelState:
         """End of warm-up: the workers agree (they are identical), and that is the first global model."""

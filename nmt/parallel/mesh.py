@@ -1,4 +1,5 @@
 """The device mesh of the workers, global batches built from each process's shard, and multi-host start-up."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,9 @@ from jax.sharding import PartitionSpec as P
 AXIS = "workers"
 
 
-def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
-                           process_id: int | None = None) -> None:
+def initialize_distributed(
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> None:
     """Starts JAX's distributed runtime when several processes are asked for, before anything touches a device.
 
     Arguments fall back to NMT_COORDINATOR (host:port), NMT_NUM_PROCESSES and NMT_PROCESS_ID; NMT_DISTRIBUTED=auto
@@ -40,8 +42,10 @@ def make_mesh(workers: int = 0) -> Mesh:
     devices = jax.devices()
     workers = workers or len(devices)
     if workers > len(devices):
-        raise ValueError(f"parallel.workers={workers} but only {len(devices)} devices are visible; on CPU set "
-                         f"XLA_FLAGS=--xla_force_host_platform_device_count={workers} before starting")
+        raise ValueError(
+            f"parallel.workers={workers} but only {len(devices)} devices are visible; on CPU set "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={workers} before starting"
+        )
     return Mesh(np.asarray(devices[:workers]), (AXIS,))
 
 
@@ -63,6 +67,7 @@ def place(tree, shardings):
     def one(x, sharding):
         host = np.asarray(x)
         return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
     return jax.tree.map(lambda sharding, sub: jax.tree.map(lambda x: one(x, sharding), sub), shardings, tree)
 
 

@@ -1,4 +1,5 @@
 """A run's lexical shortlist lexicon (`lexicon.npz` in its directory), trained on its training corpus on first use."""
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,12 @@ def lexicon_for_run(run) -> Lexicon:
     try:
         lex = load_lexicon(path)
     except Exception as e:  # noqa: BLE001 - any unreadable file is one user-facing error
-        raise RunError(f"{path}: unreadable lexicon ({str(e).splitlines()[0][:200]}); delete it to retrain it") \
-            from None
+        raise RunError(
+            f"{path}: unreadable lexicon ({str(e).splitlines()[0][:200]}); delete it to retrain it"
+        ) from None
     if lex.table.ndim != 2 or lex.table.shape[0] != run.sp.vocab_size():
-        raise RunError(f"{path}: a lexicon for {lex.table.shape[0]} tokens, not this run's vocabulary of "
-                       f"{run.sp.vocab_size()}; delete it to retrain it")
+        raise RunError(
+            f"{path}: a lexicon for {lex.table.shape[0]} tokens, not this run's vocabulary of "
+            f"{run.sp.vocab_size()}; delete it to retrain it"
+        )
     return lex
-

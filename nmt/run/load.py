@@ -1,4 +1,5 @@
 """Loading a trained or released run (config, vocabulary, parameters) for translation and evaluation."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,21 +69,28 @@ def load_run(workdir: str, which: str = "best", step: int | None = None) -> Load
         for name, mgr in managers:
             if mgr is not None and mgr.latest_step() is not None:
                 if step is not None and step not in mgr.all_steps():
-                    raise RunError(f"{workdir}: no {name} checkpoint at step {step} "
-                                   f"(there are {', '.join(map(str, sorted(mgr.all_steps())))})")
+                    raise RunError(
+                        f"{workdir}: no {name} checkpoint at step {step} "
+                        f"(there are {', '.join(map(str, sorted(mgr.all_steps())))})"
+                    )
                 key = params_key(config, released or name == "evaluated")
                 abstract = {"step": jax.ShapeDtypeStruct((), jnp.int32), key: params}
                 try:
                     state, _ = Checkpoints.restore(mgr, abstract, step, partial=True)
                 except Exception as e:  # noqa: BLE001 - shape/structure mismatches surface in many types
-                    raise RunError(f"{workdir}: checkpoint does not fit its configuration "
-                                      f"({str(e).splitlines()[0][:200]})") from None
+                    raise RunError(
+                        f"{workdir}: checkpoint does not fit its configuration ({str(e).splitlines()[0][:200]})"
+                    ) from None
                 if key == "global_params" and int(state["step"]) < config.parallel.warmup_steps:
-                    raise RunError(f"{workdir}: the {name} checkpoint (step {int(state['step'])}) was saved during "
-                                   "the parallel warm-up, before the first global model")
+                    raise RunError(
+                        f"{workdir}: the {name} checkpoint (step {int(state['step'])}) was saved during "
+                        "the parallel warm-up, before the first global model"
+                    )
                 return LoadedRun(config, model, state[key], sp, int(state["step"]), name, workdir)
-        raise RunError(f"{workdir}: no {'' if which == 'best' else which + ' '}checkpoint yet "
-                       "(train first, or wait for the first evaluation)")
+        raise RunError(
+            f"{workdir}: no {'' if which == 'best' else which + ' '}checkpoint yet "
+            "(train first, or wait for the first evaluation)"
+        )
     finally:
         ckpt.close()
 
@@ -95,7 +103,9 @@ def load_runs(workdirs: list[str], which: str = "best") -> list[LoadedRun]:
     for workdir in workdirs[1:]:
         path = os.path.join(workdir, "vocab.model")
         if os.path.isfile(path) and vocab.load_vocab(path).serialized_model_proto() != proto:
-            raise RunError(f"{workdir}: its vocabulary differs from that of {workdirs[0]}; the models of an "
-                           "ensemble must share one")
+            raise RunError(
+                f"{workdir}: its vocabulary differs from that of {workdirs[0]}; the models of an "
+                "ensemble must share one"
+            )
         runs.append(load_run(workdir, which))
     return runs

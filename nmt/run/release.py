@@ -1,6 +1,7 @@
 """A run's parameters without the optimizer state (a third of the size with Adam), as OpenNMT-py's release_model
 gives: a run directory that nmt.translate, nmt.evaluate and nmt.bench decode read like any other (with the run's
 shortlist lexicon, when it has one)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,12 @@ def release(workdir: str, out: str, which: str = "best", average: int = 0) -> di
         finally:
             ckpt.close()
         run = dataclasses.replace(run, params=params)
-        info = {"released_from": os.path.abspath(workdir), "checkpoint": f"average of {average} evaluated",
-                "step": run.step, "averaged_steps": steps}
+        info = {
+            "released_from": os.path.abspath(workdir),
+            "checkpoint": f"average of {average} evaluated",
+            "step": run.step,
+            "averaged_steps": steps,
+        }
     else:
         run = load_run(workdir, which)
         info = {"released_from": os.path.abspath(workdir), "checkpoint": run.which, "step": run.step}

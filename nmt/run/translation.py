@@ -1,4 +1,5 @@
 """Translating and scoring text with a loaded run: a run's `Translator`, input lines, a split's BLEU and chrF."""
+
 from __future__ import annotations
 
 import logging
@@ -18,13 +19,19 @@ def _listing(numbers: list[int]) -> str:
     return ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
 
 
-def translator_for(runs: LoadedRun | list[LoadedRun], cfg: BeamConfig, nbest: int = 1,
-                   shortlister: Shortlister | None = None, slots: int | None = None) -> Translator:
+def translator_for(
+    runs: LoadedRun | list[LoadedRun],
+    cfg: BeamConfig,
+    nbest: int = 1,
+    shortlister: Shortlister | None = None,
+    slots: int | None = None,
+) -> Translator:
     """The `Translator` of a loaded run, or of a list of them (`load_runs`): an ensemble, searched as one; the first
     run's data settings (length limit, buckets) apply."""
     runs = runs if isinstance(runs, list) else [runs]
-    return Translator([(r.model, r.params) for r in runs], runs[0].sp, runs[0].config.data, cfg, nbest,
-                      shortlister, slots)
+    return Translator(
+        [(r.model, r.params) for r in runs], runs[0].sp, runs[0].config.data, cfg, nbest, shortlister, slots
+    )
 
 
 def read_input(stream, name: str) -> list[str]:
@@ -41,9 +48,11 @@ def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots: int | 
     import sacrebleu  # here, not at the top: translating alone never scores, and the import costs start-up time
 
     from nmt.decode.bleu import bleu
+
     run = runs[0] if isinstance(runs, list) else runs
-    text = corpus.read_parallel(*pipeline.split_paths(run.config.data, split),
-                                invalid_utf8=run.config.data.invalid_utf8)
+    text = corpus.read_parallel(
+        *pipeline.split_paths(run.config.data, split), invalid_utf8=run.config.data.invalid_utf8
+    )
     logger.info(text.summary(split))
     out = {"split": split, "sentences": len(text.src), "step": run.step, "checkpoint": run.which}
     if shortlister is not None:
@@ -53,9 +62,13 @@ def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots: int | 
         hyps = [t.text for t in translator_for(runs, cfg, 1, shortlister, slots).translate(text.src)]
         seconds = time.perf_counter() - t
         chrf = sacrebleu.CHRF()
-        out[name] = {**bleu(hyps, text.tgt), "chrf": chrf.corpus_score(hyps, [text.tgt]).score,
-                     "chrf_signature": str(chrf.get_signature()), "seconds": seconds,
-                     "mean_len": sum(len(h.split()) for h in hyps) / max(len(hyps), 1)}
+        out[name] = {
+            **bleu(hyps, text.tgt),
+            "chrf": chrf.corpus_score(hyps, [text.tgt]).score,
+            "chrf_signature": str(chrf.get_signature()),
+            "seconds": seconds,
+            "mean_len": sum(len(h.split()) for h in hyps) / max(len(hyps), 1),
+        }
     return out
 
 

@@ -4,6 +4,7 @@ The baseline is the same search (same step function, same beam bookkeeping) with
 body call per token and the all-finished flag read back to the host each step — the shape of decoders that run one
 graph per token.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,8 +64,9 @@ _encode_for_search = jax.jit(encode_for_search, static_argnames=("model",))
 
 def per_step_search(model, params, src, cfg: BeamConfig, max_len: int, shortlist, projected):
     memory, weights = _encode_for_search(model, params, src, shortlist)
-    return per_step_loop(beam_search_loop, model, (params, memory, weights, shortlist, projected), cfg=cfg,
-                         max_len=max_len).fin_seqs
+    return per_step_loop(
+        beam_search_loop, model, (params, memory, weights, shortlist, projected), cfg=cfg, max_len=max_len
+    ).fin_seqs
 
 
 def compiled_search(model, params, src, cfg: BeamConfig, max_len: int, shortlist, projected):
@@ -73,8 +75,9 @@ def compiled_search(model, params, src, cfg: BeamConfig, max_len: int, shortlist
 
 def per_step_queue(model, params, memory, count, cfg: BeamConfig, max_len: int, slots: int, ids, projected):
     """`queue_beam_decode` with the loop in Python."""
-    st = per_step_loop(queue_search_loop, model, (params, memory, count, ids, projected), cfg=cfg, max_len=max_len,
-                       slots=slots)
+    st = per_step_loop(
+        queue_search_loop, model, (params, memory, count, ids, projected), cfg=cfg, max_len=max_len, slots=slots
+    )
     return {"tokens": st.tokens, "scores": st.scores, "steps": st.steps, "busy": st.busy}
 
 
@@ -85,7 +88,7 @@ def server_batches(ids: list[list[int]], buckets: tuple, rows: int) -> list[dict
     order = np.argsort([len(x) for x in ids], kind="stable")
     out = []
     for k in range(0, len(order), rows):
-        idx = order[k:k + rows]
+        idx = order[k : k + rows]
         bucket = bucket_of(max(len(ids[i]) for i in idx) + 1, buckets) or buckets[-1]
         out.append(make_batch(ex, idx, bucket, rows))
     return out
@@ -96,35 +99,65 @@ class _Searches:
     each with the compiled program or the per-step baseline, all reading the translator's tables."""
 
     def __init__(self, translator: Translator, ids):
-        (self.model, self.params), = translator.models
+        ((self.model, self.params),) = translator.models
         self.ids, self.buckets, self.cfg = ids, translator.buckets, translator.cfg
         self.shortlister, self.slots = translator.shortlister, translator.slots
         self.lists = (lambda src: None) if self.shortlister is None else self.shortlister
         self.projected, self.source = translator.projected, translator.source
 
     def block(self, search):
-        return lambda b: search(self.model, self.params, b["src"], self.cfg,
-                                max_output_len(b["src"].shape[1], self.cfg), self.lists(b["src"]), self.projected)
+        return lambda b: search(
+            self.model,
+            self.params,
+            b["src"],
+            self.cfg,
+            max_output_len(b["src"].shape[1], self.cfg),
+            self.lists(b["src"]),
+            self.projected,
+        )
 
     def queue(self, search):
-        return lambda _: queue_translate(self.model, self.params, self.ids, self.buckets, self.cfg, self.slots,
-                                         self.shortlister, self.projected, self.source, search=search)
+        return lambda _: queue_translate(
+            self.model,
+            self.params,
+            self.ids,
+            self.buckets,
+            self.cfg,
+            self.slots,
+            self.shortlister,
+            self.projected,
+            self.source,
+            search=search,
+        )
 
     def compile(self, blocks) -> tuple[list, float]:
         """The compiled programs of every block shape (and of the queue) and the seconds compiling took."""
-        shapes = {(b["src"].shape, None if self.shortlister is None else len(self.lists(b["src"])[0])): b
-                  for b in blocks}
-        compiled, first = timed(lambda: [
-            beam_decode.lower(self.model, self.params, b["src"], self.cfg, max_output_len(b["src"].shape[1], self.cfg),
-                              shortlist=self.lists(b["src"]), projected=self.projected).compile()
-            for b in shapes.values()])
+        shapes = {
+            (b["src"].shape, None if self.shortlister is None else len(self.lists(b["src"])[0])): b for b in blocks
+        }
+        compiled, first = timed(
+            lambda: [
+                beam_decode.lower(
+                    self.model,
+                    self.params,
+                    b["src"],
+                    self.cfg,
+                    max_output_len(b["src"].shape[1], self.cfg),
+                    shortlist=self.lists(b["src"]),
+                    projected=self.projected,
+                ).compile()
+                for b in shapes.values()
+            ]
+        )
         seconds = [first]
         if self.slots:  # the queue's shapes are known once it is encoded: compile there (only that is counted)
+
             def compile_queue(*args):
                 program, dt = timed(lambda: queue_beam_decode.lower(*args).compile())
                 compiled.append(program)
                 seconds.append(dt)
                 return queue_beam_decode(*args)
+
             self.queue(compile_queue)(None)
         return compiled, sum(seconds)
 
@@ -135,9 +168,17 @@ class _Searches:
             return sum(len(strip(toks[0])) + 1 for toks, _ in hyps), self.slots * stats["steps"]
         out_tokens = row_steps = 0
         for b in big:
-            out = jax.device_get(beam_decode(self.model, self.params, b["src"], self.cfg,
-                                             max_output_len(b["src"].shape[1], self.cfg),
-                                             shortlist=self.lists(b["src"]), projected=self.projected))
+            out = jax.device_get(
+                beam_decode(
+                    self.model,
+                    self.params,
+                    b["src"],
+                    self.cfg,
+                    max_output_len(b["src"].shape[1], self.cfg),
+                    shortlist=self.lists(b["src"]),
+                    projected=self.projected,
+                )
+            )
             out_tokens += sum(len(strip(out["tokens"][r, 0])) + 1 for r, i in enumerate(b["index"]) if i >= 0)
             row_steps += len(b["index"]) * int(out["steps"])
         return out_tokens, row_steps
@@ -153,20 +194,23 @@ def bench_decode(translator: Translator, sources: list[str], batch1_sentences: i
     runs): one timed call searches all the sentences, encoder and shortlists included; the baseline runs the same
     queue search with the loop in Python."""
     cfg, buckets, slots, shortlister = translator.cfg, translator.buckets, translator.slots, translator.shortlister
-    ids = [x[:max(buckets) - 1] for x in translator.sp.encode(sources)]
+    ids = [x[: max(buckets) - 1] for x in translator.sp.encode(sources)]
     big = server_batches(ids, buckets, 64)
     one = server_batches(ids[:batch1_sentences], buckets, 1)
     searches = _Searches(translator, ids)
     compiled, compile_s = searches.compile(one + ([] if slots else big))
     logger.info("timing the compiled and the per-step search, in turns ...")
-    t1 = alternate({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, one,
-                   repeats)
+    t1 = alternate(
+        {"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, one, repeats
+    )
     if slots:
-        t64 = alternate({"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)},
-                        [None], repeats)
+        t64 = alternate(
+            {"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)}, [None], repeats
+        )
     else:
-        t64 = alternate({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)},
-                        big, repeats)
+        t64 = alternate(
+            {"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, big, repeats
+        )
     out_tokens, row_steps = searches.output_counts(big)
     n_big = len(ids)
     c1, c64 = statistics.median(t1["compiled"]), sum(t64["compiled"])
@@ -202,16 +246,31 @@ def load_model(config, checkpoint: str | None, overrides: list[str]):
     if checkpoint:
         model_overrides = [o for o in overrides if not o.startswith("data.")]
         if model_overrides:
-            raise ConfigError(f"{model_overrides[0]}: with --checkpoint the model comes from the run; only data.* "
-                              "overrides apply")
+            raise ConfigError(
+                f"{model_overrides[0]}: with --checkpoint the model comes from the run; only data.* overrides apply"
+            )
         run = load_run(checkpoint)
         config = with_overrides(run.config, overrides)
         data = load_data(config.data, vocab_path=os.path.join(checkpoint, "vocab.model"))
-        return (config, run.model, run.params, run.sp, data.test.src_text, f"{checkpoint}@{run.step}",
-                lambda: lexicon_for_run(run))
+        return (
+            config,
+            run.model,
+            run.params,
+            run.sp,
+            data.test.src_text,
+            f"{checkpoint}@{run.step}",
+            lambda: lexicon_for_run(run),
+        )
     data = load_data(config.data)
     model = make_model(config, data.sp.vocab_size())
     params = step_lib.init_train_state(model, step_lib.make_optimizer(config.train), jax.random.key(0)).params
     ex = data.train.examples
-    return (config, model, params, data.sp, data.test.src_text, "untrained parameters",
-            lambda: train_lexicon(ex.src, ex.tgt, data.sp.vocab_size()))
+    return (
+        config,
+        model,
+        params,
+        data.sp,
+        data.test.src_text,
+        "untrained parameters",
+        lambda: train_lexicon(ex.src, ex.tgt, data.sp.vocab_size()),
+    )

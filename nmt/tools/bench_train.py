@@ -1,5 +1,6 @@
 """Training throughput of a configuration on real batches: tokens/s, step time, compile time, memory, MFU; and
 variants of it (`--variant NAME=OVERRIDES`) timed in alternating windows over the same batches, as ratios."""
+
 from __future__ import annotations
 
 import collections
@@ -36,8 +37,11 @@ class _Variant:
         jitted = step_lib.compile_train_step(config, model, opt)
         self.compiled, self.compile_s, self.peak = {}, 0.0, 0
         for rows, src_len, tgt_len in sorted({_shape(b) for b in batches}):
-            batch = {"src": jnp.zeros((rows, src_len), jnp.int32), "tgt_in": jnp.zeros((rows, tgt_len), jnp.int32),
-                     "tgt_out": jnp.zeros((rows, tgt_len), jnp.int32)}
+            batch = {
+                "src": jnp.zeros((rows, src_len), jnp.int32),
+                "tgt_in": jnp.zeros((rows, tgt_len), jnp.int32),
+                "tgt_out": jnp.zeros((rows, tgt_len), jnp.int32),
+            }
             key = (rows, src_len, tgt_len)
             self.compiled[key], seconds = timed(lambda: jitted.lower(self.state, batch, self.rng).compile())
             self.compile_s += seconds
@@ -62,8 +66,9 @@ class _Variant:
         return {
             "tokens_per_s": statistics.median([n / t for n, t in zip(self.tokens, self.times)]),
             "tokens_per_s_mean": sum(self.tokens) / sum(self.times),
-            "src_tgt_tokens_per_s": statistics.median([(n + m) / t for n, m, t in
-                                                       zip(self.tokens, self.src_tokens, self.times)]),
+            "src_tgt_tokens_per_s": statistics.median(
+                [(n + m) / t for n, m, t in zip(self.tokens, self.src_tokens, self.times)]
+            ),
             "step_s": statistics.median(self.times),
             "compile_s": self.compile_s,
             "programs_compiled": len(self.compiled),
@@ -90,14 +95,27 @@ def profile_train(run: _Variant, batches: list[dict]) -> dict:
     def step(batch):  # the state is donated: each step reads the one the step before left
         run.state, metrics = run.compiled[shape](run.state, batch, run.rng)
         return metrics
+
     plain = statistics.median(timed(step, *a)[1] for a in args)
     dispatch = statistics.median(dispatch_seconds(step, *a) for a in args)
     res = profile_steps(step, args, run.compiled[shape].as_text(), plain)
     return {"shape": list(shape), "steps": len(args), "dispatch_s": dispatch, **res}
 
 
-def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict | None = None,
-                rounds: int = 1, profile: bool = False) -> dict:
+def _batches(data, c: Config) -> BatchIterator:
+    """The training batches of `c` over the training pairs of `data`."""
+    d = c.data
+    return BatchIterator(data.train.examples, d.buckets, d.batch_tokens, c.train.seed, d.full_batches, d.pair_shapes)
+
+
+def bench_train(
+    config: Config,
+    steps: int = 20,
+    warmup: int = 3,
+    variants: dict | None = None,
+    rounds: int = 1,
+    profile: bool = False,
+) -> dict:
     """Times `steps` train steps (after `warmup`) on the first batches of the training data.
 
     variants: {name: [section.field=value, ...]}: each applied to `config`; their windows of the same batches take
@@ -109,9 +127,9 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
     vocab = data.sp.vocab_size()
 
     def draw(c: Config):
-        it = BatchIterator(data.train.examples, c.data.buckets, c.data.batch_tokens, c.train.seed, c.data.full_batches,
-                           c.data.pair_shapes)
+        it = _batches(data, c)
         return [next(it) for _ in range(warmup + steps)], len(it.shapes())
+
     configs = {name: with_overrides(config, overrides) for name, overrides in (variants or {"": []}).items()}
     drawn = {}  # (buckets, batch_tokens, seed) -> (batches, shapes): variants that batch alike share them
     key = lambda c: (c.data.buckets, c.data.batch_tokens, c.train.seed, c.data.full_batches, c.data.pair_shapes)
@@ -125,19 +143,25 @@ def bench_train(config: Config, steps: int = 20, warmup: int = 3, variants: dict
             logger.info(f"round {r + 1}/{rounds}: {name or 'train step'}")
             run.window(batches[name][0], warmup)
     peak_flops = matmul_flops_per_s()
-    common = {"matmul_flops_per_s": peak_flops, "steps": steps, "rounds": rounds,
-              "flops_counted": "analytic matmul FLOPs of the padded batch shapes, forward x3",
-              "device": str(jax.devices()[0].device_kind),
-              "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    common = {
+        "matmul_flops_per_s": peak_flops,
+        "steps": steps,
+        "rounds": rounds,
+        "flops_counted": "analytic matmul FLOPs of the padded batch shapes, forward x3",
+        "device": str(jax.devices()[0].device_kind),
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
     if profile:
         name = next(iter(runs))
         common["profile"] = profile_train(runs[name], batches[name][0])
-        it = BatchIterator(data.train.examples, config.data.buckets, config.data.batch_tokens, config.train.seed,
-                           config.data.full_batches, config.data.pair_shapes)
+        it = _batches(data, config)
         common["batching_s"] = median_seconds(lambda: next(it), repeats=len(batches))
     if not variants:
         return {**runs[""].result(peak_flops), **common}
     results = {name: run.result(peak_flops) for name, run in runs.items()}
     first = next(iter(results.values()))["tokens_per_s"]
-    return {"variants": results, "over_first": {name: r["tokens_per_s"] / first for name, r in results.items()},
-            **common}
+    return {
+        "variants": results,
+        "over_first": {name: r["tokens_per_s"] / first for name, r in results.items()},
+        **common,
+    }

@@ -1,4 +1,5 @@
 """Analytic matmul FLOPs of the model (XLA's cost analysis counts a loop body once, not once per step)."""
+
 from __future__ import annotations
 
 from nmt.config import ModelConfig

@@ -10,6 +10,7 @@ reported as its share of the traced operations' time and, in seconds, as that sh
 is timed apart: the time a step's call takes to return (dispatch; the step then runs while the host prepares the
 next batch) and drawing a batch.
 """
+
 from __future__ import annotations
 
 import collections
@@ -31,8 +32,25 @@ PARTS = (  # scope in the name stack -> part, first match wins
     ("input_projection", "input projections"),
     ("dropout", "dropout masks"),
 )
-MOVES = {"copy", "transpose", "broadcast", "select", "pad", "concatenate", "slice", "dynamic-slice", "reshape",
-         "dynamic-update-slice", "gather", "scatter", "reverse", "bitcast", "iota", "compare", "convert"}
+MOVES = {
+    "copy",
+    "transpose",
+    "broadcast",
+    "select",
+    "pad",
+    "concatenate",
+    "slice",
+    "dynamic-slice",
+    "reshape",
+    "dynamic-update-slice",
+    "gather",
+    "scatter",
+    "reverse",
+    "bitcast",
+    "iota",
+    "compare",
+    "convert",
+}
 _LINE = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=]+) = .*?\b(?P<op>[a-z][a-z0-9\-]*)\(")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
 
@@ -95,6 +113,11 @@ def profile_steps(step_fn, args_list: list[tuple], hlo_text: str, step_s: float)
         if name in parts:
             seconds[parts[name]] += us / 1e6
     total = sum(seconds.values())
-    return {"step_s": step_s, "traced_step_s": wall / len(args_list),
-            "parts": {k: {"share": v / total, "s_per_step": step_s * v / total}
-                      for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}}
+    return {
+        "step_s": step_s,
+        "traced_step_s": wall / len(args_list),
+        "parts": {
+            k: {"share": v / total, "s_per_step": step_s * v / total}
+            for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])
+        },
+    }

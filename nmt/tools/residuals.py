@@ -1,4 +1,5 @@
 """What a function keeps for its backward pass, and where (device or host memory)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +25,7 @@ def saved_residuals(fn, *args) -> list[Residual]:
     The list form is private in jax (`jax._src.ad_checkpoint.saved_residuals`); this is the one place that uses it.
     """
     from jax._src.ad_checkpoint import saved_residuals as _saved
+
     out = []
     for aval, source in _saved(fn, *args):
         space = str(getattr(aval, "memory_space", "")).lower()

@@ -1,4 +1,5 @@
 """How every benchmark and experiment reports: a table for people, then one JSON object as the last line."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ def run_and_keep(cmd: list[str], out_dir: str, name: str) -> dict:
     JSON result) as `out_dir/name`."""
     import subprocess
     import sys
+
     proc = subprocess.run([sys.executable, *cmd], stdout=subprocess.PIPE, text=True, check=True)
     sys.stdout.write(proc.stdout)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -36,6 +38,7 @@ def run_commands(commands: dict, doc: str, argv=None) -> None:
     """An experiment made of commands: `{result file: command}`, run in order (`--only NAME` to run some) into
     experiments/results/ (or `--out`)."""
     import argparse
+
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--only", choices=sorted(commands), action="append", help="run these (default: all)")
     p.add_argument("--out", default=os.path.join("experiments", "results"))
@@ -65,9 +68,15 @@ def run_scores(workdir: str) -> dict:
     parameters, minutes of training (rows_with_minutes), and val / test BLEU [cased, lowercased], greedy and beam."""
     with open(os.path.join(workdir, "results.json")) as f:
         res = json.load(f)
-    out = {"step": res["step"], "best_step": res["best_step"], "parameters": res.get("parameters"),
-           "minutes": round(rows_with_minutes(workdir)[-1][1], 1)}
+    out = {
+        "step": res["step"],
+        "best_step": res["best_step"],
+        "parameters": res.get("parameters"),
+        "minutes": round(rows_with_minutes(workdir)[-1][1], 1),
+    }
     for split in ("val", "test"):
-        out[split] = {"greedy": [round(res[split]["bleu"], 2), round(res[split]["bleu_lc"], 2)],
-                      "beam5": [round(res[split]["beam"]["bleu"], 2), round(res[split]["beam"]["bleu_lc"], 2)]}
+        out[split] = {
+            "greedy": [round(res[split]["bleu"], 2), round(res[split]["bleu_lc"], 2)],
+            "beam5": [round(res[split]["beam"]["bleu"], 2), round(res[split]["beam"]["bleu_lc"], 2)],
+        }
     return out

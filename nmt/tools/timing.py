@@ -1,5 +1,6 @@
 """The one timer of every benchmark: wall time of calls that block until their results are ready, medians over
 repeats after warm-up, and variants that take turns so that the machine's drift falls on each alike."""
+
 from __future__ import annotations
 
 import statistics
@@ -53,5 +54,5 @@ def matmul_flops_per_s(sizes=(512, 1024, 2048), repeats: int = 10) -> float:
     for n in sizes:
         a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
         b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-        best = max(best, 2 * n ** 3 / median_seconds(jax.jit(jnp.dot), a, b, repeats=repeats))
+        best = max(best, 2 * n**3 / median_seconds(jax.jit(jnp.dot), a, b, repeats=repeats))
     return best

@@ -6,6 +6,7 @@ sqrt_t, which also recomputes the output layer), and the first that fits wins. T
 arguments + outputs − aliased bytes of the train step for the longest bucket's batch shape, where activations are
 largest.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,10 +45,13 @@ def autofit(config: Config, vocab: int) -> tuple[Config, list[dict]]:
     logger.info(f"remat auto: budget {budget / 2**30:.2f} GiB, batch [{rows}, {length}]")
     for row in table:
         mark = "<- chosen" if chosen is not None and row["remat"] == chosen.model.remat else ""
-        logger.info(f"  {row['remat']:<46} {row['bytes'] / 2**30:8.3f} GiB "
-                    f"{'fits' if row['fits'] else 'too big':<8}{mark}")
+        logger.info(
+            f"  {row['remat']:<46} {row['bytes'] / 2**30:8.3f} GiB {'fits' if row['fits'] else 'too big':<8}{mark}"
+        )
     if chosen is None:
         smallest = min(table, key=lambda r: r["bytes"])
-        raise ConfigError(f"model.remat=auto: no policy fits model.memory_budget={config.model.memory_budget} "
-                          f"(smallest: {smallest['remat']} needs {smallest['bytes'] / 2**30:.2f} GiB)")
+        raise ConfigError(
+            f"model.remat=auto: no policy fits model.memory_budget={config.model.memory_budget} "
+            f"(smallest: {smallest['remat']} needs {smallest['bytes'] / 2**30:.2f} GiB)"
+        )
     return chosen, table

@@ -1,4 +1,5 @@
 """Scoring a model during and after training: validation loss, perplexity and BLEU, greedy and beam search."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,13 @@ def validate(model, params, split, sp, cfg: Config, max_sentences: int = 0) -> d
     n = len(split.examples) if not max_sentences else min(max_sentences, len(split.examples))
     greedy = Translator([(model, params)], sp, cfg.data, BeamConfig(beam=1))
     hyps = [h[0].text for h in greedy.search(split.examples.src[:n])]
-    return {"loss": loss, "ppl": math.exp(min(loss, 50)), "sentences": n, **bleu(hyps, split.ref_text[:n]),
-            "hyps": hyps}
+    return {
+        "loss": loss,
+        "ppl": math.exp(min(loss, 50)),
+        "sentences": n,
+        **bleu(hyps, split.ref_text[:n]),
+        "hyps": hyps,
+    }
 
 
 def final_evaluation(model, params, data, config: Config, workdir: str | None) -> dict:

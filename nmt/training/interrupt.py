@@ -1,4 +1,5 @@
 """SIGINT and SIGTERM as a flag the training loop reads between steps."""
+
 from __future__ import annotations
 
 import signal

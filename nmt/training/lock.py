@@ -3,6 +3,7 @@
 The operating system releases the lock when its holder exits in any way (kill -9 included), so a lock file left by
 a dead trainer is simply taken over; a live holder makes a second trainer stop with a one-line error naming it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -27,8 +28,10 @@ class WorkdirLock:
         except OSError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise ConfigError(f"{os.path.dirname(self.path)} is in use by another trainer (process {holder}); "
-                              "stop it or choose another --workdir") from None
+            raise ConfigError(
+                f"{os.path.dirname(self.path)} is in use by another trainer (process {holder}); "
+                "stop it or choose another --workdir"
+            ) from None
         previous = os.read(fd, 64).decode(errors="replace").strip()
         if previous and previous != str(os.getpid()):
             logger.info(f"took over the lock of process {previous}, which is no longer running")

@@ -1,4 +1,5 @@
 """What the compiled train step needs in memory, from shapes alone (no run, no data)."""
+
 from __future__ import annotations
 
 import jax
@@ -14,9 +15,13 @@ def compiled_stats(compiled) -> dict:
     m = compiled.memory_analysis()
     if m is None:
         return {"temp_bytes": None}
-    return {"temp_bytes": int(m.temp_size_in_bytes), "argument_bytes": int(m.argument_size_in_bytes),
-            "output_bytes": int(m.output_size_in_bytes), "alias_bytes": int(m.alias_size_in_bytes),
-            "host_temp_bytes": int(getattr(m, "host_temp_size_in_bytes", 0))}
+    return {
+        "temp_bytes": int(m.temp_size_in_bytes),
+        "argument_bytes": int(m.argument_size_in_bytes),
+        "output_bytes": int(m.output_size_in_bytes),
+        "alias_bytes": int(m.alias_size_in_bytes),
+        "host_temp_bytes": int(getattr(m, "host_temp_size_in_bytes", 0)),
+    }
 
 
 def footprint(stats: dict) -> int | None:

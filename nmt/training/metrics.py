@@ -1,5 +1,6 @@
 """Metrics as JSON lines and TensorBoard event files in the run's workdir; the training log rows and the count of
 skipped (non-finite) steps."""
+
 from __future__ import annotations
 
 import json
@@ -66,9 +67,15 @@ def train_row(window: list[dict], elapsed: float, lr: float, epoch: int, program
     line."""
     tokens = sum(float(m["tokens"]) for m in window)
     kept = [m for m in window if not m["skipped"]]
-    return {"loss": sum(float(m["nll_sum"]) for m in kept) / max(sum(float(m["tokens"]) for m in kept), 1),
-            "lr": lr, "tokens_per_s": tokens / max(elapsed, 1e-9), "grad_norm": float(window[-1]["grad_norm"]),
-            "skipped": int(sum(m["skipped"] > 0 for m in window)), "epoch": epoch, "programs": programs}
+    return {
+        "loss": sum(float(m["nll_sum"]) for m in kept) / max(sum(float(m["tokens"]) for m in kept), 1),
+        "lr": lr,
+        "tokens_per_s": tokens / max(elapsed, 1e-9),
+        "grad_norm": float(window[-1]["grad_norm"]),
+        "skipped": int(sum(m["skipped"] > 0 for m in window)),
+        "epoch": epoch,
+        "programs": programs,
+    }
 
 
 class NonFinite:
@@ -82,6 +89,8 @@ class NonFinite:
             self.run = self.run + 1 if m["skipped"] else 0
             self.total += bool(m["skipped"])
             if self.limit and self.run >= self.limit:
-                raise TrainingError(f"{self.run} steps in a row up to step {last_step} had a non-finite loss or "
-                                    f"gradient and were skipped (train.nonfinite_limit={self.limit}); the last "
-                                    "checkpoint is kept")
+                raise TrainingError(
+                    f"{self.run} steps in a row up to step {last_step} had a non-finite loss or "
+                    f"gradient and were skipped (train.nonfinite_limit={self.limit}); the last "
+                    "checkpoint is kept"
+                )

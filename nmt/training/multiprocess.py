@@ -1,4 +1,5 @@
 """What a training run with several processes does beyond one: decide alike, and end cleanly when one is lost."""
+
 from __future__ import annotations
 
 import re
@@ -31,5 +32,7 @@ def leave_after_loss(e: Exception) -> None:
     ends this process with its report, which the supervisor (nmt/supervisor.py) turns into one line; if it lets this
     process go, the cause was other and is raised as a TrainingError."""
     jax.distributed.shutdown()
-    raise TrainingError(f"process {jax.process_index()} of {jax.process_count()} lost the others "
-                        f"({str(e).strip().splitlines()[0][:300]}); the last checkpoint is kept") from None
+    raise TrainingError(
+        f"process {jax.process_index()} of {jax.process_count()} lost the others "
+        f"({str(e).strip().splitlines()[0][:300]}); the last checkpoint is kept"
+    ) from None

@@ -1,4 +1,5 @@
 """Which configuration a run in progress may be resumed with."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,16 @@ from typing import Any
 from nmt.config import Config, ConfigError, from_dict, to_dict
 
 # how long, how often and where the workers run, not what they compute (parallel.devices: tested equal)
-RESUMABLE_CHANGES = {"train.steps", "train.eval_every", "train.log_every", "train.patience", "train.eval_bleu_max",
-                     "train.keep_evaluated", "train.save_every_s", "parallel.devices"}
+RESUMABLE_CHANGES = {
+    "train.steps",
+    "train.eval_every",
+    "train.log_every",
+    "train.patience",
+    "train.eval_bleu_max",
+    "train.keep_evaluated",
+    "train.save_every_s",
+    "parallel.devices",
+}
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[tuple[str, Any, Any]]:
@@ -33,8 +42,13 @@ def check_resume(config: Config, workdir: str) -> None:
         saved = from_dict(json.load(f))
     # a cosine decay is spread over train.steps: more of them would change the schedule already followed
     resumable = RESUMABLE_CHANGES - ({"train.steps"} if config.train.decay == "cosine" else set())
-    changed = [f"{k}: {old!r} there, {new!r} now" for k, old, new in _diff(to_dict(saved), to_dict(config))
-               if k not in resumable]
+    changed = [
+        f"{k}: {old!r} there, {new!r} now"
+        for k, old, new in _diff(to_dict(saved), to_dict(config))
+        if k not in resumable
+    ]
     if changed:
-        raise ConfigError(f"{workdir} holds a run with a different configuration ({'; '.join(changed)}); "
-                          "resume it with the same settings or choose another --workdir")
+        raise ConfigError(
+            f"{workdir} holds a run with a different configuration ({'; '.join(changed)}); "
+            "resume it with the same settings or choose another --workdir"
+        )

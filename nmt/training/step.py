@@ -1,4 +1,5 @@
 """Loss, train step and eval step as pure functions: the one compiled step every entry point uses."""
+
 from __future__ import annotations
 
 import functools
@@ -37,29 +38,41 @@ def learning_rate(cfg: TrainConfig) -> optax.Schedule:
     if cfg.decay == "constant":
         if cfg.warmup_steps == 0:
             return optax.constant_schedule(cfg.lr)
-        return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warm), optax.constant_schedule(cfg.lr)],
-                                    [warm])
+        return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warm), optax.constant_schedule(cfg.lr)], [warm])
     return lambda step: cfg.lr * jnp.minimum((step + 1) / warm, jnp.sqrt(warm / jnp.maximum(step + 1, 1)))
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    opt = optax.adam(learning_rate(cfg)) if cfg.optimizer == "adam" else \
-        optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
+    opt = (
+        optax.adam(learning_rate(cfg))
+        if cfg.optimizer == "adam"
+        else optax.sgd(learning_rate(cfg), momentum=cfg.momentum or None)
+    )
     opt = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
     return optax.flatten(opt) if cfg.flat_update else opt
 
 
-def init_train_state(model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array,
-                     batch_shape=(2, 8), ema: bool = False) -> TrainState:
+def init_train_state(
+    model: Seq2Seq, optimizer: optax.GradientTransformation, rng: jax.Array, batch_shape=(2, 8), ema: bool = False
+) -> TrainState:
     params = init_params(model, rng, batch_shape)
-    return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params),
-                      jax.tree.map(jnp.copy, params) if ema else None)
+    return TrainState(
+        jnp.zeros((), jnp.int32), params, optimizer.init(params), jax.tree.map(jnp.copy, params) if ema else None
+    )
 
 
 def loss_fn(params, model: Seq2Seq, batch: dict, rng: jax.Array | None, smoothing: float):
     train = rng is not None
-    loss, nll, n = model.apply({"params": params}, batch["src"], batch["tgt_in"], batch["tgt_out"], train=train,
-                               smoothing=smoothing, rngs={"dropout": rng} if train else None, method=Seq2Seq.loss)
+    loss, nll, n = model.apply(
+        {"params": params},
+        batch["src"],
+        batch["tgt_in"],
+        batch["tgt_out"],
+        train=train,
+        smoothing=smoothing,
+        rngs={"dropout": rng} if train else None,
+        method=Seq2Seq.loss,
+    )
     return loss / jnp.maximum(n, 1.0), (nll, n)
 
 
@@ -68,8 +81,12 @@ def gradients(params, model: Seq2Seq, batch: dict, rng: jax.Array, smoothing: fl
     1.0 where the loss or the gradient norm is not finite (`apply_gradients` then changes nothing)."""
     grads, (nll, n) = jax.grad(loss_fn, has_aux=True)(params, model, batch, rng, smoothing)
     norm = optax.tree.norm(grads)
-    return grads, {"nll_sum": nll, "tokens": n, "grad_norm": norm,
-                   "skipped": 1.0 - (jnp.isfinite(norm) & jnp.isfinite(nll))}
+    return grads, {
+        "nll_sum": nll,
+        "tokens": n,
+        "grad_norm": norm,
+        "skipped": 1.0 - (jnp.isfinite(norm) & jnp.isfinite(nll)),
+    }
 
 
 def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, params, scale=1.0, keep=None):
@@ -82,7 +99,9 @@ def apply_gradients(optimizer: optax.GradientTransformation, grads, opt_state, p
         updates, new_state = optimizer.update(grads, opt_state, params)
         if not (isinstance(scale, float) and scale == 1.0):
             updates = jax.tree.map(lambda u: u * scale, updates)
-        return keep_old_where(keep, optax.apply_updates(params, updates), params), keep_old_where(keep, new_state, opt_state)
+        return keep_old_where(keep, optax.apply_updates(params, updates), params), keep_old_where(
+            keep, new_state, opt_state
+        )
 
 
 def keep_old_where(keep, new, old):
@@ -90,9 +109,17 @@ def keep_old_where(keep, new, old):
     return new if keep is None else jax.tree.map(lambda n, o: jnp.where(keep, o, n), new, old)
 
 
-def train_step(state: TrainState, batch: dict, rng: jax.Array, *, model: Seq2Seq,
-               optimizer: optax.GradientTransformation, smoothing: float, guard: bool = True, ema_decay: float = 0.0
-               ) -> tuple[TrainState, dict]:
+def train_step(
+    state: TrainState,
+    batch: dict,
+    rng: jax.Array,
+    *,
+    model: Seq2Seq,
+    optimizer: optax.GradientTransformation,
+    smoothing: float,
+    guard: bool = True,
+    ema_decay: float = 0.0,
+) -> tuple[TrainState, dict]:
     """One optimisation step; `rng` is the run's root key, folded with the step number here. guard: a step with a
     non-finite loss or gradient changes nothing (train.nonfinite_limit > 0). The moving average, when the state
     keeps one, follows the parameters after the update."""
@@ -128,8 +155,16 @@ def model_batch(batch: dict) -> dict:
 
 def compile_train_step(config: Config, model: Seq2Seq, optimizer):
     """The jitted train step, donating its state: (state, batch, rng) -> (state, metrics)."""
-    return jax.jit(lambda s, b, r: train_step(s, b, r, model=model, optimizer=optimizer,
-                                              smoothing=config.train.label_smoothing,
-                                              guard=config.train.nonfinite_limit > 0,
-                                              ema_decay=config.train.ema_decay), donate_argnums=0)
-
+    return jax.jit(
+        lambda s, b, r: train_step(
+            s,
+            b,
+            r,
+            model=model,
+            optimizer=optimizer,
+            smoothing=config.train.label_smoothing,
+            guard=config.train.nonfinite_limit > 0,
+            ema_decay=config.train.ema_decay,
+        ),
+        donate_argnums=0,
+    )

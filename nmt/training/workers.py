@@ -4,6 +4,7 @@ A worker object has `count` (the workers), `init(rng) -> state`, `advance(state,
 metrics)`, `model_params(state, host step)` (the model to evaluate), `programs()` (compiled step programs so far)
 and `decay_lr(state)` (the plateau rule), so the training loop never asks which kind it drives.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,6 +18,7 @@ from nmt.training import step as step_lib
 
 class SingleWorker:
     """Plain training on one device: the train step compiled once per batch shape, its state donated."""
+
     count = 1
 
     def __init__(self, config: Config, model):
@@ -49,7 +51,8 @@ def local_step(config: Config, model, lr_multiplier: float = 1.0) -> parallel.Lo
     return parallel.LocalStep(
         init=lambda rng: (lambda s: (s.params, s.opt_state))(step_lib.init_train_state(model, optimizer, rng)),
         gradients=lambda params, batch, rng: step_lib.gradients(params, model, batch, rng, smoothing),
-        apply=functools.partial(step_lib.apply_gradients, optimizer))
+        apply=functools.partial(step_lib.apply_gradients, optimizer),
+    )
 
 
 def make_workers(config: Config, model):
