@@ -65,7 +65,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def evaluate(run: str, split: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "nmt.evaluate", "--checkpoint", run, "--split", split],
+        [sys.executable, "-m", "nmt.evaluate", "--run", run, "--split", split, "--greedy"],
         capture_output=True,
         text=True,
         check=True,
@@ -85,7 +85,7 @@ def main(argv=None):
         for n in [int(x) for x in args.last.split(",")]:
             out = os.path.join(tmp, f"avg{n}")
             subprocess.run(
-                [sys.executable, "-m", "nmt.release", "--checkpoint", args.run, "--out", out, "--average", str(n)],
+                [sys.executable, "-m", "nmt.release", "--run", args.run, "--out", out, "--average", str(n)],
                 check=True,
                 capture_output=True,
             )

@@ -51,7 +51,7 @@ VARIANTS = {  # name: (source run, nmt.compress options; None = released as it i
     "student7500": (STUDENT, None),
     "student7500_embed64_ft500": (STUDENT, ["--factor", "tgt_embed", "--rank", "64", *FT]),
 }
-FLAGS = {"plain": [], "shortlist256_slots64": ["--shortlist", "256", "--slots", "64"]}
+FLAGS = {"plain": ["--slots", "0"], "shortlist256_slots64": ["--shortlist", "256", "--slots", "64"]}
 
 
 def _last_json(cmd: list[str]) -> dict:
@@ -73,7 +73,7 @@ def make(name: str) -> str:
     if not os.path.exists(path):
         cmd = [
             "nmt.release" if opts is None else "nmt.compress",
-            "--checkpoint",
+            "--run",
             os.path.join(ROOT, source),
             "--out",
             path,
@@ -88,7 +88,7 @@ def score(path: str) -> dict:
 
     from nmt.run import load_run
 
-    ev = _last_json(["nmt.evaluate", "--checkpoint", path, "--split", "test_2016_flickr"])
+    ev = _last_json(["nmt.evaluate", "--run", path, "--split", "test_2016_flickr", "--greedy"])
     row = {
         "parameters": int(sum(x.size for x in jax.tree.leaves(load_run(path).params))),
         "checkpoint_bytes": _size(path),
@@ -105,7 +105,7 @@ def bench(path: str, flags: list[str]) -> dict:
         [
             "nmt.bench",
             "decode",
-            "--checkpoint",
+            "--run",
             path,
             "--sentences",
             "200",

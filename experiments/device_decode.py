@@ -99,9 +99,9 @@ def main():
         "--repeats",
         str(sizes[2]),
         *search_args,
+        *([] if "--slots" in search_args else ["--slots", "0"]),  # fixed batches unless asked: as measured before
     ]
-    if args.checkpoint:
-        argv += ["--checkpoint", args.checkpoint]
+    argv += ["--run", args.checkpoint] if args.checkpoint else ["--preset", "reference"]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         bench.main(argv)

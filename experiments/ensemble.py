@@ -156,9 +156,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def evaluate(runs: list[str], split: str, mean: str) -> dict:
-    cmd = [sys.executable, "-m", "nmt.evaluate", "--split", split, "--ensemble-mean", mean]
+    cmd = [sys.executable, "-m", "nmt.evaluate", "--split", split, "--ensemble-mean", mean, "--greedy"]
     for run in runs:
-        cmd += ["--checkpoint", run]
+        cmd += ["--run", run]
     res = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     return {name: {k: res[name][k] for k in ("bleu", "bleu_lc", "seconds")} for name in ("greedy", "beam5")}
 

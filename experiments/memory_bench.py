@@ -2,17 +2,17 @@
 
     python experiments/memory_bench.py               # about 40 min; reference dims, batch 64
 
-`python -m nmt.bench memory` (bench_memory.json) and its attention part alone with nothing else running
+`python -m nmt.bench memory --preset reference` (bench_memory.json) and its attention part alone with nothing else running
 (bench_memory_attention_quiet.json). Compile only, except the step timings. The policy × length × depth sweep is
 experiments/remat_sweep.py.
 
 Results, on the development machine (2 cores of an AMD EPYC CPU, 24 GiB, no GPU, jax 0.10.2,
 NMT_DATA_DIR=../shared/data/multi30k); the files are in experiments/results/:
 
-**Memory** (`python -m nmt.bench memory`, reference model dims, batch 64; `bench_memory.json`):
+**Memory** (`python -m nmt.bench memory --preset reference`, reference model dims, batch 64; `bench_memory.json`):
 - Recomputing attention (Bahdanau in a decoder-like scan, T = S = 128, hidden 512, gradient of a loss over all
   steps): compiled temp memory 4,200 MiB with autodiff against 96 MiB with the custom VJP (43.6× less). Step time
-  with the machine otherwise idle (`python -m nmt.bench memory --only attention`, training paused;
+  with the machine otherwise idle (`python -m nmt.bench memory --preset reference --only attention`, training paused;
   `bench_memory_attention_quiet.json`): 5.05 s against 3.81 s, 0.76×: it is faster as well. In the full run, which
   shared the cores with a training job and another experiment, the ratio came out 1.23× (5.38 s against 6.64 s): the
   recomputing version is compute-bound and loses more when the cores are shared.
@@ -30,8 +30,8 @@ from __future__ import annotations
 from nmt.tools.results import run_commands
 
 COMMANDS = {  # result file: the command that writes it (its last line)
-    "bench_memory.json": "-m nmt.bench memory".split(),
-    "bench_memory_attention_quiet.json": "-m nmt.bench memory --only attention".split(),
+    "bench_memory.json": "-m nmt.bench memory --preset reference".split(),
+    "bench_memory_attention_quiet.json": "-m nmt.bench memory --preset reference --only attention".split(),
 }
 
 

@@ -273,7 +273,7 @@ def alphas(wd: str, values: list[float]) -> dict:
     out = {}
     for a in values:
         proc = subprocess.run(
-            [sys.executable, "-m", "nmt.evaluate", "--checkpoint", wd, "--split", "val", "--alpha", str(a)],
+            [sys.executable, "-m", "nmt.evaluate", "--run", wd, "--split", "val", "--alpha", str(a), "--greedy"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -67,7 +67,7 @@ def nmt_once(checkpoint: str, source: str, cache: str, out: str) -> float:
             sys.executable,
             "-m",
             "nmt.translate",
-            "--checkpoint",
+            "--run",
             checkpoint,
             "--beam",
             "5",

@@ -1,19 +1,19 @@
-"""`python -m nmt.bench train|decode|memory [--preset reference] [section.field=value ...]`
+"""`python -m nmt.bench train|decode|memory [--preset multi30k] [section.field=value ...]`
 
 Benchmarks print a human-readable table, then one JSON object as the last line.
 """
 
 from __future__ import annotations
 
-from nmt import cli
+from nmt import cli, cli_search
 
 
-def _parser() -> cli.Parser:
+def parser() -> cli.Parser:
     parser = cli.Parser(prog="nmt.bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True, metavar="{train,decode,memory}")
     train = sub.add_parser("train", help="training step throughput and MFU")
     train.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
-    train.add_argument("--warmup", type=int, default=3)
+    train.add_argument("--warmup", type=int, default=3, help="steps run before timing (compiling)")
     train.add_argument(
         "--variant",
         action="append",
@@ -23,36 +23,38 @@ def _parser() -> cli.Parser:
         "separated by spaces); repeatable. The variants take turns in windows of --steps steps "
         "over the same batches, --rounds times, and are reported as ratios to the first",
     )
-    train.add_argument("--rounds", type=int, default=1, help="windows of each variant (default: 1)")
+    train.add_argument("--rounds", type=int, default=1, help="windows of each variant")
     train.add_argument(
         "--profile",
         action="store_true",
         help="also where a step's time goes, by part of the model (nmt/tools/profile.py)",
     )
     decode = sub.add_parser("decode", help="beam search latency/throughput against the per-step-graph baseline")
-    decode.add_argument(
-        "--checkpoint",
-        help="a run directory to take the model from (default: the preset's model with untrained parameters)",
+    cli.add_run_arg(
+        decode,
+        "a run directory to take the model from (default: the preset's model with untrained parameters)",
+        "checkpoint",
     )
-    decode.add_argument("--beam", type=int, default=5)
-    decode.add_argument("--alpha", type=float, default=0.6)
+    cli.add_which_arg(decode)
+    decode.add_argument("--beam", type=int, default=5, help="beam size")
+    decode.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent")
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
-    decode.add_argument("--repeats", type=int, default=3)
-    cli.add_speed_args(decode)
+    decode.add_argument("--repeats", type=int, default=3, help="timed repeats of each search (the median counts)")
+    cli_search.add_speed_args(decode)
     memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
-    memory.add_argument("--batch", type=int, default=64)
-    memory.add_argument("--length", type=int, default=128, help="attention T = S (default: 128)")
+    memory.add_argument("--batch", type=int, default=64, help="sentences a batch")
+    memory.add_argument("--length", type=int, default=128, help="attention T = S")
     memory.add_argument("--lengths", default="64,128,256,512,1024", help="sqrt_t target lengths (source length 50)")
     memory.add_argument("--time-len", type=int, default=64, help="target length of the sqrt_t step timing")
-    memory.add_argument("--depth-len", type=int, default=100, help="T = S of the depth check (default: 100)")
-    memory.add_argument("--vocab", type=int, default=0, help="vocabulary size (default: data.vocab_size)")
+    memory.add_argument("--depth-len", type=int, default=100, help="T = S of the depth check")
+    memory.add_argument("--vocab", type=int, default=0, help="vocabulary size; 0: data.vocab_size")
     memory.add_argument("--only", choices=("attention", "sqrt_t", "depth"), help="run one part")
-    memory.add_argument("--hidden", type=int, default=512)
-    memory.add_argument("--attention", default="bahdanau", choices=("bahdanau", "general", "dot"))
-    memory.add_argument("--repeats", type=int, default=5)
+    memory.add_argument("--hidden", type=int, default=512, help="LSTM units (the reference model's)")
+    memory.add_argument("--attention", default="bahdanau", choices=("bahdanau", "general", "dot"), help="its kind")
+    memory.add_argument("--repeats", type=int, default=5, help="timed repeats (the median counts)")
     for p in (train, decode, memory):
-        cli.add_config_args(p, preset="reference")
+        cli.add_config_args(p)
     return parser
 
 
@@ -60,13 +62,18 @@ def _decode(config, args) -> dict:
     from nmt.decode import BeamConfig, Translator
     from nmt.tools.bench_decode import bench_decode, load_model
 
-    config, model, params, sp, sources, label, lexicon = load_model(config, args.checkpoint, args.overrides)
+    config, model, params, sp, sources, label, lexicon = load_model(config, args.run, args.overrides, args.which)
     cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
     translator = Translator(
-        [(model, params)], sp, config.data, cfg, shortlister=cli.shortlister(args, lexicon), slots=cli.slots(args)
+        [(model, params)],
+        sp,
+        config.data,
+        cfg,
+        shortlister=cli_search.shortlister(args, lexicon),
+        slots=cli_search.slots(args),
     )
     res = bench_decode(translator, sources[: args.sentences], args.batch1_sentences, args.repeats)
-    return dict(res, model=label if args.checkpoint else f"preset {args.preset}, {label}")
+    return dict(res, model=label if args.run else f"preset {args.preset}, {label}")
 
 
 def _variants(specs: list[str]) -> dict | None:
@@ -85,7 +92,7 @@ def _variants(specs: list[str]) -> dict | None:
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
 
     def go():
         from nmt.tools.results import print_report

@@ -1,5 +1,6 @@
-"""What the commands share: the configuration and search options (declared once here), logging to stderr, and user
-mistakes as one line on stderr with exit code 2, never a traceback."""
+"""What the commands share: the configuration and run-directory options (declared once here; the search options are
+in nmt/cli_search.py), logging to stderr, and user mistakes as one line on stderr with exit code 2, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -19,13 +20,68 @@ def fail(message: str):
 
 
 class Parser(argparse.ArgumentParser):
+    """Every command's parser: a mistake is one line (`fail`), and `--version` says which nmt it is."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"nmt {version()}")
+
     def error(self, message):
         fail(f"{self.prog}: error: {message} (see --help)")
 
 
-def add_config_args(parser: argparse.ArgumentParser, preset: str = DEFAULT_PRESET) -> None:
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, unless the help says it or there is none to say (None, False, a list)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or isinstance(action.default, list) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nmt")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+WHICH = ("best", "latest")
+OLD_NAME = "; --{old}: its old name, accepted for one release"
+
+
+def add_run_arg(parser: argparse.ArgumentParser, help: str, old: str, several: bool = False, **kwargs) -> None:
+    """--run, the one name of a run directory in every command (the command's old name for it still accepted)."""
     parser.add_argument(
-        "--preset", default=preset, choices=list(PRESETS), help=f"named configuration to start from (default: {preset})"
+        "--run",
+        f"--{old}",
+        dest="run",
+        metavar="RUN_DIR",
+        action="append" if several else None,
+        help=help + OLD_NAME.format(old=old),
+        **kwargs,
+    )
+
+
+def add_which_arg(parser: argparse.ArgumentParser, whose: str = "the run") -> None:
+    parser.add_argument(
+        "--which",
+        default="best",
+        choices=WHICH,
+        help=f"which checkpoint of {whose} to read (best falls back to latest while there is none)",
+    )
+
+
+def add_config_args(parser: argparse.ArgumentParser, preset: str = DEFAULT_PRESET) -> None:
+    parser.add_argument("--preset", default=preset, choices=list(PRESETS), help="named configuration to start from")
+    parser.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="a configuration file (YAML, or a run's config.json), whole or in part, applied over the preset; "
+        "the overrides apply over it",
     )
     parser.add_argument(
         "overrides",
@@ -36,150 +92,48 @@ def add_config_args(parser: argparse.ArgumentParser, preset: str = DEFAULT_PRESE
 
 
 def config_from_args(args):
-    """The configuration the options ask for, its memory policy checked too."""
+    """The configuration the options ask for (preset, then --config, then overrides), its memory policy checked."""
     from nmt.model import policies
 
-    config = get_config(args.preset, args.overrides)
+    config = get_config(args.preset, args.overrides, args.config)
     policies.check(config.model.remat)
     return config
 
 
 def add_run_copy_args(parser: argparse.ArgumentParser, verb: str, made: str) -> None:
-    """--checkpoint, --out and --which of a command that writes a new run directory from one checkpoint of a run
+    """--run, --out and --which of a command that writes a new run directory from one checkpoint of a run
     (`verb` it, the `made` run directory)."""
-    parser.add_argument("--checkpoint", required=True, help="a run directory written by nmt.train")
+    add_run_arg(parser, f"the run directory to {verb} (written by nmt.train)", "checkpoint", required=True)
     parser.add_argument("--out", required=True, help=f"the {made} run directory to write (must not exist)")
-    parser.add_argument(
-        "--which",
-        default="best",
-        choices=("best", "latest"),
-        help=f"which checkpoint to {verb} (default: %(default)s; best falls back to latest)",
-    )
+    add_which_arg(parser)
 
 
-def add_checkpoints_args(parser: argparse.ArgumentParser) -> None:
-    """--checkpoint, given once or several times (an ensemble), and how an ensemble combines its models."""
-    parser.add_argument(
-        "--checkpoint",
+def add_run_args(parser: argparse.ArgumentParser, ensembles: bool = True) -> None:
+    """--run (given several times with `ensembles`: an ensemble), --which and how an ensemble combines its models."""
+    add_run_arg(
+        parser,
+        "a run directory written by nmt.train, nmt.release or nmt.compress"
+        + ("; given several times, the runs are decoded as one ensemble (one vocabulary)" if ensembles else ""),
+        "checkpoint",
+        several=True,
         required=True,
-        action="append",
-        help="a run directory written by nmt.train; given several times, the runs are decoded as one "
-        "ensemble (one vocabulary)",
     )
-    parser.add_argument(
-        "--ensemble-mean",
-        choices=("log", "prob"),
-        default="log",
-        help="what an ensemble averages at every step: its models' log-probabilities (log; Marian, "
-        "OpenNMT-py) or their probabilities (prob; fairseq) (default: %(default)s)",
-    )
+    add_which_arg(parser, "each run")
+    if ensembles:
+        parser.add_argument(
+            "--ensemble-mean",
+            choices=("log", "prob"),
+            default="log",
+            help="what an ensemble averages at every step: its models' log-probabilities (log; Marian, "
+            "OpenNMT-py) or their probabilities (prob; fairseq)",
+        )
 
 
-def add_search_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
-    parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default: 5)")
-    parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent (default: 0.6)")
-    parser.add_argument("--beta", type=float, default=0.0, help="coverage penalty weight (default: 0)")
-    parser.add_argument(
-        "--length-penalty", choices=("gnmt", "plain"), default="gnmt", help="gnmt: ((5+len)/6)^alpha; plain: len^alpha"
-    )
-    parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length a*src_len+b: a")
-    parser.add_argument("--max-len-b", type=int, default=10, help="max output length a*src_len+b: b")
-    add_speed_args(parser, slots)
-
-
-def add_speed_args(parser: argparse.ArgumentParser, slots: int = 0) -> None:
-    """The speed options; `slots`: the command's default for --slots (with one model's beam search)."""
-    parser.add_argument(
-        "--topk",
-        choices=("auto", "fused", "plain"),
-        default="auto",
-        help="beam search's candidate selection, the same translations either way: fused ranks each "
-        "beam's 2K best logits before normalising them (no [batch, beam, vocab] "
-        "log-probabilities), plain normalises every logit first; auto: fused over the whole "
-        "vocabulary, plain over a shortlist (default)",
-    )
-    parser.add_argument(
-        "--shortlist",
-        type=int,
-        default=0,
-        metavar="N",
-        help="score only N target tokens per sentence, chosen from its source words by an IBM Model 1 "
-        "lexicon (trained on the run's corpus on first use); 0 = whole vocabulary (default)",
-    )
-    parser.add_argument(
-        "--shortlist-frequent",
-        type=int,
-        default=100,
-        metavar="F",
-        help="the F most frequent target tokens are always in the shortlist (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--shortlist-per-source",
-        type=int,
-        default=50,
-        metavar="M",
-        help="the M most probable translations of each source token (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--slots",
-        type=int,
-        default=None,
-        metavar="B",
-        help="beam search with continuous batching: B sentences at once, each slot taking the next "
-        "sentence as soon as its own is done (same translations); 0 = fixed batches (default: "
-        f"{slots}{' for one model, fixed batches for an ensemble' if slots else ''})",
-    )
-    parser.set_defaults(slots_default=slots)
-
-
-def beam_config(args):
-    """The `BeamConfig` of the search options."""
-    from nmt.decode import BeamConfig
-    from nmt.decode.beam import beam_problems
-
-    fields = dict(
-        beam=args.beam,
-        alpha=args.alpha,
-        beta=args.beta,
-        length_penalty=args.length_penalty,
-        max_len_a=args.max_len_a,
-        max_len_b=args.max_len_b,
-        topk=args.topk,
-        ensemble_mean=getattr(args, "ensemble_mean", "log"),
-    )
-    problems = beam_problems(argparse.Namespace(nbest=1, **fields))
-    if problems:
-        raise ConfigError("; ".join(f"--{name.replace('_', '-')} {text}" for name, text in problems))
-    return BeamConfig(**fields)
-
-
-def slots(args) -> int | None:
-    """The --slots to search with, None for fixed batches (an ensemble's unless --slots is given, then refused)."""
-    if args.slots is not None and args.slots < 0:
-        raise ConfigError(f"--slots must be >= 0, got {args.slots}")
-    checkpoints = getattr(args, "checkpoint", None)
-    if args.slots is None and isinstance(checkpoints, list) and len(checkpoints) > 1:
-        return None
-    return (args.slots if args.slots is not None else args.slots_default) or None
-
-
-def shortlister(args, lexicon):
-    """The `Shortlister` the --shortlist options ask for, or None; `lexicon()` gives its lexicon when one is."""
-    if not args.shortlist:
-        return None
-    from nmt.decode.shortlist import Shortlister
-
-    made = lexicon()
-    try:
-        return Shortlister(made, args.shortlist, args.shortlist_frequent, args.shortlist_per_source)
-    except ValueError as e:
-        raise ConfigError(f"--shortlist: {e}") from None
-
-
-def check_ensemble(args) -> None:
-    """Several --checkpoint options make an ensemble, which takes neither --shortlist nor --slots."""
-    if len(args.checkpoint) > 1 and (args.shortlist or (args.slots or 0) > 0):
-        raise ConfigError("an ensemble (several --checkpoint) takes neither --shortlist nor --slots")
+def one_run(args) -> str:
+    """The one --run of a command that reads one run."""
+    if len(args.run) > 1:
+        raise ConfigError(f"--run is given {len(args.run)} times; this command reads one run")
+    return args.run[0]
 
 
 def setup_logging() -> None:

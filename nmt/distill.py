@@ -1,4 +1,4 @@
-"""`python -m nmt.distill --teacher RUN_DIR --workdir DIR [--beam 5] [section.field=value ...]`
+"""`python -m nmt.distill --teacher RUN_DIR --run DIR [--beam 5] [section.field=value ...]`
 
 Sequence-level knowledge distillation: the teacher translates the training set with beam search (once; kept in
 DIR/distilled) and a student with the teacher's configuration, changed by the overrides (e.g. model.hidden=128
@@ -8,32 +8,33 @@ references. Run again, it resumes the student.
 
 from __future__ import annotations
 
-from nmt import cli
+from nmt import cli, cli_search
 
 
-def main(argv=None):
-    parser = cli.Parser(
+def parser() -> cli.Parser:
+    p = cli.Parser(
         prog="nmt.distill",
         description=__doc__.split("\n\n")[1],
         epilog="Fields and defaults: python -m nmt.config --preset NAME",
     )
-    parser.add_argument("--teacher", required=True, help="the teacher's run directory (written by nmt.train)")
-    parser.add_argument(
-        "--which",
-        default="best",
-        choices=("best", "latest"),
-        help="the teacher's checkpoint (default: %(default)s; best falls back to latest)",
+    p.add_argument(
+        "--teacher", required=True, metavar="RUN_DIR", help="the teacher's run directory (written by nmt.train)"
     )
-    parser.add_argument("--workdir", required=True, help="the student's run directory; an existing one resumes")
-    parser.add_argument(
+    cli.add_which_arg(p, "the teacher")
+    cli.add_run_arg(p, "the student's run directory; an existing one resumes", "workdir", required=True)
+    p.add_argument(
         "overrides",
         nargs="*",
         metavar="section.field=value",
         help="the student's changes to the teacher's configuration, e.g. model.hidden=128",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
-    cli.add_search_args(parser, slots=64)
-    args = parser.parse_args(argv)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    cli_search.add_search_args(p)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
 
     def go():
         from nmt.compress.distill import distill
@@ -43,11 +44,11 @@ def main(argv=None):
             raise ConfigError("--shortlist: the teacher translates with its whole vocabulary")
         return distill(
             args.teacher,
-            args.workdir,
+            args.run,
             args.overrides,
-            cli.beam_config(args),
+            cli_search.beam_config(args),
             args.which,
-            cli.slots(args),
+            cli_search.slots(args),
             progress=not args.no_progress,
         )
 

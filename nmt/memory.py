@@ -11,14 +11,17 @@ import json
 from nmt import cli
 
 
+def parser() -> cli.Parser:
+    p = cli.Parser(prog="nmt.memory", description=__doc__.split("\n\n")[1])
+    cli.add_config_args(p)
+    p.add_argument("--rows", type=int, default=64, help="sentences per batch")
+    p.add_argument("--length", type=int, default=50, help="padded source and target length")
+    p.add_argument("--vocab", type=int, default=0, help="vocabulary size; 0: data.vocab_size")
+    return p
+
+
 def main(argv=None):
-    parser = cli.Parser(prog="nmt.memory", description=__doc__.split("\n\n")[1])
-    cli.add_config_args(parser)
-    parser.set_defaults(preset="reference")
-    parser.add_argument("--rows", type=int, default=64, help="sentences per batch (default: 64)")
-    parser.add_argument("--length", type=int, default=50, help="padded source and target length (default: 50)")
-    parser.add_argument("--vocab", type=int, default=0, help="vocabulary size (default: data.vocab_size)")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
 
     def go():
         from nmt.tools.memory_report import memory_report, report_lines

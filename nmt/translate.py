@@ -1,29 +1,43 @@
-"""`python -m nmt.translate --checkpoint RUN_DIR [--checkpoint RUN_DIR2 ...] [--input F] [--output F] [--beam 5]`
+"""`python -m nmt.translate --run RUN_DIR [--run RUN_DIR2 ...] [--input F] [--output F] [--beam 5] [--nbest N]`
 
 One output line per input line, in input order (an empty line gives an empty line). With --nbest N, N lines per
-input: `index<TAB>score<TAB>text`. Invalid UTF-8 is replaced and reported; over-long lines are truncated to the
-model's limit with a warning.
+input: `index<TAB>score<TAB>text`, or with --nbest-format moses `index ||| text ||| F0= score ||| score` (what
+Moses' and Marian's tools read). Invalid UTF-8 is replaced and reported; over-long lines are truncated to the
+model's limit with a warning. Batch size: --slots B sentences at once (continuous batching, the default), or with
+--slots 0 fixed batches of about --batch-tokens source tokens.
 """
 
 from __future__ import annotations
 
 import sys
 
-from nmt import cli
+from nmt import cli, cli_search
 
-# beam search with continuous batching unless asked otherwise: the same translations, 1.3x faster from launch to
-# exit on test_2016_flickr (experiments/startup.py)
-DEFAULT_SLOTS = 64
+
+def parser() -> cli.Parser:
+    p = cli.Parser(prog="nmt.translate", description=__doc__.split("\n\n")[1])
+    cli.add_run_args(p)
+    p.add_argument("--input", help="input file (default: stdin)")
+    p.add_argument("--output", help="output file (default: stdout)")
+    p.add_argument("--nbest", type=int, default=1, help="hypotheses per input line (at most --beam)")
+    p.add_argument("--nbest-format", choices=("tab", "moses"), default="tab", help="how n-best lines are written")
+    cli_search.add_search_args(p)
+    cli_search.add_batch_tokens_arg(p)
+    return p
+
+
+def format_nbest(results, moses: bool) -> str:
+    if moses:
+        return "".join(
+            f"{i} ||| {h.text} ||| F0= {h.score:.4f} ||| {h.score:.4f}\n"
+            for i, t in enumerate(results)
+            for h in t.hypotheses
+        )
+    return "".join(f"{i}\t{h.score:.4f}\t{h.text}\n" for i, t in enumerate(results) for h in t.hypotheses)
 
 
 def main(argv=None):
-    parser = cli.Parser(prog="nmt.translate", description=__doc__.split("\n\n")[1])
-    cli.add_checkpoints_args(parser)
-    parser.add_argument("--input", help="input file (default: stdin)")
-    parser.add_argument("--output", help="output file (default: stdout)")
-    parser.add_argument("--nbest", type=int, default=1, help="hypotheses per input line (<= beam)")
-    cli.add_search_args(parser, slots=DEFAULT_SLOTS)
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
 
     def go():
         from nmt.config import ConfigError
@@ -33,10 +47,10 @@ def main(argv=None):
         from nmt.run.translation import read_input, translator_for
         from nmt.utils import write_atomic
 
-        cfg, n_slots = cli.beam_config(args), cli.slots(args)
+        cfg, n_slots = cli_search.beam_config(args), cli_search.slots(args)
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
-        cli.check_ensemble(args)
+        cli_search.check_ensemble(args)
         if args.input:
             try:
                 with open(args.input, "rb") as f:
@@ -45,12 +59,12 @@ def main(argv=None):
                 raise DataError(f"{args.input}: {e.strerror}") from None
         else:
             lines = read_input(sys.stdin.buffer, "stdin")
-        runs = load_runs(args.checkpoint)
-        run = runs[0]
-        translator = translator_for(runs, cfg, args.nbest, cli.shortlister(args, lambda: lexicon_for_run(run)), n_slots)
+        runs = load_runs(args.run, args.which)
+        lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
+        translator = translator_for(runs, cfg, args.nbest, lister, n_slots, args.batch_tokens)
         results = translator.translate(lines)
-        if args.nbest > 1:
-            text = "".join(f"{i}\t{h.score:.4f}\t{h.text}\n" for i, t in enumerate(results) for h in t.hypotheses)
+        if args.nbest > 1 or args.nbest_format == "moses":
+            text = format_nbest(results, args.nbest_format == "moses")
         else:
             text = "".join(t.text + "\n" for t in results)
         if args.output:

@@ -18,7 +18,20 @@ LAYERS = (
     ("training", "parallel"),
     ("run",),
     ("tools", "compress"),
-    ("cli", "supervisor", "train", "translate", "evaluate", "release", "bench", "memory", "distill", "__main__"),
+    (
+        "cli",
+        "cli_search",
+        "supervisor",
+        "train",
+        "translate",
+        "evaluate",
+        "score",
+        "release",
+        "bench",
+        "memory",
+        "distill",
+        "__main__",
+    ),
 )
 COMMANDS = LAYERS[-1]
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60
@@ -120,7 +133,7 @@ def test_translation_and_the_parallel_methods_need_no_trainer():
     assert not leaning, "\n".join(leaning)
 
 
-SHARED_BY_COMMANDS = ("nmt.cli", "nmt.supervisor")
+SHARED_BY_COMMANDS = ("nmt.cli", "nmt.cli_search", "nmt.supervisor")
 
 
 def test_commands_use_no_other_command_but_the_shared_options():

@@ -70,7 +70,7 @@ def test_cli_bad_checkpoint_is_one_line(tmp_path):
 
 
 def test_evaluate_reports_greedy_and_beam(tiny_run, corpus_dir):
-    r = run_cli("nmt.evaluate", "--checkpoint", tiny_run, "--split", "test", "--beam", "3", corpus=corpus_dir)
+    r = run_cli("nmt.evaluate", "--run", tiny_run, "--split", "test", "--beam", "3", "--greedy", corpus=corpus_dir)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.decode().strip().splitlines()[-1])
     assert res["sentences"] == 30

@@ -1,4 +1,4 @@
-"""`python -m nmt.compress --checkpoint RUN_DIR --out DIR [--prune-hidden N] [--factor NAMES (--rank R | --energy E)]
+"""`python -m nmt.compress --run RUN_DIR --out DIR [--prune-hidden N] [--factor NAMES (--rank R | --energy E)]
 [--finetune-steps S] [--int8]`
 
 A smaller model of a trained run, written as a run directory (without optimizer state) that nmt.translate,
@@ -13,7 +13,7 @@ from __future__ import annotations
 from nmt import cli
 
 
-def main(argv=None):
+def parser() -> cli.Parser:
     parser = cli.Parser(prog="nmt.compress", description=__doc__.split("\n\n")[1])
     cli.add_run_copy_args(parser, "compress", "compressed")
     parser.add_argument(
@@ -21,7 +21,7 @@ def main(argv=None):
         type=int,
         default=0,
         metavar="N",
-        help="units to keep in every layer (default: 0, all of them)",
+        help="units to keep in every layer; 0: all of them",
     )
     parser.add_argument(
         "--factor",
@@ -49,11 +49,15 @@ def main(argv=None):
         type=int,
         default=0,
         metavar="S",
-        help="fine-tune the compressed model this many steps (default: 0, none)",
+        help="fine-tune the compressed model this many steps; 0: none",
     )
-    parser.add_argument("--finetune-lr", type=float, default=5e-4, help="its Adam rate (default: %(default)s)")
+    parser.add_argument("--finetune-lr", type=float, default=5e-4, help="its Adam rate")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while fine-tuning")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
 
     def go():
         from nmt.compress.compressed_run import Options, compress
@@ -65,10 +69,10 @@ def main(argv=None):
         opts = Options(
             args.prune_hidden, names, args.rank, args.energy, args.int8, args.finetune_steps, args.finetune_lr
         )
-        info = compress(args.checkpoint, args.out, opts, args.which, progress=not args.no_progress)
+        info = compress(args.run, args.out, opts, args.which, progress=not args.no_progress)
         print(
             f"wrote {args.out}: {info['parameters']:,} parameters (from {info['parameters_before']:,}), the "
-            f"{info['checkpoint']} checkpoint (step {info['step']}) of {args.checkpoint}"
+            f"{info['checkpoint']} checkpoint (step {info['step']}) of {args.run}"
         )
 
     cli.main_guard(go, "nmt.compress")

@@ -4,7 +4,16 @@ A configuration is plain data passed as an argument. Overrides use OmegaConf dot
 (`model.hidden=256 train.steps=500`), the syntax fairseq and Hydra users know.
 """
 
-from nmt.config.presets import DEFAULT_PRESET, PRESETS, from_dict, get_config, to_dict, to_yaml, with_overrides
+from nmt.config.presets import (
+    DEFAULT_PRESET,
+    PRESETS,
+    from_dict,
+    get_config,
+    to_dict,
+    to_yaml,
+    with_file,
+    with_overrides,
+)
 from nmt.config.schema import (
     ATTENTIONS,
     DTYPES,

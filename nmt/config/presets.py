@@ -1,4 +1,5 @@
-"""Named presets, command-line overrides (OmegaConf dot-lists) and the configuration as a dict or YAML."""
+"""Named presets, configuration files, command-line overrides (OmegaConf dot-lists) and the configuration as a dict
+or YAML."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ PRESETS = {
     # the tokens/s, 17 programs to compile instead of 8; experiments/train_levers.py); evaluation and translation
     # batch in 3 shapes (test_2016_flickr with beam 5: 9 s from launch instead of 21; experiments/startup.py).
     # 5,000 steps at lr 3e-3 with a moving average of the parameters, chosen on val BLEU (beam 5: 40.27 against 38.89
-    # at 2e-3, 36.64 at 2,500 steps and 35.52 without the average; about 36 minutes; experiments/recipe.py).
+    # at 2e-3, 36.64 at 2,500 steps and 35.52 without the average; 36 to 90 minutes on 2 cores; experiments/recipe.py).
     "multi30k": _preset(
         model=dict(emb=256, hidden=256, dropout=0.3),
         data=dict(
@@ -74,6 +75,12 @@ def _structured(config) -> DictConfig:
     return node
 
 
+def _error(e: OmegaConfBaseException, where: str = "") -> ConfigError:
+    lines = str(e).splitlines()
+    key = next((l.split("full_key:")[1].strip() for l in lines if "full_key:" in l), "")
+    return ConfigError(f"{where}{key + ': ' if key else ''}{lines[0]}")
+
+
 def with_overrides(config: Config, overrides: list[str]) -> Config:
     """Applies `section.field=value` overrides; raises ConfigError naming the bad one."""
     for item in overrides:
@@ -83,16 +90,34 @@ def with_overrides(config: Config, overrides: list[str]) -> Config:
         merged = OmegaConf.merge(_structured(config), OmegaConf.from_dotlist(list(overrides)))
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
-        lines = str(e).splitlines()
-        key = next((l.split("full_key:")[1].strip() for l in lines if "full_key:" in l), "")
-        raise ConfigError(f"{key + ': ' if key else ''}{lines[0]}") from None
+        raise _error(e) from None
     return config.validate()
 
 
-def get_config(preset: str = DEFAULT_PRESET, overrides: list[str] = ()) -> Config:
+def with_file(config: Config, path: str) -> Config:
+    """`config` with the fields that a YAML file sets: a whole configuration as `python -m nmt.config` prints it, a
+    run's `config.json` (JSON is YAML), or any part of one (`train: {steps: 500}`). ConfigError names the file."""
+    try:
+        loaded = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, ValueError) as e:  # the YAML parser's errors are ValueErrors
+        raise ConfigError(f"{path}: not a YAML file ({str(e).splitlines()[0]})") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"{path}: expected sections (data, model, train, parallel), got {type(loaded).__name__}")
+    try:
+        config = OmegaConf.to_object(OmegaConf.merge(_structured(config), loaded))
+    except OmegaConfBaseException as e:
+        raise _error(e, f"{path}: ") from None
+    return config.validate()
+
+
+def get_config(preset: str = DEFAULT_PRESET, overrides: list[str] = (), config_file: str | None = None) -> Config:
+    """The preset, then the fields `config_file` sets, then the command-line overrides."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    return with_overrides(PRESETS[preset], list(overrides))
+    config = PRESETS[preset] if config_file is None else with_file(PRESETS[preset], config_file)
+    return with_overrides(config, list(overrides))
 
 
 def to_dict(config: Config) -> dict:

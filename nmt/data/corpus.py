@@ -16,8 +16,8 @@ def open_text(path: str):
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
-def decode_lines(stream, name: str, invalid_utf8: str = "error") -> tuple[list[str], list[int]]:
-    """Decodes a binary stream of one sentence per line.
+def decode_lines(stream, name: str, invalid_utf8: str = "error", strip: bool = True) -> tuple[list[str], list[int]]:
+    """Decodes a binary stream of one sentence per line (`strip`: without the spaces around it).
 
     Returns:
       (lines, replaced): the stripped lines, and the 1-based numbers of lines whose invalid UTF-8 was replaced.
@@ -36,17 +36,18 @@ def decode_lines(stream, name: str, invalid_utf8: str = "error") -> tuple[list[s
                 ) from None
             text = raw.decode("utf-8", errors="replace")
             replaced.append(i)
-        lines.append(text.rstrip("\r\n").strip())
+        text = text.rstrip("\r\n")
+        lines.append(text.strip() if strip else text)
     return lines, replaced
 
 
-def read_lines(path: str, invalid_utf8: str = "error") -> tuple[list[str], list[int]]:
+def read_lines(path: str, invalid_utf8: str = "error", strip: bool = True) -> tuple[list[str], list[int]]:
     """`decode_lines` of a plain or gzipped file."""
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
     try:
         with open_text(path) as f:
-            return decode_lines(f, path, invalid_utf8)
+            return decode_lines(f, path, invalid_utf8, strip)
     except OSError as e:
         raise DataError(f"{path}: {e.strerror or e}") from None
 

@@ -21,10 +21,11 @@ import numpy as np
 from sentencepiece import SentencePieceProcessor
 
 from nmt.config import DataConfig
-from nmt.data.batching import Examples
+from nmt.data.batching import Examples, eval_batches
 from nmt.decode.beam import BeamConfig
 from nmt.decode.ensemble import ensemble_beam_decode
 from nmt.decode.hypotheses import search_batches, strip
+from nmt.decode.scoring import score_outputs
 from nmt.decode.search import (
     beam_decode,
     embedding_projection,
@@ -43,6 +44,15 @@ logger = logging.getLogger(__name__)
 class Hypothesis:
     text: str
     score: float  # the search's score, log P / lp(length) + cp(coverage); 0 for an empty source
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    """A given target's teacher-forced score under the model, with the search's penalties."""
+
+    score: float  # log P / lp(length) + cp(coverage), what the search would give this output
+    logp: float  # log P, the sum of token_logp
+    token_logp: tuple[float, ...]  # each target token's log-probability, the end of sentence last
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +159,31 @@ class Translator:
             beam_decode(model, params, src, self.cfg, max_len, shortlist=shortlist, projected=self.projected)
         )
         return res["tokens"], res["scores"]
+
+    def score(self, sources: list[str], targets: list[str]) -> list[Scored]:
+        """Teacher-forced scores of given targets (`Scored`), one per (source, target) pair, in order; each side cut
+        to the model's limit as `translate` cuts sources. With a shortlist the probabilities are normalised over the
+        source's shortlist, as the search normalises them."""
+        if len(self.models) > 1:
+            raise ValueError("scoring takes one model, not an ensemble")
+        if len(sources) != len(targets):
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+        model, params = self.models[0]
+        src, _ = self.encode(sources)
+        tgt, _ = self.encode(targets)
+        out = [None] * len(src)
+        for batch in eval_batches(Examples(src, tgt, np.arange(len(src))), self.buckets, self.batch_tokens):
+            shortlist = None if self.shortlister is None else self.shortlister(batch["src"])
+            res = jax.device_get(score_outputs(model, params, batch["src"], batch["tgt_out"], self.cfg, shortlist))
+            for row, i in enumerate(batch["index"]):
+                if i >= 0:
+                    n = len(tgt[i]) + 1
+                    out[i] = Scored(
+                        float(res["score"][row]),
+                        float(res["logp"][row]),
+                        tuple(float(x) for x in res["token_logp"][row][:n]),
+                    )
+        return out
 
     def submit(self, lines: list[str]) -> int:
         """Queues lines for the next `collect`; returns their ticket."""

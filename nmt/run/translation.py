@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import numpy as np
 
+from nmt.config import ConfigError
 from nmt.data import corpus, pipeline
 from nmt.decode import BeamConfig, Translator
 from nmt.decode.shortlist import Shortlister
@@ -25,13 +27,17 @@ def translator_for(
     nbest: int = 1,
     shortlister: Shortlister | None = None,
     slots: int | None = None,
+    batch_tokens: int | None = None,
 ) -> Translator:
     """The `Translator` of a loaded run, or of a list of them (`load_runs`): an ensemble, searched as one; the first
-    run's data settings (length limit, buckets) apply."""
+    run's data settings (length limit, buckets, and unless `batch_tokens` is given, tokens a fixed batch) apply."""
     runs = runs if isinstance(runs, list) else [runs]
-    return Translator(
-        [(r.model, r.params) for r in runs], runs[0].sp, runs[0].config.data, cfg, nbest, shortlister, slots
-    )
+    data = runs[0].config.data
+    if batch_tokens is not None:
+        if batch_tokens < 1:
+            raise ConfigError(f"--batch-tokens must be >= 1, got {batch_tokens}")
+        data = dataclasses.replace(data, batch_tokens=batch_tokens)
+    return Translator([(r.model, r.params) for r in runs], runs[0].sp, data, cfg, nbest, shortlister, slots)
 
 
 def read_input(stream, name: str) -> list[str]:
@@ -42,34 +48,43 @@ def read_input(stream, name: str) -> list[str]:
     return lines
 
 
-def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots: int | None = None) -> dict:
-    """Scores each named search configuration on `split` (a file prefix) of the run's corpus: BLEU, chrF, seconds
-    and mean length. runs, shortlister, slots: as for `translator_for`."""
+def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots=None, batch_tokens=None):
+    """`evaluate_texts` on `split` (a file prefix) of the run's corpus."""
+    run = runs[0] if isinstance(runs, list) else runs
+    data = run.config.data
+    text = corpus.read_parallel(*pipeline.split_paths(data, split), invalid_utf8=data.invalid_utf8)
+    logger.info(text.summary(split))
+    return evaluate_texts(runs, split, text.src, text.tgt, cfgs, shortlister, slots, batch_tokens)
+
+
+def evaluate_texts(
+    runs, name: str, sources: list[str], refs: list[str], cfgs: dict, shortlister=None, slots=None, batch_tokens=None
+) -> tuple[dict, dict[str, list[str]]]:
+    """Scores each named search configuration on sources against their references: BLEU, chrF, seconds and mean
+    length; and each configuration's hypotheses. runs, shortlister, slots, batch_tokens: as for `translator_for`."""
     import sacrebleu  # here, not at the top: translating alone never scores, and the import costs start-up time
 
     from nmt.decode.bleu import bleu
 
     run = runs[0] if isinstance(runs, list) else runs
-    text = corpus.read_parallel(
-        *pipeline.split_paths(run.config.data, split), invalid_utf8=run.config.data.invalid_utf8
-    )
-    logger.info(text.summary(split))
-    out = {"split": split, "sentences": len(text.src), "step": run.step, "checkpoint": run.which}
+    out = {"split": name, "sentences": len(sources), "step": run.step, "checkpoint": run.which}
     if shortlister is not None:
-        out["shortlist_recall"] = shortlist_recall(shortlister, run.sp, text.src, text.tgt, run.config.data.max_len - 1)
-    for name, cfg in cfgs.items():
-        t = time.perf_counter()
-        hyps = [t.text for t in translator_for(runs, cfg, 1, shortlister, slots).translate(text.src)]
-        seconds = time.perf_counter() - t
+        out["shortlist_recall"] = shortlist_recall(shortlister, run.sp, sources, refs, run.config.data.max_len - 1)
+    hypotheses = {}
+    for key, cfg in cfgs.items():
+        start = time.perf_counter()
+        translator = translator_for(runs, cfg, 1, shortlister, slots, batch_tokens)
+        hyps = hypotheses[key] = [t.text for t in translator.translate(sources)]
+        seconds = time.perf_counter() - start
         chrf = sacrebleu.CHRF()
-        out[name] = {
-            **bleu(hyps, text.tgt),
-            "chrf": chrf.corpus_score(hyps, [text.tgt]).score,
+        out[key] = {
+            **bleu(hyps, refs),
+            "chrf": chrf.corpus_score(hyps, [refs]).score,
             "chrf_signature": str(chrf.get_signature()),
             "seconds": seconds,
             "mean_len": sum(len(h.split()) for h in hyps) / max(len(hyps), 1),
         }
-    return out
+    return out, hypotheses
 
 
 def shortlist_recall(lister, sp, src_text: list[str], ref_text: list[str], limit: int) -> float:

@@ -239,7 +239,7 @@ def bench_decode(translator: Translator, sources: list[str], batch1_sentences: i
     }
 
 
-def load_model(config, checkpoint: str | None, overrides: list[str]):
+def load_model(config, checkpoint: str | None, overrides: list[str], which: str = "best"):
     """The model to time and its test sentences: a run's (`checkpoint`; only data.* overrides apply), or the
     preset's with untrained parameters. Returns (config, model, params, sp, test sources, label, lexicon), lexicon a
     function that makes the shortlist lexicon when asked (the run's, or one trained on the corpus)."""
@@ -249,7 +249,7 @@ def load_model(config, checkpoint: str | None, overrides: list[str]):
             raise ConfigError(
                 f"{model_overrides[0]}: with --checkpoint the model comes from the run; only data.* overrides apply"
             )
-        run = load_run(checkpoint)
+        run = load_run(checkpoint, which)
         config = with_overrides(run.config, overrides)
         data = load_data(config.data, vocab_path=os.path.join(checkpoint, "vocab.model"))
         return (
