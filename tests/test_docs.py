@@ -41,7 +41,7 @@ def matches(text: str, value: float) -> bool:
     shown = found.group(0).replace(",", "").replace("−", "-")
     digits = len(shown.split(".")[1]) if "." in shown else 0
     candidates = [value, 100 * value] if "%" in text else [value]
-    return any(abs(abs(float(shown)) - abs(round(v, digits))) < 0.5 * 10 ** -digits + 1e-9 for v in candidates)
+    return any(abs(abs(float(shown)) - abs(round(v, digits))) < 0.5 * 10**-digits + 1e-9 for v in candidates)
 
 
 @pytest.mark.parametrize("doc", DOCS)
@@ -61,3 +61,27 @@ def test_the_checker_reads_figures_as_they_are_written():
     assert matches("**39.61**", 39.6149) and matches("1,854", 1854.2) and matches("0.48×", 0.4812)
     assert matches("8.6%", 0.0861) and matches("+1.94", 1.9351) and not matches("39.6", 39.71)
     assert resolve({"a": [{"b/c": 3}]}, "/a/0/b~1c") == 3
+
+
+def test_every_link_between_the_documents_leads_somewhere():
+    docs = ["README.md", os.path.join("experiments", "README.md")]
+    docs += [os.path.join("docs", f) for f in sorted(os.listdir(os.path.join(ROOT, "docs")))]
+    broken = []
+    for doc in docs:
+        with open(os.path.join(ROOT, doc)) as f:
+            text = f.read()
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+            if target.startswith("http"):
+                continue
+            path = os.path.normpath(os.path.join(ROOT, os.path.dirname(doc), target)) if target else None
+            if path and not os.path.exists(path):
+                broken.append(f"{doc}: {target}")
+            elif anchor and not anchor.startswith("/") and (not target or target.endswith(".md")):
+                with open(path or os.path.join(ROOT, doc)) as f:
+                    headings = {
+                        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+                        for h in re.findall(r"(?m)^#+ (.*)$", f.read())
+                    }
+                if anchor not in headings:
+                    broken.append(f"{doc}: {target}#{anchor}")
+    assert not broken, "\n".join(broken)
