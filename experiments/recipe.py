@@ -42,7 +42,8 @@ Best checkpoint by val BLEU (greedy), scored by the run itself; BLEU cased / low
 | + moving average, learning rate 3e-3, three LSTM layers a side instead of two (8.50 M parameters) | 2,500 | 60.2‡ | 36.47 / 36.61 | 37.03 / 37.19 | 36.78 / 37.16 | 37.95 / 38.38 |
 | + moving average, learning rate 3e-3, batches of 4,096 tokens instead of 2,048 (half the steps, the same tokens) | 1,250 | 43.5‡ | 34.41 / 34.59 | 35.81 / 36.00 | 35.16 / 35.52 | 36.61 / 36.97 |
 
-\* shared the machine with the test suite for part of the run; the 2,500-step runs alone take 19–20 minutes.
+\* shared the machine with the test suite for part of the run; the 2,500-step runs of the preset and its seeds 1 to 3
+took 19.7, 18.9, 30.1 and 24.8 minutes (recipe.json).
 † 2026-12-01, on a day this machine ran the preset's step 2.8× slower: `python -m nmt.bench train --preset multi30k
 --steps 10`, the training job paused, gave 1,709 target tokens/s and 1.08 s a step against 4,824–5,054 tokens/s
 and 0.37 s before (experiments/train_levers.py), and the commit before the model's matrix forms gave the same

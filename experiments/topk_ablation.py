@@ -16,8 +16,8 @@ NMT_DATA_DIR=../shared/data/multi30k); the files are in experiments/results/:
 Candidate selection, fused against plain (`python experiments/topk_ablation.py --checkpoint runs/multi30k`,
   the two alternating call by call in one process; `topk_ablation.json`): fused ÷ plain time is 0.988 at batch 1 and
   0.961 at batch 64 over the whole vocabulary, and 1.019 with 64 slots and 256-token shortlists. Two earlier runs of
-  the same comparison gave 0.965 / 0.947 / 1.022 and 0.984 / 0.927 / 1.009. So fused saves 1–4% at batch 1 and 4–7%
-  at batch 64 over 8,000 tokens, where it writes no `[64, 5, 8000]` log-probabilities, and costs 1–2% over 256
+  the same comparison (not kept in a file) gave 0.965 / 0.947 / 1.022 and 0.984 / 0.927 / 1.009. So fused saved 1.2%
+  at batch 1 and 3.9% at batch 64 in the kept run (1.6-3.5% and 5.3-7.3% in the two before) over 8,000 tokens, where it writes no `[64, 5, 8000]` log-probabilities, and costs 1–2% over 256
   tokens, where its second top-k outweighs the saving; `auto` takes each where it is faster. The tokens are the same
   in every setting.
 """
