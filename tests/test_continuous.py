@@ -100,3 +100,54 @@ def test_encoder_with_the_source_table_and_queue_padding_gives_the_same_memory(m
         assert not queue.mask[:, 11:].any()
         np.testing.assert_allclose(queue.values[:, :11], whole.values, atol=1e-5)
         np.testing.assert_allclose(queue.keys[:, :11], whole.keys, atol=1e-5)
+
+
+def test_sentences_that_arrive_while_the_search_runs_join_it_and_get_their_own_translations(tiny_run):
+    """The live queue (nmt.decode.live): tickets submitted between chunks of decoder steps are admitted into free
+    slots of the running search, each sentence gets the translation it gets alone, and a cancelled ticket's slots
+    are freed at once."""
+    from nmt.decode import BeamConfig
+    from nmt.run import load_run
+    from nmt.run.translation import translator_for
+
+    run = load_run(tiny_run)
+    translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
+    translator.queue_rows = 8  # a ring smaller than the sentences: rows are reused
+    lines = [
+        "the cat sees a dog",
+        "a man eats",
+        " ".join(["big tree"] * 6),
+        "red car drives fast",
+        "the house",
+        "woman runs",
+        "a small blue car",
+        "the man sees the tree",
+        "green apple",
+        "dog",
+    ]
+    alone = {i: translator_for(run, BeamConfig(beam=3), nbest=2).translate([line])[0] for i, line in enumerate(lines)}
+    live = translator._stream().live
+    first = translator.submit(lines[2:3])
+    translator.collect(2)
+    assert live.busy_slots() == 1
+    second = translator.submit(lines[:2])
+    translator.collect(1)  # admitted beside the first while it is still searched
+    assert live.busy_slots() == 3 and first not in translator._stream().collect(0)
+    doomed = translator.submit(["the cat sees a dog", "a man eats a green apple"])
+    third = translator.submit(lines[3:])
+    done = {}
+    numbers = set()
+    while not numbers & set(np.asarray(live.state.sentence).tolist()):
+        done.update(translator.collect(1))
+        numbers = set(translator._stream().tickets[doomed].numbers)
+    searched = numbers & set(np.asarray(live.state.sentence).tolist())
+    busy = live.busy_slots()
+    translator.cancel(doomed)  # its slots are freed now, its waiting sentences never searched for it
+    assert live.busy_slots() == busy - len(searched)
+    assert not numbers & set(np.asarray(live.state.sentence).tolist())
+    while not translator.idle():
+        done.update(translator.collect(3))
+    assert set(done) == {first, second, third}
+    got = dict(zip([2, 0, 1] + list(range(3, 10)), done[first] + done[second] + done[third]))
+    assert got == alone
+    assert live.room() == translator.queue_rows and live.busy_slots() == 0

@@ -8,14 +8,19 @@ translation does not depend on its slot, its neighbours or when it was admitted.
 
 The model is reached through two callbacks: `step_fn(ctx, dec, tokens [B, K]) -> (dec, logits [B, K, V|N],
 attention [B, K, S])`, where ctx is the slots' model context (leaves [B, ...]: the encoder memory, a shortlist's
-output weights), and `admit_fn(q) -> (ctx_row, dec_row)`, sentence q's context and zero decoder state (leaves [K, ...]),
-called only for the slots that take a new sentence.
+output weights), and `admit_fn(r) -> (ctx_row, dec_row)`, the context and zero decoder state (leaves [K, ...]) of the
+sentence in queue row r, called only for the slots that take a new sentence.
+
+Sentences are numbered in the order they are admitted; sentence n lives in queue row n mod Q, so a queue that the
+host refills between runs of the loop (`nmt.decode.live`) reuses rows whose sentences are done, and a queue searched
+in one run (Q >= its sentences) is the plain case. The loop can stop after a number of decoder steps (`limit`) and
+go on from its state later; what it finished meanwhile is flagged in `done`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.struct
 import jax
@@ -28,16 +33,17 @@ from nmt.decode.beam import BeamConfig, BeamState, advance, initial_state, max_l
 class QueueState:
     beam: BeamState  # leaves [B, ...]: the search in each of the B slots
     ctx: Any  # pytree, leaves [B, ...]: each slot's model context
-    sentence: jax.Array  # [B]         the sentence in each slot; Q when the slot is empty
+    sentence: jax.Array  # [B]         the sentence in each slot, -1 when the slot is empty
     src_mask: jax.Array  # [B, S]      its source mask
     limits: jax.Array  # [B]         its output budget
     ids: jax.Array  # [B, N] or [0] its shortlist
     next: jax.Array  # []          the next sentence to admit
     steps: jax.Array  # []          decoder steps run
     busy: jax.Array  # []          slot-steps that held a sentence
-    tokens: jax.Array  # [Q, K, L]   results by sentence: finished hypotheses, best first
+    tokens: jax.Array  # [Q, K, L]   results by queue row: finished hypotheses, best first
     scores: jax.Array  # [Q, K]
     logp: jax.Array  # [Q, K]
+    done: jax.Array  # [Q] bool    rows whose sentence finished (the host clears them as it reads them)
 
 
 def _admit(
@@ -52,11 +58,11 @@ def _admit(
     max_len: int,
 ) -> QueueState:
     """Gives the free slots [B] the next waiting sentences in queue order (free slots with none left empty)."""
-    q_end = src_mask_all.shape[0]
+    q = src_mask_all.shape[0]
     want = st.next + jnp.cumsum(free) - 1
     take = free & (want < count)
-    sentence = jnp.where(take, want, jnp.where(free, q_end, st.sentence))
-    src = jnp.clip(sentence, 0, q_end - 1)
+    sentence = jnp.where(take, want, jnp.where(free, -1, st.sentence))
+    src = jnp.maximum(sentence, 0) % q
 
     def row(x, new):
         return jnp.where(take.reshape(take.shape + (1,) * (x.ndim - 1)), new, x)
@@ -73,7 +79,7 @@ def _admit(
     def one(i, carry):
         ctx, dec = carry
         j = slots[i]
-        ctx_row, dec_row = admit_fn(sentence[j])
+        ctx_row, dec_row = admit_fn(src[j])
         put = lambda x, r: jax.lax.dynamic_update_index_in_dim(x, r.astype(x.dtype), j, 0)
         return jax.tree.map(put, ctx, ctx_row), jax.tree.map(put, dec, dec_row)
 
@@ -95,7 +101,7 @@ def _empty_queue(fresh: BeamState, ctx, q_end: int, s: int, slots: int, ids_all,
     return QueueState(
         beam=fresh,
         ctx=ctx,
-        sentence=jnp.full((slots,), q_end, jnp.int32),
+        sentence=jnp.full((slots,), -1, jnp.int32),
         src_mask=jnp.zeros((slots, s), bool),
         limits=jnp.ones((slots,), jnp.int32),
         ids=jnp.zeros((0,), jnp.int32) if ids_all is None else jnp.zeros((slots, ids_all.shape[1]), ids_all.dtype),
@@ -105,7 +111,18 @@ def _empty_queue(fresh: BeamState, ctx, q_end: int, s: int, slots: int, ids_all,
         tokens=jnp.zeros((q_end, k, max_len), jnp.int32),
         scores=jnp.zeros((q_end, k), jnp.float32),
         logp=jnp.zeros((q_end, k), jnp.float32),
+        done=jnp.zeros((q_end,), bool),
     )
+
+
+class QueueSearch(NamedTuple):
+    """The pieces of a queue search: `empty`, the state with every slot free; `admit(st, free [B])`, the free slots
+    filled from the queue; `cond` and `body` of the `lax.while_loop` that searches."""
+
+    empty: QueueState
+    admit: Callable
+    cond: Callable
+    body: Callable
 
 
 def make_queue_search(
@@ -117,35 +134,37 @@ def make_queue_search(
     max_len: int,
     slots: int,
     ids_all: jax.Array | None = None,
-) -> tuple[QueueState, Callable, Callable]:
-    """The search over a queue of sentences as (initial state, cond, body) for a `lax.while_loop`.
+    limit: jax.Array | None = None,
+) -> QueueSearch:
+    """The search over a queue of sentences.
 
     Args:
       step_fn, admit_fn: the model callbacks (see module docstring).
-      src_mask_all: [Q, S] source masks of the queue, in the order of admission.
-      count: [] how many of the Q sentences to search (the rest is padding that keeps shapes few).
+      src_mask_all: [Q, S] source masks of the queue rows.
+      count: [] how many sentences have been put in the queue so far (the loop admits sentences below it).
       max_len: static bound on output length (EOS included); per-sentence bounds come from cfg.
       slots: B, the sentences searched at once.
-      ids_all: [Q, N] each sentence's shortlist (the logits of step_fn are then over its slot's ids), or None.
+      ids_all: [Q, N] each row's shortlist (the logits of step_fn are then over its slot's ids), or None.
+      limit: [] the loop stops when the state's decoder steps reach it (None: when every slot is empty).
     """
-    q_end, s = src_mask_all.shape
+    q, s = src_mask_all.shape
     ctx_row, dec_row = jax.eval_shape(admit_fn, jnp.zeros((), jnp.int32))
     zeros = lambda tree: jax.tree.map(lambda x: jnp.zeros((slots,) + x.shape, x.dtype), tree)
     fresh = initial_state(zeros(dec_row), slots, s, cfg, max_len)
-    empty = _empty_queue(fresh, zeros(ctx_row), q_end, s, slots, ids_all, cfg.beam, max_len)
+    empty = _empty_queue(fresh, zeros(ctx_row), q, s, slots, ids_all, cfg.beam, max_len)
     admit = lambda st, free: _admit(st, free, fresh, admit_fn, src_mask_all, count, ids_all, cfg, max_len)
-    init = admit(empty, jnp.ones((slots,), bool))
 
     def cond(st: QueueState):
-        return jnp.any(st.sentence < q_end)
+        busy = jnp.any(st.sentence >= 0)
+        return busy if limit is None else busy & (st.steps < limit)
 
     def body(st: QueueState):
         shortlist = None if ids_all is None else (st.ids, jnp.ones(st.ids.shape, bool))
         step = lambda dec, tokens: step_fn(st.ctx, dec, tokens)
-        busy = st.sentence < q_end
+        busy = st.sentence >= 0
         beam = advance(st.beam, step, st.src_mask, st.limits, cfg, shortlist=shortlist)
         done = busy & sentence_done(beam, st.limits, cfg)
-        out = jnp.where(done, st.sentence, q_end)  # out of range: dropped
+        out = jnp.where(done, st.sentence % q, q)  # out of range: dropped
         st = st.replace(
             beam=beam,
             steps=st.steps + 1,
@@ -153,7 +172,8 @@ def make_queue_search(
             tokens=st.tokens.at[out].set(beam.fin_seqs, mode="drop"),
             scores=st.scores.at[out].set(beam.fin_scores, mode="drop"),
             logp=st.logp.at[out].set(beam.fin_logp, mode="drop"),
+            done=st.done.at[out].set(True, mode="drop"),
         )
         return admit(st, done)
 
-    return init, cond, body
+    return QueueSearch(empty, admit, cond, body)

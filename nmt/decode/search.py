@@ -18,7 +18,7 @@ from nmt.decode.beam import (
     max_lengths,
     shortlist_tokens,
 )
-from nmt.decode.continuous import make_queue_search
+from nmt.decode.continuous import QueueSearch, make_queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 from nmt.utils import NEG_INF
 
@@ -180,18 +180,35 @@ def queue_search_loop(
     slots: int,
 ) -> tuple:
     """`queue_beam_decode`'s loop as (initial state, cond, body)."""
+    search = queue_search(model, params, memory, count, ids, projected, cfg, max_len, slots)
+    return search.admit(search.empty, jnp.ones((slots,), bool)), search.cond, search.body
+
+
+def queue_search(
+    model: Seq2Seq,
+    params,
+    memory: EncoderOutput,
+    count,
+    ids,
+    projected,
+    cfg: BeamConfig,
+    max_len: int,
+    slots: int,
+    limit=None,
+) -> QueueSearch:
+    """The model's callbacks of a queue search (`make_queue_search`) over encoded queue rows `memory` [Q, S, ...]."""
     v = {"params": params}
 
-    def admit(q):
-        mem = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, q, 1), memory)
+    def admit(row):
+        mem = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, row, 1), memory)
         dec = jax.tree.map(lambda x: x[0], model.apply(v, mem, cfg.beam, method=Seq2Seq.zero_state))
-        weights = None if ids is None else model.apply(v, ids[q], method=Seq2Seq.output_weights)
+        weights = None if ids is None else model.apply(v, ids[row], method=Seq2Seq.output_weights)
         return (jax.tree.map(lambda x: x[0], mem), weights), dec
 
     def step_fn(ctx, dec, tokens):
         return decoder_step(model, params, *ctx, projected)(dec, tokens)
 
-    return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids)
+    return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids, limit)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"))

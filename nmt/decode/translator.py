@@ -6,7 +6,8 @@ all translate through it.
     translator = Translator([(model, params)], sp, config.data, BeamConfig(beam=5), nbest=1, slots=64)
     translator.translate(["A man rides a bike."])[0].text
 
-Sentences that arrive over time go through `submit` and `collect`.
+Sentences that arrive over time go through `submit` and `collect` (and `cancel`): with slots they join the search
+while it runs, in compiled chunks of a few decoder steps (`nmt.decode.live`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nmt.data.batching import Examples, eval_batches
 from nmt.decode.beam import BeamConfig
 from nmt.decode.ensemble import ensemble_beam_decode
 from nmt.decode.hypotheses import search_batches, strip
+from nmt.decode.live import LiveQueue
 from nmt.decode.scoring import score_outputs
 from nmt.decode.search import (
     beam_decode,
@@ -35,6 +37,7 @@ from nmt.decode.search import (
     source_projection,
 )
 from nmt.decode.shortlist import Shortlister
+from nmt.decode.stream import Stream
 from nmt.model import Seq2Seq
 
 logger = logging.getLogger(__name__)
@@ -91,8 +94,8 @@ class Translator:
         model, params = self.models[0]
         self.projected = embedding_projection(model, params) if len(models) == 1 else None
         self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
-        self._pending: dict[int, list[str]] = {}
-        self._tickets = 0
+        self.queue_rows = 4 * (self.slots or 0)  # the live queue's rows: a sentence being searched or waiting in each
+        self._live: Stream | None = None
 
     @property
     def nbest(self) -> int:
@@ -138,10 +141,11 @@ class Translator:
                 self.batch_tokens,
                 self._search_batch,
             )
-        return [
-            tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
-            for tokens, scores in found
-        ]
+        return [self._hypotheses(tokens, scores) for tokens, scores in found]
+
+    def _hypotheses(self, tokens: np.ndarray, scores: np.ndarray) -> tuple[Hypothesis, ...]:
+        """The n-best of one sentence from the search's tokens [K, L] and scores [K]."""
+        return tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
 
     def _search_batch(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One fixed batch: src [B, S] -> (tokens [B, K, L], scores [B, K])."""
@@ -185,18 +189,41 @@ class Translator:
                     )
         return out
 
-    def submit(self, lines: list[str]) -> int:
-        """Queues lines for the next `collect`; returns their ticket."""
-        self._tickets += 1
-        self._pending[self._tickets] = list(lines)
-        return self._tickets
+    def _stream(self) -> Stream:
+        if self._live is None:
+            live = None
+            if self.slots and len(self.models) == 1:
+                (model, params), src_len = self.models[0], max(self.buckets)
+                live = LiveQueue(
+                    model,
+                    params,
+                    self.cfg,
+                    self.slots,
+                    self.queue_rows,
+                    src_len,
+                    max_output_len(src_len, self.cfg),
+                    self.projected,
+                    self.source,
+                    self.shortlister,
+                )
+            empty = Translation((Hypothesis("", 0.0),) * self.nbest)
+            self._live = Stream(live, self.translate, self.encode, self._hypotheses, empty, Translation)
+        return self._live
 
-    def collect(self) -> dict[int, list[Translation]]:
-        """Translates everything submitted since the last call, as one search; {ticket: its translations}."""
-        pending, self._pending = self._pending, {}
-        lines = [line for group in pending.values() for line in group]
-        done, start = self.translate(lines), 0
-        out = {}
-        for ticket, group in pending.items():
-            out[ticket], start = done[start : start + len(group)], start + len(group)
-        return out
+    def submit(self, lines: list[str]) -> int:
+        """Queues lines for `collect`; returns their ticket. With slots, their sentences join the search that is
+        running as soon as there is room (`nmt.decode.live`)."""
+        return self._stream().submit(lines)
+
+    def collect(self, steps: int = 8) -> dict[int, list[Translation]]:
+        """Advances the search of the submitted lines (with slots: by up to `steps` decoder steps; else all of them
+        at once) and returns {ticket: its translations} of the tickets that completed."""
+        return self._stream().collect(steps)
+
+    def cancel(self, ticket: int) -> None:
+        """Forgets a ticket: its waiting sentences are dropped and their slots freed."""
+        self._stream().cancel(ticket)
+
+    def idle(self) -> bool:
+        """No ticket in progress."""
+        return self._live is None or self._stream().idle()
