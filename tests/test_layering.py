@@ -17,6 +17,7 @@ LAYERS = (
     ("decode",),
     ("training", "parallel"),
     ("run",),
+    ("serve",),
     ("tools", "compress"),
     (
         "cli",

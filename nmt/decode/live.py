@@ -100,12 +100,46 @@ class LiveQueue:
         self.projected, self.source, self.lister = projected, source, lister
         empty_src = np.zeros((1, src_len), np.int32)
         row = jax.eval_shape(lambda s: _encode(model, params, s, source), empty_src)
-        self.memory = jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape[1:], x.dtype), row)
-        self.ids = None if lister is None else jnp.zeros((capacity, lister.size), jnp.int32)
+        # committed to the device and strongly typed, as the programs return them: so the first call of each
+        # program and the later ones are the same program (uncommitted or weakly typed arguments recompile)
+        here = jax.local_devices()[0]
+        self.memory = jax.device_put(jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape[1:], x.dtype), row), here)
+        self.ids = None if lister is None else jax.device_put(jnp.zeros((capacity, lister.size), jnp.int32), here)
         search = queue_search(model, params, self.memory, 0, self.ids, projected, cfg, max_len, slots)
-        self.state = jax.jit(lambda: search.empty)()
+        empty = jax.jit(lambda: jax.tree.map(lambda x: jnp.asarray(x, x.dtype), search.empty))()
+        self.state = jax.device_put(empty, here)
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
+
+    def warm(self) -> None:
+        """Compiles every program the queue can run (each power-of-two width it writes, reads or evicts), changing
+        nothing: a server calls it before it reports ready."""
+        width = 1
+        while width <= self.capacity:
+            src = np.full((width, self.src_len), 0, np.int32)
+            src[:, 0] = EOS
+            nowhere = np.full((width,), -1, np.int32)
+            self.memory = _write(self.memory, _encode(self.model, self.params, src, self.source), nowhere)
+            if self.lister is not None:
+                self.ids = _write(self.ids, self.lister.lists(src), nowhere)
+            _, self.state = _take(self.state, nowhere)
+            if width <= self.slots:
+                self.state = _evict(self.state, nowhere)
+            width *= 2
+        self.state = _chunk(
+            self.model,
+            self.params,
+            self.state,
+            self.memory,
+            self.ids,
+            self.count,
+            0,
+            self.projected,
+            cfg=self.cfg,
+            max_len=self.max_len,
+            slots=self.slots,
+        )
+        jax.block_until_ready(self.state)
 
     def room(self) -> int:
         """How many sentences can be written now: rows whose sentence is neither waiting, searched nor unread."""

@@ -65,6 +65,10 @@ class Stream:
     def idle(self) -> bool:
         return not self.tickets
 
+    def progress(self, ticket: int) -> tuple[int, int]:
+        t = self.tickets[ticket]
+        return sum(r is not None for r in t.results), len(t.results)
+
     def collect(self, steps: int) -> dict[int, list]:
         """Advances the search (up to `steps` decoder steps with a live queue) and returns {ticket: translations}
         of the tickets that completed."""

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 class Hypothesis:
     text: str
     score: float  # the search's score, log P / lp(length) + cp(coverage); 0 for an empty source
+    tokens: int = 0  # its length in target tokens, the end of sentence left out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +146,8 @@ class Translator:
 
     def _hypotheses(self, tokens: np.ndarray, scores: np.ndarray) -> tuple[Hypothesis, ...]:
         """The n-best of one sentence from the search's tokens [K, L] and scores [K]."""
-        return tuple(Hypothesis(self.sp.decode(strip(tokens[j])), float(scores[j])) for j in range(self.nbest))
+        ids = [strip(tokens[j]) for j in range(self.nbest)]
+        return tuple(Hypothesis(self.sp.decode(x), float(scores[j]), len(x)) for j, x in enumerate(ids))
 
     def _search_batch(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One fixed batch: src [B, S] -> (tokens [B, K, L], scores [B, K])."""
@@ -227,3 +229,22 @@ class Translator:
     def idle(self) -> bool:
         """No ticket in progress."""
         return self._live is None or self._stream().idle()
+
+    def warm(self) -> None:
+        """Compiles the programs that `submit`/`collect` run: the live queue's exactly (`LiveQueue.warm`); without
+        one (an ensemble, greedy search, fixed batches), a search of a sentence of each bucket's length."""
+        live = self._stream().live
+        if live is not None:
+            live.warm()
+        else:
+            for bucket in self.buckets:
+                self.search([[4] * (bucket - 1)])
+
+    def progress(self, ticket: int) -> tuple[int, int]:
+        """(lines done, lines) of a ticket in progress."""
+        return self._stream().progress(ticket)
+
+    def busy_slots(self) -> int:
+        """Slots of the live search that hold a sentence now."""
+        live = self._live.live if self._live is not None else None
+        return 0 if live is None else live.busy_slots()

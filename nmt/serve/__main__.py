@@ -1,0 +1,123 @@
+"""`python -m nmt.serve --run RUN_DIR [--run RUN_DIR2 ...] [--host 127.0.0.1] [--port 8080] [search options]`
+
+Serves translations over HTTP: `POST /v1/translate` with {"text": [...], "nbest": k, "timeout_ms": t} (and "beam",
+"alpha", which must be the server's), `GET /health/live`, `GET /health/ready` (503 while warming up or draining),
+`GET /v1/models`, `GET /metrics` (Prometheus). Every request's sentences join one compiled continuous-batching search
+(with one model: a live queue refilled between chunks of --chunk-steps decoder steps). Every program is compiled
+before /health/ready turns 200. SIGTERM or Ctrl-C: ready turns 503, requests in flight finish within --drain-s, then
+the server exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+
+from nmt import cli, cli_search
+
+logger = logging.getLogger("nmt.serve")
+
+
+def parser() -> cli.Parser:
+    p = cli.Parser(prog="nmt.serve", description=__doc__.split("\n\n")[1])
+    cli.add_run_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on")
+    p.add_argument("--nbest", type=int, default=1, help="the most hypotheses a request may ask for (at most --beam)")
+    p.add_argument("--max-queue", type=int, default=4096, help="sentences waiting or searched at most (429 beyond)")
+    p.add_argument("--max-sentences", type=int, default=256, help="sentences a request at most (413 beyond)")
+    p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="bytes a request body at most (413 beyond)")
+    p.add_argument("--drain-s", type=float, default=30.0, help="seconds that requests in flight get after SIGTERM")
+    p.add_argument("--chunk-steps", type=int, default=8, help="decoder steps between two looks at new requests")
+    cli_search.add_search_args(p)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+
+    def go():
+        from nmt.config import ConfigError
+        from nmt.run import load_runs
+        from nmt.run.lexicon import lexicon_for_run
+        from nmt.run.translation import translator_for
+        from nmt.serve.app import Service, make_app
+        from nmt.serve.engine import Engine
+
+        cfg, slots = cli_search.beam_config(args), cli_search.slots(args)
+        if not 1 <= args.nbest <= cfg.beam:
+            raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
+        for name in ("max_queue", "max_sentences", "max_body_bytes", "chunk_steps"):
+            if getattr(args, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+        cli_search.check_ensemble(args)
+        runs = load_runs(args.run, args.which)
+        lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
+        translator = translator_for(runs, cfg, args.nbest, lister, slots)
+        info = {
+            "runs": args.run,
+            "step": runs[0].step,
+            "checkpoint": runs[0].which,
+            "beam": cfg.beam,
+            "alpha": cfg.alpha,
+            "nbest": args.nbest,
+            "slots": slots,
+            "shortlist": args.shortlist or None,
+        }
+        engine = Engine(translator, args.max_queue, args.chunk_steps)
+        service = Service(engine, info, args.max_sentences, args.max_body_bytes)
+        engine.start(warm=translator.warm, ready=lambda: _ready(service))
+        _serve(make_app(service), service, args)
+
+    cli.main_guard(go, "nmt.serve")
+
+
+def _ready(service) -> None:
+    service.ready = True
+    logger.info("ready: every program is compiled")
+
+
+def _serve(app, service, args) -> None:
+    """Runs uvicorn until SIGTERM or SIGINT, then drains: ready turns 503 and the requests in flight get --drain-s."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def capture_signals(self):  # ours: a signal starts the drain, and the drain ends the server
+            import contextlib
+
+            @contextlib.contextmanager
+            def handlers():
+                if threading.current_thread() is threading.main_thread():
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        signal.signal(sig, lambda s, _: setattr(service, "draining", True))
+                yield
+
+            return handlers()
+
+    server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="off"))
+
+    async def run():
+        async def drain():
+            while not service.draining:
+                await asyncio.sleep(0.05)
+            logger.info(f"draining: {service.engine.in_flight()} requests in flight, {args.drain_s:g} s at most")
+            end = time.monotonic() + args.drain_s
+            while service.engine.in_flight() and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            server.should_exit = True
+
+        task = asyncio.ensure_future(drain())
+        logger.info(f"listening on http://{args.host}:{args.port} (warming up)")
+        await server.serve()
+        task.cancel()
+
+    asyncio.run(run())
+    service.engine.stop()
+    logger.info("stopped")
+
+
+if __name__ == "__main__":
+    main()
