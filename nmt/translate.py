@@ -26,14 +26,13 @@ def parser() -> cli.Parser:
     return p
 
 
-def format_nbest(results, moses: bool) -> str:
+def format_nbest(results, moses: bool, first: int = 0) -> str:
+    """The n-best lines of translations numbered from `first`."""
     if moses:
-        return "".join(
-            f"{i} ||| {h.text} ||| F0= {h.score:.4f} ||| {h.score:.4f}\n"
-            for i, t in enumerate(results)
-            for h in t.hypotheses
-        )
-    return "".join(f"{i}\t{h.score:.4f}\t{h.text}\n" for i, t in enumerate(results) for h in t.hypotheses)
+        line = "{i} ||| {h.text} ||| F0= {h.score:.4f} ||| {h.score:.4f}\n"
+    else:
+        line = "{i}\t{h.score:.4f}\t{h.text}\n"
+    return "".join(line.format(i=i, h=h) for i, t in enumerate(results, first) for h in t.hypotheses)
 
 
 def main(argv=None):
@@ -44,6 +43,7 @@ def main(argv=None):
         from nmt.data import DataError
         from nmt.run import load_runs
         from nmt.run.lexicon import lexicon_for_run
+        from nmt.run.streaming import translate_stream
         from nmt.run.translation import read_input, translator_for
         from nmt.utils import write_atomic
 
@@ -51,26 +51,30 @@ def main(argv=None):
         if not 1 <= args.nbest <= cfg.beam:
             raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
         cli_search.check_ensemble(args)
-        if args.input:
-            try:
-                with open(args.input, "rb") as f:
-                    lines = read_input(f, args.input)
-            except OSError as e:
-                raise DataError(f"{args.input}: {e.strerror}") from None
-        else:
-            lines = read_input(sys.stdin.buffer, "stdin")
+        try:
+            source = open(args.input, "rb") if args.input else sys.stdin.buffer
+        except OSError as e:
+            raise DataError(f"{args.input}: {e.strerror}") from None
         runs = load_runs(args.run, args.which)
         lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
         translator = translator_for(runs, cfg, args.nbest, lister, n_slots, args.batch_tokens)
-        results = translator.translate(lines)
-        if args.nbest > 1 or args.nbest_format == "moses":
-            text = format_nbest(results, args.nbest_format == "moses")
-        else:
-            text = "".join(t.text + "\n" for t in results)
-        if args.output:
+        nbest = args.nbest > 1 or args.nbest_format == "moses"
+        if args.output:  # written whole, under a temporary name until then
+            results = translator.translate(read_input(source, args.input or "stdin"))
+            text = (
+                format_nbest(results, args.nbest_format == "moses")
+                if nbest
+                else "".join(t.text + "\n" for t in results)
+            )
             write_atomic(args.output, text)
-        else:
-            sys.stdout.write(text)
+            return
+
+        def emit(index, translation):  # each line as soon as it and every line before it are done
+            out = format_nbest([translation], args.nbest_format == "moses", index) if nbest else translation.text + "\n"
+            sys.stdout.write(out)
+            sys.stdout.flush()
+
+        translate_stream(translator, source, args.input or "stdin", emit)
 
     cli.main_guard(go, "nmt.translate")
 

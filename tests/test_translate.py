@@ -157,3 +157,38 @@ def test_evaluated_parameters_are_kept_and_load(tiny_run):
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(last.params)))
     with pytest.raises(RunError, match="no evaluated checkpoint at step 30 \\(there are 20, 40\\)"):
         load_run(tiny_run, "evaluated", step=30)
+
+
+def test_translate_answers_each_line_of_a_pipe_before_the_next_arrives_and_writes_what_a_whole_file_gets(
+    tiny_run, tmp_path
+):
+    """As `fairseq-interactive`: a line's translation comes out while stdin is still open; the whole output is the
+    same, byte for byte, as the file-to-file command's (--output), warnings included."""
+    import select
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nmt.translate", "--run", tiny_run, "--beam", "3"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    answers = []
+    for line in LINES:
+        proc.stdin.write(line + b"\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 120)  # answered with stdin still open
+        assert ready, "no answer to a line while stdin stays open"
+        answers.append(proc.stdout.readline())
+    proc.stdin.close()
+    assert proc.stdout.read() == b"" and proc.wait(timeout=60) == 0
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"\n".join(LINES) + b"\n")
+    whole = run_cli(
+        "nmt.translate", "--run", tiny_run, "--beam", "3", "--input", str(src), "--output", str(tmp_path / "out.txt")
+    )
+    assert b"".join(answers) == (tmp_path / "out.txt").read_bytes()
+    err = proc.stderr.read().decode()
+    assert "invalid UTF-8 replaced on 1 lines: 3" in err and "truncated: 4" in err
+    assert "truncated: 4" in whole.stderr.decode()

@@ -107,12 +107,12 @@ class Translator:
         ids = self.sp.encode(lines)
         return [x[: self.limit] for x in ids], [len(x) > self.limit for x in ids]
 
-    def translate(self, lines: list[str]) -> list[Translation]:
+    def translate(self, lines: list[str], report: bool = True) -> list[Translation]:
         """Translations of lines in their order; an empty line gives empty hypotheses, an over-long one is cut to
-        the model's limit (logged with its line number, and `truncated` in its translation)."""
+        the model's limit (`truncated` in its translation, and with `report` logged with its line number)."""
         todo = [i for i, line in enumerate(lines) if line]
         ids, cut = self.encode([lines[i] for i in todo])
-        if any(cut):
+        if any(cut) and report:
             long = [todo[j] + 1 for j, c in enumerate(cut) if c]
             logger.warning(
                 f"warning: {len(long)} lines longer than {self.limit} subword tokens were truncated: "
@@ -209,7 +209,8 @@ class Translator:
                     self.shortlister,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
-            self._live = Stream(live, self.translate, self.encode, self._hypotheses, empty, Translation)
+            quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
+            self._live = Stream(live, quiet, self.encode, self._hypotheses, empty, Translation)
         return self._live
 
     def submit(self, lines: list[str]) -> int:
