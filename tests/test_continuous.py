@@ -145,9 +145,61 @@ def test_sentences_that_arrive_while_the_search_runs_join_it_and_get_their_own_t
     translator.cancel(doomed)  # its slots are freed now, its waiting sentences never searched for it
     assert live.busy_slots() == busy - len(searched)
     assert not numbers & set(np.asarray(live.state.sentence).tolist())
+    lanes = []
     while not translator.idle():
-        done.update(translator.collect(3))
+        done.update(translator.collect(1))
+        lanes.append((live.lane, len(live.unread)))
+    assert any(lane == 4 and unread > 1 for lane, unread in lanes)
+    # a long and a short sentence: once the short one is done the queue moves to one slot while the long one is
+    # searched, and its search moves with it
+    pair = translator.submit([lines[2], lines[9]])
+    lanes = []
+    while not translator.idle():
+        done.update(translator.collect(1))
+        lanes.append((live.lane, len(live.unread)))
+    assert (4, 1) in lanes and lanes[-1] == (1, 0), str(lanes)
+    assert done.pop(pair) == [alone[2], alone[9]]
     assert set(done) == {first, second, third}
     got = dict(zip([2, 0, 1] + list(range(3, 10)), done[first] + done[second] + done[third]))
     assert got == alone
     assert live.room() == translator.queue_rows and live.busy_slots() == 0
+
+
+def test_a_lane_change_moves_each_busy_slots_search_whole():
+    """Shrinking keeps the busy slots (in their order) with every leaf of their search; growing keeps every slot
+    where it is and adds empty ones."""
+
+    from nmt.decode.continuous import QueueState
+    from nmt.decode.live import _resize, default_lanes
+
+    def state(slots, sentence, seed):
+        r = np.random.default_rng(seed)
+        return QueueState(
+            beam={"h": jnp.asarray(r.normal(size=(slots, 3, 2)), jnp.float32)},
+            ctx=jnp.asarray(r.normal(size=(slots, 5)), jnp.float32),
+            sentence=jnp.asarray(sentence, jnp.int32),
+            src_mask=jnp.ones((slots, 7), bool),
+            limits=jnp.arange(slots, dtype=jnp.int32),
+            ids=jnp.zeros((0,), jnp.int32),
+            next=jnp.asarray(9),
+            steps=jnp.asarray(0),
+            busy=jnp.asarray(0),
+            tokens=jnp.asarray(r.integers(0, 9, size=(8, 2, 6)), jnp.int32),
+            scores=jnp.zeros((8, 2)),
+            logp=jnp.zeros((8, 2)),
+            done=jnp.zeros((8,), bool),
+        )
+
+    big = state(4, [-1, 7, -1, 5], 0)
+    small = _resize(jax.tree.map(jnp.copy, big), state(2, [-1, -1], 1))
+    assert np.asarray(small.sentence).tolist() == [7, 5]
+    np.testing.assert_array_equal(small.beam["h"], np.asarray(big.beam["h"])[[1, 3]])
+    np.testing.assert_array_equal(small.ctx, np.asarray(big.ctx)[[1, 3]])
+    np.testing.assert_array_equal(small.limits, [1, 3])
+    np.testing.assert_array_equal(small.tokens, big.tokens)  # the results by queue row are not slots
+    empty = state(4, [-1] * 4, 2)
+    grown = _resize(jax.tree.map(jnp.copy, small), empty)
+    assert np.asarray(grown.sentence).tolist() == [7, 5, -1, -1]
+    np.testing.assert_array_equal(grown.ctx[:2], small.ctx)
+    np.testing.assert_array_equal(grown.ctx[2:], empty.ctx[2:])
+    assert default_lanes(64) == (1, 4, 16, 64) and default_lanes(1) == (1,) and default_lanes(10) == (1, 4, 10)

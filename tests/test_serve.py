@@ -248,7 +248,10 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_cleanly():
         async with httpx.AsyncClient() as http:
             busy = LINES * 200  # long enough to be in flight when the signal comes
             pending = asyncio.ensure_future(http.post(f"{url}/v1/translate", json={"text": busy}, timeout=120))
-            await asyncio.sleep(0.05)
+            for _ in range(1000):  # until it is being searched
+                if "\nnmt_slots_in_use 1.0" in (await http.get(f"{url}/metrics")).text:
+                    break
+                await asyncio.sleep(0.02)
             proc.send_signal(signal.SIGTERM)
             await asyncio.sleep(0.2)
             ready = await http.get(f"{url}/health/ready")

@@ -56,13 +56,37 @@ def _chunk(
     return jax.lax.while_loop(search.cond, search.body, state)
 
 
-@functools.partial(jax.jit, donate_argnames=("state",))
-def _take(state: QueueState, rows: jax.Array):
-    """The results of `rows` [n] (-1: none), and the state with their done flags cleared."""
+@functools.partial(jax.jit, donate_argnames=("done",))
+def _take(tokens, scores, logp, done, rows: jax.Array):
+    """The results of `rows` [n] (-1: none), and the done flags with theirs cleared (no slot array is read, so one
+    program serves every lane)."""
     at = jnp.maximum(rows, 0)
-    out = state.tokens[at], state.scores[at], state.logp[at]
-    q = state.done.shape[0]
-    return out, state.replace(done=state.done.at[jnp.where(rows < 0, q, rows)].set(False, mode="drop"))
+    return (tokens[at], scores[at], logp[at]), done.at[jnp.where(rows < 0, done.shape[0], rows)].set(False, mode="drop")
+
+
+@jax.jit
+def _resize(state: QueueState, target: QueueState) -> QueueState:
+    """`state` moved into the slots of `target` (an empty state of another lane): growing keeps every slot where it
+    is; shrinking keeps the busy slots first (the caller shrinks only to a lane that holds them all). The leaves with
+    one slot a row are those whose shapes differ between the two lanes."""
+    n, m = state.sentence.shape[0], target.sentence.shape[0]
+    order = jnp.argsort(state.sentence < 0, stable=True)
+
+    def move(a, b):
+        if a.shape == b.shape:
+            return a
+        return b.at[:n].set(a) if m > n else a[order[:m]]
+
+    return jax.tree.map(move, state, target)
+
+
+def default_lanes(slots: int) -> tuple[int, ...]:
+    """1, 4, 16, ... below `slots`, and `slots`."""
+    lanes, k = [], 1
+    while k < slots:
+        lanes.append(k)
+        k *= 4
+    return (*lanes, slots)
 
 
 @functools.partial(jax.jit, donate_argnames=("state",))
@@ -78,6 +102,11 @@ class LiveQueue:
     capacity: Q, the queue rows (sentences that are searched or waiting on the device); src_len: every source's
     padded length (the largest bucket; longer sources are cut to it); projected, source: the projections the
     Translator made; lister: a `Shortlister`, or None for the whole vocabulary.
+
+    lanes: the slot counts it searches with (default: 1, 4, 16, ... and `slots`). A step costs about as much as its
+    slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
+    smallest lane that holds every sentence in it: one sentence alone is searched in one slot, at the cost of a
+    batch-1 search, and a full queue in all `slots`.
     """
 
     def __init__(
@@ -92,7 +121,11 @@ class LiveQueue:
         projected,
         source,
         lister=None,
+        lanes: tuple[int, ...] | None = None,
     ):
+        lanes = tuple(sorted(set(lanes or default_lanes(slots))))
+        if lanes[0] < 1 or lanes[-1] != slots:
+            raise ValueError(f"lanes {lanes} must be >= 1 and end with the {slots} slots")
         if capacity < slots:
             raise ValueError(f"a live queue of {capacity} rows cannot feed {slots} slots")
         self.model, self.params, self.cfg, self.slots = model, params, cfg, slots
@@ -105,15 +138,19 @@ class LiveQueue:
         here = jax.local_devices()[0]
         self.memory = jax.device_put(jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape[1:], x.dtype), row), here)
         self.ids = None if lister is None else jax.device_put(jnp.zeros((capacity, lister.size), jnp.int32), here)
-        search = queue_search(model, params, self.memory, 0, self.ids, projected, cfg, max_len, slots)
-        empty = jax.jit(lambda: jax.tree.map(lambda x: jnp.asarray(x, x.dtype), search.empty))()
-        self.state = jax.device_put(empty, here)
+        self.lanes, self.empty = lanes, {}
+        for lane in lanes:
+            search = queue_search(model, params, self.memory, 0, self.ids, projected, cfg, max_len, lane)
+            empty = jax.jit(lambda s=search: jax.tree.map(lambda x: jnp.asarray(x, x.dtype), s.empty))()
+            self.empty[lane] = jax.device_put(empty, here)
+        self.lane = lanes[0]
+        self.state = jax.tree.map(jnp.copy, self.empty[self.lane])
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
 
     def warm(self) -> None:
-        """Compiles every program the queue can run (each power-of-two width it writes, reads or evicts), changing
-        nothing: a server calls it before it reports ready."""
+        """Compiles every program the queue can run (each power-of-two width it writes, reads or evicts, each lane's
+        chunk, each move between two lanes), changing nothing: a server calls it before it reports ready."""
         width = 1
         while width <= self.capacity:
             src = np.full((width, self.src_len), 0, np.int32)
@@ -122,10 +159,26 @@ class LiveQueue:
             self.memory = _write(self.memory, _encode(self.model, self.params, src, self.source), nowhere)
             if self.lister is not None:
                 self.ids = _write(self.ids, self.lister.lists(src), nowhere)
-            _, self.state = _take(self.state, nowhere)
-            if width <= self.slots:
-                self.state = _evict(self.state, nowhere)
+            self._take(nowhere)
             width *= 2
+        first = self.lane
+        for lane in self.lanes:
+            for other in self.lanes:
+                self._move(lane)
+                self._move(other)
+            width = 1
+            while width < 2 * lane:  # up to the power of two that holds every slot of the lane
+                self.state = _evict(self.state, np.full((width,), -1, np.int32))
+                width *= 2
+            self._chunk(0)
+        self._move(first)
+        jax.block_until_ready(self.state)
+
+    def _move(self, lane: int) -> None:
+        if lane != self.lane:
+            self.state, self.lane = _resize(self.state, self.empty[lane]), lane
+
+    def _chunk(self, steps: int) -> None:
         self.state = _chunk(
             self.model,
             self.params,
@@ -133,13 +186,18 @@ class LiveQueue:
             self.memory,
             self.ids,
             self.count,
-            0,
+            steps,
             self.projected,
             cfg=self.cfg,
             max_len=self.max_len,
-            slots=self.slots,
+            slots=self.lane,
         )
-        jax.block_until_ready(self.state)
+
+    def _take(self, rows: np.ndarray):
+        st = self.state
+        out, done = _take(st.tokens, st.scores, st.logp, st.done, rows)
+        self.state = st.replace(done=done)
+        return out
 
     def room(self) -> int:
         """How many sentences can be written now: rows whose sentence is neither waiting, searched nor unread."""
@@ -165,28 +223,16 @@ class LiveQueue:
         return numbers
 
     def run(self, steps: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Runs up to `steps` decoder steps; returns {sentence: (tokens [K, L], scores [K], logp [K])} of the
-        sentences that finished in them."""
-        self.state = _chunk(
-            self.model,
-            self.params,
-            self.state,
-            self.memory,
-            self.ids,
-            self.count,
-            steps,
-            self.projected,
-            cfg=self.cfg,
-            max_len=self.max_len,
-            slots=self.slots,
-        )
+        """Runs up to `steps` decoder steps in the smallest lane that holds every sentence written and not yet
+        read back; returns {sentence: (tokens [K, L], scores [K], logp [K])} of the sentences that finished in them."""
+        self._move(next((lane for lane in self.lanes if lane >= len(self.unread)), self.lanes[-1]))
+        self._chunk(steps)
         done = np.flatnonzero(np.asarray(self.state.done))
         if not len(done):
             return {}
         rows = np.full((1 << max(0, (len(done) - 1).bit_length()),), -1, np.int32)
         rows[: len(done)] = done
-        (tokens, scores, logp), self.state = _take(self.state, rows)
-        tokens, scores, logp = jax.device_get((tokens, scores, logp))
+        tokens, scores, logp = jax.device_get(self._take(rows))
         by_row = {number % self.capacity: number for number in self.unread}
         out = {}
         for i, row in enumerate(done):

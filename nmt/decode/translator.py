@@ -96,6 +96,7 @@ class Translator:
         self.projected = embedding_projection(model, params) if len(models) == 1 else None
         self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
         self.queue_rows = 4 * (self.slots or 0)  # the live queue's rows: a sentence being searched or waiting in each
+        self.lanes: tuple[int, ...] | None = None  # the live queue's slot counts (None: nmt.decode.live's default)
         self._live: Stream | None = None
 
     @property
@@ -207,6 +208,7 @@ class Translator:
                     self.projected,
                     self.source,
                     self.shortlister,
+                    self.lanes,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
@@ -245,7 +247,7 @@ class Translator:
         """(lines done, lines) of a ticket in progress."""
         return self._stream().progress(ticket)
 
-    def busy_slots(self) -> int:
-        """Slots of the live search that hold a sentence now."""
+    def busy_slots(self) -> tuple[int, int]:
+        """Slots of the live search that hold a sentence now, and the slots it searches with now (its lane)."""
         live = self._live.live if self._live is not None else None
-        return 0 if live is None else live.busy_slots()
+        return (0, 0) if live is None else (live.busy_slots(), live.lane)

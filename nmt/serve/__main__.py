@@ -32,6 +32,12 @@ def parser() -> cli.Parser:
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="bytes a request body at most (413 beyond)")
     p.add_argument("--drain-s", type=float, default=30.0, help="seconds that requests in flight get after SIGTERM")
     p.add_argument("--chunk-steps", type=int, default=8, help="decoder steps between two looks at new requests")
+    p.add_argument(
+        "--lanes",
+        default=None,
+        help="slot counts the live search moves between, comma-separated, the smallest that holds its queue each "
+        "chunk (default: 1,4,16,... and --slots; --lanes 64 keeps all 64 slots always)",
+    )
     cli_search.add_search_args(p)
     return p
 
@@ -41,6 +47,7 @@ def main(argv=None):
 
     def go():
         from nmt.config import ConfigError
+        from nmt.decode.live import default_lanes
         from nmt.run import load_runs
         from nmt.run.lexicon import lexicon_for_run
         from nmt.run.translation import translator_for
@@ -57,6 +64,7 @@ def main(argv=None):
         runs = load_runs(args.run, args.which)
         lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
         translator = translator_for(runs, cfg, args.nbest, lister, slots)
+        translator.lanes = _lanes(args.lanes, slots)
         info = {
             "runs": args.run,
             "step": runs[0].step,
@@ -65,6 +73,7 @@ def main(argv=None):
             "alpha": cfg.alpha,
             "nbest": args.nbest,
             "slots": slots,
+            "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
             "shortlist": args.shortlist or None,
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)
@@ -73,6 +82,20 @@ def main(argv=None):
         _serve(make_app(service), service, args)
 
     cli.main_guard(go, "nmt.serve")
+
+
+def _lanes(text: str | None, slots: int | None) -> tuple[int, ...] | None:
+    from nmt.config import ConfigError
+
+    if text is None:
+        return None
+    try:
+        lanes = sorted({int(x) for x in text.split(",")})
+    except ValueError:
+        raise ConfigError(f"--lanes must be comma-separated numbers of slots, got {text!r}") from None
+    if not slots or lanes[0] < 1 or lanes[-1] > slots:
+        raise ConfigError(f"--lanes must be between 1 and --slots ({slots}), got {text!r}")
+    return tuple(sorted({*lanes, slots}))
 
 
 def _ready(service) -> None:

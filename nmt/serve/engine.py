@@ -126,7 +126,9 @@ class Engine:
             for ticket, translations in self.translator.collect(self.chunk_steps).items():
                 if ticket in self._active:
                     self._finish(self._active[ticket], translations)
-        metrics.SLOTS.set(self.translator.busy_slots())
+        busy, lane = self.translator.busy_slots()
+        metrics.SLOTS.set(busy)
+        metrics.LANE.set(lane)
 
     def _fail(self, request: Request, error: Exception) -> None:
         try:

@@ -14,6 +14,9 @@ QUEUE = Histogram(
     "nmt_queue_seconds", "From a request's arrival until the engine takes it", buckets=_SECONDS, registry=REGISTRY
 )
 SLOTS = Gauge("nmt_slots_in_use", "Slots of the live search that hold a sentence", registry=REGISTRY)
+LANE = Gauge(
+    "nmt_lane_slots", "Slots the live search runs with now (the smallest lane that holds its queue)", registry=REGISTRY
+)
 SENTENCES = Counter("nmt_sentences", "Sentences translated (rate(): sentences a second)", registry=REGISTRY)
 TOKENS = Counter(
     "nmt_output_tokens", "Target tokens of the best translations (rate(): tokens a second)", registry=REGISTRY
