@@ -41,6 +41,9 @@ def parser() -> cli.Parser:
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3, help="timed repeats of each search (the median counts)")
+    decode.add_argument(
+        "--no-baseline", action="store_true", help="time the compiled search alone, not the per-step baseline beside it"
+    )
     cli_search.add_speed_args(decode)
     memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
     memory.add_argument("--batch", type=int, default=64, help="sentences a batch")
@@ -72,7 +75,9 @@ def _decode(config, args) -> dict:
         shortlister=cli_search.shortlister(args, lexicon),
         slots=cli_search.slots(args),
     )
-    res = bench_decode(translator, sources[: args.sentences], args.batch1_sentences, args.repeats)
+    res = bench_decode(
+        translator, sources[: args.sentences], args.batch1_sentences, args.repeats, baseline=not args.no_baseline
+    )
     return dict(res, model=label if args.run else f"preset {args.preset}, {label}")
 
 

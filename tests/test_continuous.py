@@ -113,6 +113,7 @@ def test_sentences_that_arrive_while_the_search_runs_join_it_and_get_their_own_t
     run = load_run(tiny_run)
     translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
     translator.queue_rows = 8  # a ring smaller than the sentences: rows are reused
+    translator.solo = False  # every sentence through the live queue, the lone first one too
     lines = [
         "the cat sees a dog",
         "a man eats",
@@ -203,3 +204,48 @@ def test_a_lane_change_moves_each_busy_slots_search_whole():
     np.testing.assert_array_equal(grown.ctx[:2], small.ctx)
     np.testing.assert_array_equal(grown.ctx[2:], empty.ctx[2:])
     assert default_lanes(64) == (1, 4, 16, 64) and default_lanes(1) == (1,) and default_lanes(10) == (1, 4, 10)
+
+
+def test_after_warm_the_live_queue_compiles_nothing(tiny_run):
+    """A server warms up once: sentences that come and go (through every lane, with cancellations) run only
+    programs that `warm` compiled."""
+    from nmt.decode import live as live_lib
+    from nmt.run import load_run
+    from nmt.run.translation import translator_for
+
+    translator = translator_for(load_run(tiny_run), BeamConfig(beam=3), nbest=1, slots=4)
+    translator.warm()
+    programs = (live_lib._chunk, live_lib._resize, live_lib._take, live_lib._evict, live_lib._write, beam_decode)
+    before = [p._cache_size() for p in programs]
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "sees", "a", "dog", "man", "eats", "big", "tree", "red", "car"]
+    for _ in range(40):
+        for _ in range(rng.integers(0, 3)):
+            ticket = translator.submit(
+                [" ".join(rng.choice(words, rng.integers(1, 9))) for _ in range(rng.integers(1, 7))]
+            )
+            if rng.random() < 0.2:
+                translator.collect(1)
+                translator.cancel(ticket)
+        translator.collect(2)
+    while not translator.idle():
+        translator.collect(4)
+    assert [p._cache_size() for p in programs] == before
+
+
+def test_a_sentence_that_finds_the_search_idle_is_searched_alone_at_batch_1(tiny_run):
+    from nmt.run import load_run
+    from nmt.run.translation import translator_for
+
+    run = load_run(tiny_run)
+    translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
+    alone = translator_for(run, BeamConfig(beam=3), nbest=2)
+    live = translator._stream().live
+    lone = translator.submit(["the cat sees a dog"])
+    assert translator.collect(1) == {lone: alone.translate(["the cat sees a dog"])}
+    assert live.count == 0  # never written into the live queue
+    pair = translator.submit(["a man eats", "red car drives fast"])  # two: the live queue
+    done = {}
+    while not translator.idle():
+        done.update(translator.collect(2))
+    assert live.count == 2 and done == {pair: alone.translate(["a man eats", "red car drives fast"])}

@@ -166,6 +166,7 @@ class LiveQueue:
             for other in self.lanes:
                 self._move(lane)
                 self._move(other)
+            self._move(lane)
             width = 1
             while width < 2 * lane:  # up to the power of two that holds every slot of the lane
                 self.state = _evict(self.state, np.full((width,), -1, np.int32))

@@ -24,12 +24,21 @@ class _Ticket:
 class Stream:
     """live: the LiveQueue, or None to translate in one go with `translate(lines) -> [Translation]`;
     encode(lines) -> (ids, truncated); finish(tokens, scores) -> the hypotheses of a sentence; empty: an empty
-    line's Translation; make(hypotheses, truncated) -> a Translation."""
+    line's Translation; make(hypotheses, truncated) -> a Translation; alone(ids) -> (tokens, scores) of one sentence
+    searched by itself, which a lone sentence gets when the live queue holds none (None: never)."""
 
     def __init__(
-        self, live: LiveQueue | None, translate: Callable, encode: Callable, finish: Callable, empty, make: Callable
+        self,
+        live: LiveQueue | None,
+        translate: Callable,
+        encode: Callable,
+        finish: Callable,
+        empty,
+        make: Callable,
+        alone: Callable | None = None,
     ):
         self.live, self._translate, self._encode, self._finish = live, translate, encode, finish
+        self._alone = alone
         self._empty, self._make = empty, make
         self.tickets: dict[int, _Ticket] = {}
         self.lines: dict[int, list[str]] = {}  # without a live queue: the lines of pending tickets
@@ -80,21 +89,29 @@ class Stream:
                 out[ticket], start = done[start : start + len(lines)], start + len(lines)
                 self.tickets.pop(ticket, None)
             return out
-        room = self.live.room()
-        if room and self.waiting:
-            batch = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
-            for (ticket, i, _, c), number in zip(batch, self.live.write([b[2] for b in batch])):
-                self.numbers[number] = (ticket, i, c)
-                self.tickets[ticket].numbers.append(number)
         out = {}
-        for number, (tokens, scores, _) in self.live.run(steps).items():
-            ticket, i, truncated = self.numbers.pop(number)
-            t = self.tickets.get(ticket)
-            if t is None:  # cancelled
-                continue
-            t.results[i] = self._make(self._finish(tokens, scores), truncated)
-            t.left -= 1
-            if t.left == 0:
-                out[ticket] = self.tickets.pop(ticket).results
+        if self._alone is not None and len(self.waiting) == 1 and not self.live.unread:
+            ticket, i, ids, truncated = self.waiting.popleft()
+            self._result(ticket, i, truncated, *self._alone(ids), out)
+        else:
+            room = self.live.room()
+            if room and self.waiting:
+                batch = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
+                for (ticket, i, _, c), number in zip(batch, self.live.write([b[2] for b in batch])):
+                    self.numbers[number] = (ticket, i, c)
+                    self.tickets[ticket].numbers.append(number)
+            for number, (tokens, scores, _) in self.live.run(steps).items():
+                ticket, i, truncated = self.numbers.pop(number)
+                self._result(ticket, i, truncated, tokens, scores, out)
         out.update({k: self.tickets.pop(k).results for k in [k for k, t in self.tickets.items() if t.left == 0]})
         return out
+
+    def _result(self, ticket: int, i: int, truncated: bool, tokens, scores, out: dict) -> None:
+        """Line i of a ticket is done; `out` gets the ticket when it is complete."""
+        t = self.tickets.get(ticket)
+        if t is None:  # cancelled
+            return
+        t.results[i] = self._make(self._finish(tokens, scores), truncated)
+        t.left -= 1
+        if t.left == 0:
+            out[ticket] = self.tickets.pop(ticket).results

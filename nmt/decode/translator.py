@@ -22,7 +22,7 @@ import numpy as np
 from sentencepiece import SentencePieceProcessor
 
 from nmt.config import DataConfig
-from nmt.data.batching import Examples, eval_batches
+from nmt.data.batching import Examples, bucket_of, eval_batches, make_batch
 from nmt.decode.beam import BeamConfig
 from nmt.decode.ensemble import ensemble_beam_decode
 from nmt.decode.hypotheses import search_batches, strip
@@ -97,6 +97,9 @@ class Translator:
         self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
         self.queue_rows = 4 * (self.slots or 0)  # the live queue's rows: a sentence being searched or waiting in each
         self.lanes: tuple[int, ...] | None = None  # the live queue's slot counts (None: nmt.decode.live's default)
+        # a sentence that finds the live search idle is searched by itself in the batch-1 program of its bucket,
+        # so that one request at a time costs what the batch-1 search costs
+        self.solo = True
         self._live: Stream | None = None
 
     @property
@@ -149,6 +152,13 @@ class Translator:
         """The n-best of one sentence from the search's tokens [K, L] and scores [K]."""
         ids = [strip(tokens[j]) for j in range(self.nbest)]
         return tuple(Hypothesis(self.sp.decode(x), float(scores[j]), len(x)) for j, x in enumerate(ids))
+
+    def _alone(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One source (token ids, no EOS) searched by itself at batch 1: (tokens [K, L], scores [K])."""
+        bucket = bucket_of(len(ids) + 1, self.buckets) or self.buckets[-1]
+        src = make_batch(Examples([ids], [[]], np.arange(1)), np.arange(1), bucket, 1)["src"]
+        tokens, scores = self._search_batch(src)
+        return tokens[0], scores[0]
 
     def _search_batch(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One fixed batch: src [B, S] -> (tokens [B, K, L], scores [B, K])."""
@@ -212,7 +222,8 @@ class Translator:
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
-            self._live = Stream(live, quiet, self.encode, self._hypotheses, empty, Translation)
+            alone = self._alone if live is not None and self.solo else None
+            self._live = Stream(live, quiet, self.encode, self._hypotheses, empty, Translation, alone)
         return self._live
 
     def submit(self, lines: list[str]) -> int:
@@ -239,6 +250,9 @@ class Translator:
         live = self._stream().live
         if live is not None:
             live.warm()
+            if self.solo:
+                for bucket in self.buckets:
+                    self._alone([4] * (bucket - 1))
         else:
             for bucket in self.buckets:
                 self.search([[4] * (bucket - 1)])

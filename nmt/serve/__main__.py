@@ -38,6 +38,11 @@ def parser() -> cli.Parser:
         help="slot counts the live search moves between, comma-separated, the smallest that holds its queue each "
         "chunk (default: 1,4,16,... and --slots; --lanes 64 keeps all 64 slots always)",
     )
+    p.add_argument(
+        "--no-solo",
+        action="store_true",
+        help="search a sentence that finds the server idle in the live queue too, not alone at batch 1",
+    )
     cli_search.add_search_args(p)
     return p
 
@@ -64,7 +69,7 @@ def main(argv=None):
         runs = load_runs(args.run, args.which)
         lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
         translator = translator_for(runs, cfg, args.nbest, lister, slots)
-        translator.lanes = _lanes(args.lanes, slots)
+        translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
         info = {
             "runs": args.run,
             "step": runs[0].step,
@@ -74,6 +79,7 @@ def main(argv=None):
             "nbest": args.nbest,
             "slots": slots,
             "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
+            "solo": translator.solo,
             "shortlist": args.shortlist or None,
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)

@@ -184,7 +184,9 @@ class _Searches:
         return out_tokens, row_steps
 
 
-def bench_decode(translator: Translator, sources: list[str], batch1_sentences: int = 50, repeats: int = 3) -> dict:
+def bench_decode(
+    translator: Translator, sources: list[str], batch1_sentences: int = 50, repeats: int = 3, baseline: bool = True
+) -> dict:
     """Times both searches of one model's `translator` (its search, shortlister and slots). Both look their input
     projections up in the translator's `embedding_projection` (and with slots, the encoder's first layer in its
     `source_projection`), made once before timing, as a server makes them at load; with a shortlist, both score only
@@ -192,7 +194,7 @@ def bench_decode(translator: Translator, sources: list[str], batch1_sentences: i
 
     With slots, batch 64 is continuous batching over the translator's slots (`queue_translate`, what its `search`
     runs): one timed call searches all the sentences, encoder and shortlists included; the baseline runs the same
-    queue search with the loop in Python."""
+    queue search with the loop in Python. `baseline=False` times the compiled search alone."""
     cfg, buckets, slots, shortlister = translator.cfg, translator.buckets, translator.slots, translator.shortlister
     ids = [x[: max(buckets) - 1] for x in translator.sp.encode(sources)]
     big = server_batches(ids, buckets, 64)
@@ -200,31 +202,41 @@ def bench_decode(translator: Translator, sources: list[str], batch1_sentences: i
     searches = _Searches(translator, ids)
     compiled, compile_s = searches.compile(one + ([] if slots else big))
     logger.info("timing the compiled and the per-step search, in turns ...")
+    pick = lambda variants: variants if baseline else {"compiled": variants["compiled"]}
     t1 = alternate(
-        {"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, one, repeats
+        pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}), one, repeats
     )
     if slots:
         t64 = alternate(
-            {"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)}, [None], repeats
+            pick({"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)}),
+            [None],
+            repeats,
         )
     else:
         t64 = alternate(
-            {"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}, big, repeats
+            pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}),
+            big,
+            repeats,
         )
     out_tokens, row_steps = searches.output_counts(big)
     n_big = len(ids)
     c1, c64 = statistics.median(t1["compiled"]), sum(t64["compiled"])
-    p1, p64 = statistics.median(t1["per_step"]), sum(t64["per_step"])
+    versus = {}
+    if baseline:
+        p1, p64 = statistics.median(t1["per_step"]), sum(t64["per_step"])
+        versus = {
+            "speedup_batch1": p1 / c1,
+            "speedup_batch64": p64 / c64,
+            "per_step_latency_ms_batch1": 1000 * p1,
+            "per_step_tokens_per_s_batch64": out_tokens / p64,
+        }
     return {
         "latency_ms_batch1": 1000 * c1,
         "tokens_per_s_batch64": out_tokens / c64,
         "sentences_per_s_batch64": n_big / c64,
-        "speedup_batch1": p1 / c1,
-        "speedup_batch64": p64 / c64,
+        **versus,
         "compile_s": compile_s,
         "peak_bytes": max((footprint(compiled_stats(c)) or 0) for c in compiled),
-        "per_step_latency_ms_batch1": 1000 * p1,
-        "per_step_tokens_per_s_batch64": out_tokens / p64,
         "batch1_sentences": len(one),
         "batch64_sentences": n_big,
         "mean_output_tokens": out_tokens / max(n_big, 1),

@@ -1,0 +1,397 @@
+"""Load test of `python -m nmt.serve` against its offline search, its one-at-a-time self and OpenNMT-py's server.
+
+    python experiments/serve_load.py                         # the default run, whole vocabulary and --shortlist 256
+    python experiments/serve_load.py --variants whole --seconds 10 --no-peer     # a quick look
+
+Everything runs on this machine, one server at a time, on 127.0.0.1 only, bounded in requests and seconds. Each
+request is one test_2016_flickr sentence (taken in turn). For each nmt variant (beam 5, --slots 64; whole vocabulary,
+and --shortlist 256):
+- offline: `python -m nmt.bench decode --no-baseline` with the same flags (batch-1 latency over the first 50
+  sentences; the 64-slot queue's sentences a second over 1,000), first, with no server running;
+- one client, one sentence at a time: the same 50 sentences, 3 times each (the median per sentence, then over them):
+  the HTTP + queue overhead is its median minus the offline batch-1 median;
+- closed loop: 1, 4, 16 and 64 clients, each sending its next sentence when the last is answered;
+- Poisson: MLPerf's LoadGen (`mlcommons-loadgen`, the Server scenario, as MLPerf's GNMT benchmark) at each offered
+  load of the sweep; the sweep of a variant stops after the first load it cannot sustain.
+The *before*: the same server with --slots 1 (one sentence at a time, a batch-1 search). The peer: OpenNMT-py 3.5.1's
+`onmt_server` (Flask on waitress) serving its `rnn.yaml` model from runs/opennmt_peer/ (set up by
+experiments/opennmt_race.py, trained with `TRAIN_BUDGET_S` seconds of its `train_timed.py`), beam 5, batch 32,
+2 threads, with the same loads.
+
+Each point: achieved sentences a second, latency p50/p90/p99 from the client (issue to answer), the server's queue and
+compute milliseconds (nmt only), errors, and LoadGen's verdict (Poisson). A load is *sustained* when the achieved rate
+is at least 95% of the offered one, nothing failed and p99 <= --p99-ms. Writes serve_load.json and serve_load.png
+(latency against offered load) into --out.
+
+The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
+own CPU time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import httpx
+import numpy as np
+
+from nmt.tools.results import write_result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER = os.path.join(ROOT, "runs", "opennmt_peer")
+VARIANTS = {"whole": [], "shortlist256": ["--shortlist", "256"]}
+
+
+def test_sentences(data_dir: str) -> list[str]:
+    with gzip.open(os.path.join(data_dir, "test_2016_flickr.en.gz"), "rt", encoding="utf-8") as f:
+        return [line.strip() for line in f]
+
+
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"p50_ms": None, "p90_ms": None, "p99_ms": None}
+    p = np.percentile(np.asarray(values) * 1000, [50, 90, 99])
+    return {"p50_ms": float(p[0]), "p90_ms": float(p[1]), "p99_ms": float(p[2])}
+
+
+class Target:
+    """One server under test: how to ask it for one sentence, and what it answers."""
+
+    def __init__(self, name: str, url: str, peer: bool):
+        self.name, self.url, self.peer = name, url, peer
+
+    def request(self, sentence: str) -> tuple[str, dict]:
+        if self.peer:
+            return f"{self.url}/translator/translate", [{"src": sentence, "id": 100}]
+        return f"{self.url}/v1/translate", {"text": [sentence]}
+
+    def answer(self, response: httpx.Response) -> tuple[str, float | None, float | None]:
+        """(translation, queue ms, compute ms)."""
+        response.raise_for_status()
+        body = response.json()
+        if self.peer:
+            if not isinstance(body, list):
+                raise RuntimeError(f"the peer answered {body}")
+            return body[0][0]["tgt"], None, None
+        return body["translations"][0]["text"], body["queue_ms"], body["compute_ms"]
+
+
+class Recorder:
+    def __init__(self):
+        self.latency, self.queue, self.compute, self.errors = [], [], [], 0
+        self.answers: dict[int, str] = {}
+
+    async def one(self, http: httpx.AsyncClient, target: Target, index: int, sentence: str) -> None:
+        url, body = target.request(sentence)
+        start = time.perf_counter()
+        try:
+            text, queue, compute = target.answer(await http.post(url, json=body, timeout=60))
+        except (httpx.HTTPError, RuntimeError, KeyError, ValueError):
+            self.errors += 1
+            return
+        self.latency.append(time.perf_counter() - start)
+        self.answers[index] = text
+        if queue is not None:
+            self.queue.append(queue / 1000)
+            self.compute.append(compute / 1000)
+
+    def summary(self, seconds: float) -> dict:
+        return {
+            "answered": len(self.latency),
+            "errors": self.errors,
+            "sentences_per_s": len(self.latency) / seconds,
+            **_percentiles(self.latency),
+            "queue_p50_ms": _percentiles(self.queue)["p50_ms"],
+            "queue_p99_ms": _percentiles(self.queue)["p99_ms"],
+            "compute_p50_ms": _percentiles(self.compute)["p50_ms"],
+            "compute_p99_ms": _percentiles(self.compute)["p99_ms"],
+        }
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+
+
+def one_at_a_time(target: Target, sentences: list[str], repeats: int = 3) -> dict:
+    """The median over sentences of each sentence's median latency, one request in flight at a time."""
+
+    async def go():
+        per = [[] for _ in sentences]
+        async with _client() as http:
+            for _ in range(repeats):
+                for i, s in enumerate(sentences):
+                    rec = Recorder()
+                    await rec.one(http, target, i, s)
+                    per[i].extend(rec.latency)
+        return [statistics.median(x) for x in per if x]
+
+    medians = asyncio.run(go())
+    return {"p50_ms": 1000 * statistics.median(medians), "sentences": len(medians), "repeats": repeats}
+
+
+def closed_loop(target: Target, sentences: list[str], clients: int, seconds: float, max_requests: int) -> dict:
+    async def go():
+        rec, counter, end = Recorder(), iter(range(max_requests)), time.perf_counter() + seconds
+
+        async def client():
+            for n in counter:
+                if time.perf_counter() > end:
+                    return
+                await rec.one(http, target, n, sentences[n % len(sentences)])
+
+        start = time.perf_counter()
+        async with _client() as http:
+            await asyncio.gather(*(client() for _ in range(clients)))
+        return rec.summary(time.perf_counter() - start)
+
+    return {"clients": clients, **asyncio.run(go())}
+
+
+def poisson(target: Target, sentences: list[str], qps: float, seconds: float, p99_ms: float, log_dir: str) -> dict:
+    """LoadGen's Server scenario at `qps` for `seconds`: Poisson arrivals, one sentence a query."""
+    import mlperf_loadgen as lg
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    http = _client()
+    rec = Recorder()
+
+    async def query(sample):
+        await rec.one(http, target, sample.index, sentences[sample.index])
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(sample.id, 0, 0)])
+
+    def issue(samples):
+        for sample in samples:
+            asyncio.run_coroutine_threadsafe(query(sample), loop)
+
+    settings = lg.TestSettings()
+    settings.scenario, settings.mode = lg.TestScenario.Server, lg.TestMode.PerformanceOnly
+    settings.server_target_qps = qps
+    settings.server_target_latency_ns = int(p99_ms * 1e6)
+    settings.server_target_latency_percentile = 0.99
+    settings.min_duration_ms = settings.max_duration_ms = int(seconds * 1000)
+    settings.min_query_count, settings.max_query_count = 1, int(qps * seconds * 2) + 10
+    log = lg.LogSettings()
+    log.log_output.outdir, log.log_output.copy_summary_to_stdout = log_dir, False
+    sut = lg.ConstructSUT(issue, lambda: None)
+    qsl = lg.ConstructQSL(len(sentences), len(sentences), lambda _: None, lambda _: None)
+    start = time.perf_counter()
+    lg.StartTestWithLogSettings(sut, qsl, settings, log)
+    elapsed = time.perf_counter() - start
+    lg.DestroyQSL(qsl)
+    lg.DestroySUT(sut)
+    asyncio.run_coroutine_threadsafe(http.aclose(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    with open(os.path.join(log_dir, "mlperf_log_summary.txt")) as f:
+        summary = f.read()
+    verdict = "VALID" if "Result is : VALID" in summary else "INVALID"
+    out = {"offered_per_s": qps, **rec.summary(elapsed), "loadgen": verdict}
+    out["sustained"] = bool(
+        out["errors"] == 0
+        and out["answered"] >= 0.95 * qps * seconds
+        and out["p99_ms"] is not None
+        and out["p99_ms"] <= p99_ms
+    )
+    return out
+
+
+def _wait(url: str, proc: subprocess.Popen, path: str, seconds: float = 600) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server at {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the server at {url} did not get ready in {seconds} s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_nmt(run: str, port: int, flags: list[str], log) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "nmt.serve", "--run", run, "--port", str(port), "--beam", "5", *flags]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    _wait(f"http://127.0.0.1:{port}", proc, "/health/ready")
+    return proc
+
+
+def start_peer(port: int, vocab: str, log, work: str = PEER) -> subprocess.Popen:
+    model = max(
+        (f for f in os.listdir(os.path.join(work, "run")) if f.startswith("model_step_") and f.endswith(".pt")),
+        key=lambda f: int(f[len("model_step_") : -3]),
+    )
+    conf = {
+        "models_root": os.path.join(work, "run"),
+        "models": [
+            {
+                "id": 100,
+                "model": model,
+                "timeout": -1,
+                "load": True,
+                "opt": {"gpu": -1, "beam_size": 5, "batch_size": 32, "max_length": 100},
+                "tokenizer": {"type": "sentencepiece", "model": os.path.abspath(vocab)},
+            }
+        ],
+    }
+    path = os.path.join(work, "serve_conf.json")
+    with open(path, "w") as f:
+        json.dump(conf, f)
+    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    server = os.path.join(work, "venv", "bin", "onmt_server")
+    cmd = [server, "--ip", "127.0.0.1", "--port", str(port), "--model_config", path]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
+    _wait(f"http://127.0.0.1:{port}", proc, "/translator/health")
+    return proc
+
+
+def offline(run: str, flags: list[str], sentences: int) -> dict:
+    cmd = [sys.executable, "-m", "nmt.bench", "decode", "--run", run, "--no-baseline", "--beam", "5"]
+    cmd += ["--sentences", str(sentences), *flags]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def sweep(target: Target, sentences, loads: list[float], args, log_dir: str) -> list[dict]:
+    points = []
+    for qps in loads:
+        point = poisson(target, sentences, qps, args.seconds, args.p99_ms, log_dir)
+        points.append(point)
+        print(f"  {target.name} Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
+        if not point["sustained"]:
+            break
+    return points
+
+
+def measure(target: Target, sentences, loads, clients, args, log_dir) -> dict:
+    out = {"closed_loop": []}
+    for n in clients:
+        point = closed_loop(target, sentences, n, args.seconds, args.max_requests)
+        out["closed_loop"].append(point)
+        print(f"  {target.name} {n} clients: {json.dumps(point)}", flush=True)
+    out["poisson"] = sweep(target, sentences, loads, args, log_dir)
+    sustained = [p["offered_per_s"] for p in out["poisson"] if p["sustained"]]
+    out["highest_sustained_per_s"] = max(sustained, default=0.0)
+    return out
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def plot(result: dict, path: str, p99_ms: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, side in result["servers"].items():
+        points = side["poisson"]
+        if points:
+            ax.plot([p["offered_per_s"] for p in points], [p["p99_ms"] for p in points], "o-", label=f"{name} p99")
+            ax.plot(
+                [p["offered_per_s"] for p in points], [p["p50_ms"] for p in points], ":", color=ax.lines[-1].get_color()
+            )
+    ax.axhline(p99_ms, color="grey", lw=0.8, ls="--")
+    ax.set(xscale="log", yscale="log", xlabel="offered load (Poisson), sentences/s", ylabel="latency, ms (dotted: p50)")
+    machine = result["machine"]
+    ax.set_title(f"python experiments/serve_load.py: {machine['cpu']}, {machine['cores']} cores", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", default=os.path.join(ROOT, "runs", "multi30k"), help="the nmt run to serve")
+    p.add_argument("--variants", default="whole,shortlist256", help=f"nmt variants, of {list(VARIANTS)}")
+    p.add_argument("--loads", default="25,50,75,100,125,150,200,250,300,400", help="nmt's offered loads (/s)")
+    p.add_argument("--before-loads", default="10,25,50,75,100,125,150", help="the one-at-a-time server's loads")
+    p.add_argument("--peer-loads", default="1,2,4,6,8,10,12,16", help="the peer's offered loads (/s)")
+    p.add_argument("--clients", default="1,4,16,64", help="closed-loop clients")
+    p.add_argument("--seconds", type=float, default=20.0, help="seconds of each load point")
+    p.add_argument("--max-requests", type=int, default=20000, help="requests of a closed-loop point at most")
+    p.add_argument("--p99-ms", type=float, default=500.0, help="the latency bound of a sustained load")
+    p.add_argument("--offline-sentences", type=int, default=1000, help="sentences of the offline throughput")
+    p.add_argument("--no-peer", action="store_true", help="leave OpenNMT-py's server out")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    p.add_argument("--name", default="serve_load", help="the result files' name (.json, .png)")
+    args = p.parse_args(argv)
+    from nmt.config import get_config
+    from nmt.data import load_data
+    from nmt.data.multi30k import locate
+    from nmt.run import load_run
+    from nmt.tools.machine import describe
+
+    run = load_run(args.run)
+    sentences = test_sentences(os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir)))
+    clients = [int(x) for x in args.clients.split(",")]
+    url = f"http://127.0.0.1:{args.port}"
+    result = {"machine": describe(), "run": args.run, "step": run.step, "seconds": args.seconds, "p99_ms": args.p99_ms}
+    result["servers"], result["offline"], result["one_at_a_time"] = {}, {}, {}
+    logs = tempfile.mkdtemp(prefix="serve_load_")
+    with open(os.path.join(logs, "servers.log"), "w") as log:
+        for variant in args.variants.split(","):
+            flags = [*VARIANTS[variant], "--slots", "64"]
+            result["offline"][variant] = off = offline(args.run, flags, args.offline_sentences)
+            print(f"{variant} offline: {json.dumps(off)}", flush=True)
+            proc = start_nmt(args.run, args.port, flags, log)
+            try:
+                target = Target(variant, url, peer=False)
+                single = one_at_a_time(target, sentences[:50])
+                single["overhead_ms"] = single["p50_ms"] - off["latency_ms_batch1"]
+                result["one_at_a_time"][variant] = single
+                print(f"{variant} one at a time: {json.dumps(single)}", flush=True)
+                side = measure(target, sentences, _floats(args.loads), clients, args, logs)
+                side["over_offline"] = side["highest_sustained_per_s"] / off["sentences_per_s_batch64"]
+                result["servers"][variant] = side
+            finally:
+                _stop(proc)
+        proc = start_nmt(args.run, args.port, ["--slots", "1"], log)
+        try:
+            result["servers"]["before"] = measure(
+                Target("before", url, peer=False), sentences, _floats(args.before_loads), clients, args, logs
+            )
+        finally:
+            _stop(proc)
+        if not args.no_peer:
+            vocab = load_data(get_config("opennmt_rnn").data).vocab_path  # the pieces the peer was trained on
+            proc = start_peer(args.port, vocab, log)
+            try:
+                result["servers"]["opennmt_py"] = measure(
+                    Target("opennmt_py", url, peer=True), sentences, _floats(args.peer_loads), clients[:3], args, logs
+                )
+            finally:
+                _stop(proc)
+    peer = result["servers"].get("opennmt_py", {}).get("highest_sustained_per_s")
+    for side in result["servers"].values():
+        if peer:
+            side["over_peer"] = side["highest_sustained_per_s"] / peer
+    os.makedirs(args.out, exist_ok=True)
+    plot(result, os.path.join(args.out, args.name + ".png"), args.p99_ms)
+    write_result(args.out, args.name + ".json", result)
+
+
+if __name__ == "__main__":
+    main()
