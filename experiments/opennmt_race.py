@@ -13,7 +13,10 @@ opennmt_rnn --steps N` (the median over its timed steps, compiling excluded). Bo
 (torch 2 threads, XLA its own pool), one at a time.
 
 Writes opennmt_race.json (into --out, default experiments/results): each side's target tokens/s and seconds a step
-per window and their medians, and nmt ÷ peer.
+per window and their medians, and nmt ÷ peer; each window's user and system CPU seconds (its whole process, start-up
+included); and the machine: its CPU, cores and vector extensions, and the float32 matmul GFLOP/s of XLA and of torch
+(2 threads) at the race's shapes (the recurrent [128, 512] x [512, 2,048], the output layer [1,920, 512] x
+[512, 8,000], and 2,048 squared), since the race's ratio moves with the machine (1.21 on one kind, 0.90 on another).
 
 Results, on the development machine (2 cores, 24 GiB, no GPU; jax 0.10.2 against torch 2.13.0+cpu; 2026-11-30;
 three windows each, 240 s for the peer, 40 steps for nmt):
@@ -41,6 +44,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,6 +102,56 @@ def set_up_peer(work: str, data_dir: str, vocab_model: str) -> None:
     )
 
 
+# The race's matmul shapes: the recurrent product of a batch's rows (about 128 sentences) with the LSTM's [512, 4 x 512]
+# weights, and the output layer over a batch's target tokens (about 1,900) and the 8,000-piece vocabulary.
+SHAPES = {"recurrent": (128, 512, 2048), "output": (1920, 512, 8000), "square_2048": (2048, 2048, 2048)}
+TORCH_MATMUL = """
+import json, sys, time, torch
+torch.set_num_threads(2)
+out = {}
+for name, (m, k, n) in json.loads(sys.argv[1]).items():
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(3):
+        a @ b
+    ts = []
+    for _ in range(15):
+        t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+    out[name] = 2 * m * k * n / sorted(ts)[len(ts) // 2] / 1e9
+print(json.dumps(out))
+"""
+
+
+def matmul_rates(work: str) -> dict:
+    """GFLOP/s of float32 matmuls at the race's shapes, through XLA (this process) and through torch (the peer's
+    venv, 2 threads), the median of 15 calls each."""
+    import jax
+    import jax.numpy as jnp
+
+    from nmt.tools.timing import median_seconds
+
+    xla = {}
+    for name, (m, k, n) in SHAPES.items():
+        a = jax.random.normal(jax.random.key(0), (m, k), jnp.float32)
+        b = jax.random.normal(jax.random.key(1), (k, n), jnp.float32)
+        xla[name] = 2 * m * k * n / median_seconds(jax.jit(jnp.dot), a, b, repeats=15, warmup=3) / 1e9
+    run = subprocess.run(
+        [os.path.join(work, "venv", "bin", "python"), "-c", TORCH_MATMUL, json.dumps(SHAPES)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2"),
+    )
+    return {"xla_gflops": xla, "torch_gflops": json.loads(run.stdout.strip().splitlines()[-1]), "shapes": SHAPES}
+
+
+def cpu_seconds(fn, *args) -> tuple[dict, dict]:
+    """fn(*args) (which runs and waits for a child process) and the user and system CPU seconds its children took."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = fn(*args)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, {"user_s": after.ru_utime - before.ru_utime, "system_s": after.ru_stime - before.ru_stime}
+
+
 def peer_window(work: str, seconds: int) -> dict:
     """The peer trains for `seconds` (start-up included); its medians over the report lines after step 50."""
     env = dict(
@@ -153,10 +207,15 @@ def main(argv=None):
     set_up_peer(args.work, os.path.dirname(locate("train", "en", "multi30k", config.data.dir)), data.vocab_path)
     if args.set_up_only:
         return
+    from nmt.tools.machine import describe
+
+    machine = dict(describe(), **matmul_rates(args.work))
     windows = {"peer": [], "nmt": []}
     for i in range(args.windows):
-        windows["peer"].append(peer_window(args.work, args.peer_seconds))
-        windows["nmt"].append(nmt_window(args.nmt_steps))
+        peer, cpu = cpu_seconds(peer_window, args.work, args.peer_seconds)
+        windows["peer"].append(dict(peer, cpu=cpu))
+        nmt, cpu = cpu_seconds(nmt_window, args.nmt_steps)
+        windows["nmt"].append(dict(nmt, cpu=cpu))
         print(
             f"window {i + 1}: peer {windows['peer'][-1]['tokens_per_s']:.0f}, nmt "
             f"{windows['nmt'][-1]['tokens_per_s']:.0f} target tokens/s",
@@ -177,6 +236,7 @@ def main(argv=None):
             **sides,
             "nmt_over_peer": sides["nmt"]["tokens_per_s"] / sides["peer"]["tokens_per_s"],
             "model": "opennmt_rnn / rnn.yaml",
+            "machine": machine,
             "peer_seconds": args.peer_seconds,
             "nmt_steps": args.nmt_steps,
         },

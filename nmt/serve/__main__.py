@@ -79,7 +79,7 @@ def main(argv=None):
             "nbest": args.nbest,
             "slots": slots,
             "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
-            "solo": translator.solo,
+            "solo": translator.solo if slots else None,
             "shortlist": args.shortlist or None,
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)
