@@ -184,6 +184,27 @@ class _Searches:
         return out_tokens, row_steps
 
 
+def _time(searches: _Searches, one: list, big: list, slots, repeats: int, baseline: bool) -> tuple[dict, dict]:
+    """Per-input seconds of the batch-1 and the batch-64 searches (compiled, and per-step when `baseline`)."""
+    pick = lambda variants: variants if baseline else {"compiled": variants["compiled"]}
+    t1 = alternate(
+        pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}), one, repeats
+    )
+    if slots:
+        t64 = alternate(
+            pick({"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)}),
+            [None],
+            repeats,
+        )
+    else:
+        t64 = alternate(
+            pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}),
+            big,
+            repeats,
+        )
+    return t1, t64
+
+
 def bench_decode(
     translator: Translator, sources: list[str], batch1_sentences: int = 50, repeats: int = 3, baseline: bool = True
 ) -> dict:
@@ -202,22 +223,7 @@ def bench_decode(
     searches = _Searches(translator, ids)
     compiled, compile_s = searches.compile(one + ([] if slots else big))
     logger.info("timing the compiled and the per-step search, in turns ...")
-    pick = lambda variants: variants if baseline else {"compiled": variants["compiled"]}
-    t1 = alternate(
-        pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}), one, repeats
-    )
-    if slots:
-        t64 = alternate(
-            pick({"compiled": searches.queue(queue_beam_decode), "per_step": searches.queue(per_step_queue)}),
-            [None],
-            repeats,
-        )
-    else:
-        t64 = alternate(
-            pick({"compiled": searches.block(compiled_search), "per_step": searches.block(per_step_search)}),
-            big,
-            repeats,
-        )
+    t1, t64 = _time(searches, one, big, slots, repeats, baseline)
     out_tokens, row_steps = searches.output_counts(big)
     n_big = len(ids)
     c1, c64 = statistics.median(t1["compiled"]), sum(t64["compiled"])
