@@ -115,6 +115,10 @@ class Recorder:
             "queue_p99_ms": _percentiles(self.queue)["p99_ms"],
             "compute_p50_ms": _percentiles(self.compute)["p50_ms"],
             "compute_p99_ms": _percentiles(self.compute)["p99_ms"],
+            # longer translations take longer to search: the two servers' models are compared on this too
+            "mean_output_words": statistics.mean(len(t.split()) for t in self.answers.values())
+            if self.answers
+            else None,
         }
 
 
