@@ -8,6 +8,8 @@ request is one test_2016_flickr sentence (taken in turn). For each nmt variant (
 and --shortlist 256):
 - offline: `python -m nmt.bench decode --no-baseline` with the same flags (batch-1 latency over the first 50
   sentences; the 64-slot queue's sentences a second over 1,000), first, with no server running;
+- the engine alone: the same search in this process without HTTP, driven as the server's engine drives it, under a
+  backlog of all 1,000 sentences and under the Poisson sweep below (`--no-engine-alone` leaves it out);
 - one client, one sentence at a time: the same 50 sentences, 3 times each (the median per sentence, then over them):
   the HTTP + queue overhead is its median minus the offline batch-1 median;
 - closed loop: 1, 4, 16 and 64 clients, each sending its next sentence when the last is answered;
@@ -19,12 +21,12 @@ experiments/opennmt_race.py, trained with `TRAIN_BUDGET_S` seconds of its `train
 2 threads, with the same loads.
 
 Each point: achieved sentences a second, latency p50/p90/p99 from the client (issue to answer), the server's queue and
-compute milliseconds (nmt only), errors, and LoadGen's verdict (Poisson). A load is *sustained* when the achieved rate
-is at least 95% of the offered one, nothing failed and p99 <= --p99-ms. Writes serve_load.json and serve_load.png
+compute milliseconds (nmt only), errors, and LoadGen's verdict (Poisson). A load is *sustained* when at least 95% of the
+requests issued were answered, none failed and p99 <= --p99-ms. Writes serve_load.json and serve_load.png
 (latency against offered load) into --out.
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
-own CPU time.
+own CPU time; each point records the share of a core the client used (`client_cpu_cores`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import asyncio
 import gzip
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -143,6 +146,16 @@ def one_at_a_time(target: Target, sentences: list[str], repeats: int = 3) -> dic
     return {"p50_ms": 1000 * statistics.median(medians), "sentences": len(medians), "repeats": repeats}
 
 
+def client_cpu(fn, *args) -> dict:
+    """fn(*args) with the share of one core that this process (the load generator) used meanwhile: on 2 cores it is
+    taken from the server under test."""
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    out = fn(*args)
+    after, seconds = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
+    used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {**out, "client_cpu_cores": used / seconds}
+
+
 def closed_loop(target: Target, sentences: list[str], clients: int, seconds: float, max_requests: int) -> dict:
     async def go():
         rec, counter, end = Recorder(), iter(range(max_requests)), time.perf_counter() + seconds
@@ -174,7 +187,10 @@ def poisson(target: Target, sentences: list[str], qps: float, seconds: float, p9
         await rec.one(http, target, sample.index, sentences[sample.index])
         lg.QuerySamplesComplete([lg.QuerySampleResponse(sample.id, 0, 0)])
 
+    issued = []
+
     def issue(samples):
+        issued.extend(s.index for s in samples)
         for sample in samples:
             asyncio.run_coroutine_threadsafe(query(sample), loop)
 
@@ -199,13 +215,66 @@ def poisson(target: Target, sentences: list[str], qps: float, seconds: float, p9
     with open(os.path.join(log_dir, "mlperf_log_summary.txt")) as f:
         summary = f.read()
     verdict = "VALID" if "Result is : VALID" in summary else "INVALID"
-    out = {"offered_per_s": qps, **rec.summary(elapsed), "loadgen": verdict}
+    out = {"offered_per_s": qps, "issued": len(issued), **rec.summary(elapsed), "loadgen": verdict}
     out["sustained"] = bool(
         out["errors"] == 0
-        and out["answered"] >= 0.95 * qps * seconds
+        and out["answered"] >= 0.95 * len(issued)
         and out["p99_ms"] is not None
         and out["p99_ms"] <= p99_ms
     )
+    return out
+
+
+def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float], args) -> dict:
+    """The same search without HTTP: a Translator in this process driven as the server's engine drives it (submit
+    what has arrived, run a chunk of decoder steps), under a backlog of every sentence at once and under Poisson
+    arrivals at each load; what the server loses to HTTP, the client and their share of the CPU is the difference."""
+    import argparse
+
+    from nmt import cli_search
+    from nmt.run.lexicon import lexicon_for_run
+    from nmt.run.translation import translator_for
+
+    parser = argparse.ArgumentParser()
+    cli_search.add_search_args(parser)
+    options = parser.parse_args(["--beam", "5", *flags])
+    lister = cli_search.shortlister(options, lambda: lexicon_for_run(run))
+    translator = translator_for(run, cli_search.beam_config(options), 1, lister, cli_search.slots(options))
+    translator.warm()
+    start = time.perf_counter()
+    for s in sentences:
+        translator.submit([s])
+    while not translator.idle():
+        translator.collect(8)
+    out = {"backlog_sentences_per_s": len(sentences) / (time.perf_counter() - start), "poisson": []}
+    print(
+        f"  engine alone, a backlog of {len(sentences)}: {out['backlog_sentences_per_s']:.1f} sentences/s", flush=True
+    )
+    for qps in loads:
+        arrivals = np.cumsum(np.random.default_rng(0).exponential(1 / qps, int(qps * args.seconds)))
+        when, latency, k, start = {}, [], 0, time.perf_counter()
+        while k < len(arrivals) or not translator.idle():
+            now = time.perf_counter() - start
+            while k < len(arrivals) and arrivals[k] <= now:
+                when[translator.submit([sentences[k % len(sentences)]])] = arrivals[k]
+                k += 1
+            if translator.idle():
+                time.sleep(max(0.0, arrivals[k] - now))
+                continue
+            for ticket in translator.collect(8):
+                latency.append(time.perf_counter() - start - when.pop(ticket))
+        elapsed = time.perf_counter() - start
+        # the arrivals' own rate (a Poisson process's last arrival is not exactly at len / qps)
+        point = {"offered_per_s": qps, "arrived_per_s": len(arrivals) / arrivals[-1]}
+        point.update(sentences_per_s=len(latency) / elapsed, **_percentiles(latency))
+        point["sustained"] = bool(
+            point["sentences_per_s"] >= 0.95 * point["arrived_per_s"] and point["p99_ms"] <= args.p99_ms
+        )
+        out["poisson"].append(point)
+        print(f"  engine alone, Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
+        if not point["sustained"]:
+            break
+    out["highest_sustained_per_s"] = max((p["offered_per_s"] for p in out["poisson"] if p["sustained"]), default=0.0)
     return out
 
 
@@ -278,7 +347,7 @@ def offline(run: str, flags: list[str], sentences: int) -> dict:
 def sweep(target: Target, sentences, loads: list[float], args, log_dir: str) -> list[dict]:
     points = []
     for qps in loads:
-        point = poisson(target, sentences, qps, args.seconds, args.p99_ms, log_dir)
+        point = client_cpu(poisson, target, sentences, qps, args.seconds, args.p99_ms, log_dir)
         points.append(point)
         print(f"  {target.name} Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
         if not point["sustained"]:
@@ -289,7 +358,7 @@ def sweep(target: Target, sentences, loads: list[float], args, log_dir: str) -> 
 def measure(target: Target, sentences, loads, clients, args, log_dir) -> dict:
     out = {"closed_loop": []}
     for n in clients:
-        point = closed_loop(target, sentences, n, args.seconds, args.max_requests)
+        point = client_cpu(closed_loop, target, sentences, n, args.seconds, args.max_requests)
         out["closed_loop"].append(point)
         print(f"  {target.name} {n} clients: {json.dumps(point)}", flush=True)
     out["poisson"] = sweep(target, sentences, loads, args, log_dir)
@@ -337,6 +406,7 @@ def main(argv=None):
     p.add_argument("--max-requests", type=int, default=20000, help="requests of a closed-loop point at most")
     p.add_argument("--p99-ms", type=float, default=500.0, help="the latency bound of a sustained load")
     p.add_argument("--offline-sentences", type=int, default=1000, help="sentences of the offline throughput")
+    p.add_argument("--no-engine-alone", action="store_true", help="leave out the search without HTTP")
     p.add_argument("--no-peer", action="store_true", help="leave OpenNMT-py's server out")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
@@ -360,6 +430,10 @@ def main(argv=None):
             flags = [*VARIANTS[variant], "--slots", "64"]
             result["offline"][variant] = off = offline(args.run, flags, args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
+            if not args.no_engine_alone:
+                result.setdefault("engine_alone", {})[variant] = engine_alone(
+                    run, flags, sentences, _floats(args.loads), args
+                )
             proc = start_nmt(args.run, args.port, flags, log)
             try:
                 target = Target(variant, url, peer=False)
