@@ -17,13 +17,17 @@ and --shortlist 256):
   load of the sweep; the sweep of a variant stops after the first load it cannot sustain.
 The *before*: the same server with --slots 1 (one sentence at a time, a batch-1 search). The peer: OpenNMT-py 3.5.1's
 `onmt_server` (Flask on waitress) serving its `rnn.yaml` model from runs/opennmt_peer/ (set up by
-experiments/opennmt_race.py, trained with `TRAIN_BUDGET_S` seconds of its `train_timed.py`), beam 5, batch 32,
-2 threads, with the same loads.
+experiments/opennmt_race.py --set-up-only, then trained with its own `train_timed.py`: the figures of 2026-12-05 used
+`TRAIN_BUDGET_S=600`, 500 steps, train perplexity 15), beam 5, batch 32, 2 threads, with loads of its own (Flask and
+waitress are installed into its venv the first time).
 
-Each point: achieved sentences a second, latency p50/p90/p99 from the client (issue to answer), the server's queue and
-compute milliseconds (nmt only), errors, and LoadGen's verdict (Poisson). A load is *sustained* when at least 95% of the
-requests issued were answered, none failed and p99 <= --p99-ms. Writes serve_load.json and serve_load.png
-(latency against offered load) into --out.
+Each point: achieved sentences a second, latency p50/p90/p99 from the client (issue to answer), the server's queue
+and compute milliseconds (nmt only), errors, and LoadGen's verdict (Poisson). A load is *sustained* when at least 95%
+of the requests issued were answered, none failed and p99 <= --p99-ms. Writes serve_load.json and serve_load.png
+(latency against offered load) into --out. The results file of 2026-12-05 came from
+    python experiments/serve_load.py --seconds 15 --loads 25,50,75,100,150,200,250,300 --before-loads 25,50,60 \
+        --peer-loads 2,4,6
+and README's Serve section quotes it.
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`).
@@ -330,6 +334,10 @@ def start_peer(port: int, vocab: str, log, work: str = PEER) -> subprocess.Popen
     with open(path, "w") as f:
         json.dump(conf, f)
     env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    python = os.path.join(work, "venv", "bin", "python")
+    if subprocess.run([python, "-c", "import flask, waitress"], capture_output=True).returncode:
+        # onmt_server's own dependencies, which the training recipe does not install
+        subprocess.run([python, "-m", "pip", "install", "-q", "flask", "waitress"], check=True)
     server = os.path.join(work, "venv", "bin", "onmt_server")
     cmd = [server, "--ip", "127.0.0.1", "--port", str(port), "--model_config", path]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
