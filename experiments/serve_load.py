@@ -113,15 +113,16 @@ class Recorder:
             self.compute.append(compute / 1000)
 
     def summary(self, seconds: float) -> dict:
+        queue, compute = _percentiles(self.queue), _percentiles(self.compute)
         return {
             "answered": len(self.latency),
             "errors": self.errors,
             "sentences_per_s": len(self.latency) / seconds,
             **_percentiles(self.latency),
-            "queue_p50_ms": _percentiles(self.queue)["p50_ms"],
-            "queue_p99_ms": _percentiles(self.queue)["p99_ms"],
-            "compute_p50_ms": _percentiles(self.compute)["p50_ms"],
-            "compute_p99_ms": _percentiles(self.compute)["p99_ms"],
+            "queue_p50_ms": queue["p50_ms"],
+            "queue_p99_ms": queue["p99_ms"],
+            "compute_p50_ms": compute["p50_ms"],
+            "compute_p99_ms": compute["p99_ms"],
             # longer translations take longer to search: the two servers' models are compared on this too
             "mean_output_words": statistics.mean(len(t.split()) for t in self.answers.values())
             if self.answers

@@ -136,3 +136,23 @@ def check_ensemble(args) -> None:
     """Several --run options make an ensemble, which takes neither --shortlist nor --slots."""
     if len(args.run) > 1 and (args.shortlist or (args.slots or 0) > 0):
         raise ConfigError("an ensemble (several --run) takes neither --shortlist nor --slots")
+
+
+def nbest_search(args):
+    """(BeamConfig, slots) of a command that searches for --nbest hypotheses, its options checked."""
+    cfg, n_slots = beam_config(args), slots(args)
+    if not 1 <= args.nbest <= cfg.beam:
+        raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
+    check_ensemble(args)
+    return cfg, n_slots
+
+
+def load_translator(args, cfg, n_slots: int | None, batch_tokens: int | None = None):
+    """(runs, Translator): the runs that --run and --which name, searched as `cfg`, `n_slots` and --shortlist say."""
+    from nmt.run import load_runs
+    from nmt.run.lexicon import lexicon_for_run
+    from nmt.run.translation import translator_for
+
+    runs = load_runs(args.run, args.which)
+    lister = shortlister(args, lambda: lexicon_for_run(runs[0]))
+    return runs, translator_for(runs, cfg, args.nbest, lister, n_slots, batch_tokens)

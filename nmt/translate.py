@@ -39,25 +39,17 @@ def main(argv=None):
     args = parser().parse_args(argv)
 
     def go():
-        from nmt.config import ConfigError
         from nmt.data import DataError
-        from nmt.run import load_runs
-        from nmt.run.lexicon import lexicon_for_run
         from nmt.run.streaming import translate_stream
-        from nmt.run.translation import read_input, translator_for
+        from nmt.run.translation import read_input
         from nmt.utils import write_atomic
 
-        cfg, n_slots = cli_search.beam_config(args), cli_search.slots(args)
-        if not 1 <= args.nbest <= cfg.beam:
-            raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
-        cli_search.check_ensemble(args)
+        cfg, n_slots = cli_search.nbest_search(args)
         try:
             source = open(args.input, "rb") if args.input else sys.stdin.buffer
         except OSError as e:
             raise DataError(f"{args.input}: {e.strerror}") from None
-        runs = load_runs(args.run, args.which)
-        lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
-        translator = translator_for(runs, cfg, args.nbest, lister, n_slots, args.batch_tokens)
+        _, translator = cli_search.load_translator(args, cfg, n_slots, args.batch_tokens)
         nbest = args.nbest > 1 or args.nbest_format == "moses"
         if args.output:  # written whole, under a temporary name until then
             results = translator.translate(read_input(source, args.input or "stdin"))

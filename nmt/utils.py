@@ -56,3 +56,8 @@ def copy_atomic(src: str, dst: str) -> None:
     """Copies `src` to `dst` so that `dst` is either absent or whole."""
     with open(src, "rb") as f, atomic_open(dst, "wb") as out:
         shutil.copyfileobj(f, out)
+
+
+def listing(numbers: list[int], most: int = 20) -> str:
+    """Line numbers for a warning: the first `most`, then "..." if there are more."""
+    return ", ".join(map(str, numbers[:most])) + (" ..." if len(numbers) > most else "")

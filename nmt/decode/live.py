@@ -159,7 +159,7 @@ class LiveQueue:
             self.memory = _write(self.memory, _encode(self.model, self.params, src, self.source), nowhere)
             if self.lister is not None:
                 self.ids = _write(self.ids, self.lister.lists(src), nowhere)
-            self._take(nowhere)
+            self._read(nowhere)
             width *= 2
         first = self.lane
         for lane in self.lanes:
@@ -194,7 +194,8 @@ class LiveQueue:
             slots=self.lane,
         )
 
-    def _take(self, rows: np.ndarray):
+    def _read(self, rows: np.ndarray):
+        """The results of queue rows (-1: none), their done flags cleared."""
         st = self.state
         out, done = _take(st.tokens, st.scores, st.logp, st.done, rows)
         self.state = st.replace(done=done)
@@ -233,7 +234,7 @@ class LiveQueue:
             return {}
         rows = np.full((1 << max(0, (len(done) - 1).bit_length()),), -1, np.int32)
         rows[: len(done)] = done
-        tokens, scores, logp = jax.device_get(self._take(rows))
+        tokens, scores, logp = jax.device_get(self._read(rows))
         by_row = {number % self.capacity: number for number in self.unread}
         out = {}
         for i, row in enumerate(done):

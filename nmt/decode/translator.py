@@ -39,6 +39,7 @@ from nmt.decode.search import (
 from nmt.decode.shortlist import Shortlister
 from nmt.decode.stream import Stream
 from nmt.model import Seq2Seq
+from nmt.utils import listing
 
 logger = logging.getLogger(__name__)
 
@@ -117,17 +118,18 @@ class Translator:
         todo = [i for i, line in enumerate(lines) if line]
         ids, cut = self.encode([lines[i] for i in todo])
         if any(cut) and report:
-            long = [todo[j] + 1 for j, c in enumerate(cut) if c]
-            logger.warning(
-                f"warning: {len(long)} lines longer than {self.limit} subword tokens were truncated: "
-                + ", ".join(map(str, long[:20]))
-                + (" ..." if len(long) > 20 else "")
-            )
+            self.warn_truncated([todo[j] + 1 for j, c in enumerate(cut) if c])
         empty = Translation((Hypothesis("", 0.0),) * self.nbest)
         out = [empty] * len(lines)
         for j, hyps in enumerate(self.search(ids)):
             out[todo[j]] = Translation(hyps, cut[j])
         return out
+
+    def warn_truncated(self, numbers: list[int]) -> None:
+        """Logs the (1-based) line numbers of sources cut to the model's limit."""
+        logger.warning(
+            f"warning: {len(numbers)} lines longer than {self.limit} subword tokens were truncated: {listing(numbers)}"
+        )
 
     def search(self, ids: list[list[int]]) -> list[tuple[Hypothesis, ...]]:
         """The n-best of sources given as token ids (no EOS; a source longer than the largest bucket is cut to it),
@@ -261,7 +263,7 @@ class Translator:
         """(lines done, lines) of a ticket in progress."""
         return self._stream().progress(ticket)
 
-    def busy_slots(self) -> tuple[int, int]:
+    def slot_use(self) -> tuple[int, int]:
         """Slots of the live search that hold a sentence now, and the slots it searches with now (its lane)."""
         live = self._live.live if self._live is not None else None
         return (0, 0) if live is None else (live.busy_slots(), live.lane)

@@ -5,19 +5,14 @@ same, byte for byte, as translating the whole input at once."""
 from __future__ import annotations
 
 import collections
-import logging
 import queue
 import threading
 from collections.abc import Callable
 
 from nmt.decode import Translation, Translator
+from nmt.run.translation import warn_invalid_utf8
 
-logger = logging.getLogger(__name__)
 MAX_BATCH = 256  # lines submitted together at most, so that a long input starts answering early
-
-
-def _listing(numbers: list[int]) -> str:
-    return ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
 
 
 def _reader(stream, inbox: queue.Queue, bad: list[int]) -> None:
@@ -71,9 +66,6 @@ def translate_stream(
                 if translation.truncated:
                     truncated.append(first + k + 1)
     if bad:
-        logger.warning(f"warning: {name}: invalid UTF-8 replaced on {len(bad)} lines: {_listing(bad)}")
+        warn_invalid_utf8(name, bad)
     if truncated:
-        logger.warning(
-            f"warning: {len(truncated)} lines longer than {translator.limit} subword tokens were "
-            f"truncated: {_listing(truncated)}"
-        )
+        translator.warn_truncated(truncated)

@@ -13,12 +13,9 @@ from nmt.data import corpus, pipeline
 from nmt.decode import BeamConfig, Translator
 from nmt.decode.shortlist import Shortlister
 from nmt.run.load import LoadedRun
+from nmt.utils import listing
 
 logger = logging.getLogger(__name__)
-
-
-def _listing(numbers: list[int]) -> str:
-    return ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
 
 
 def translator_for(
@@ -44,8 +41,12 @@ def read_input(stream, name: str) -> list[str]:
     """Lines of a binary stream to translate; invalid UTF-8 is replaced and reported with its line numbers."""
     lines, bad = corpus.decode_lines(stream, name, invalid_utf8="replace")
     if bad:
-        logger.warning(f"warning: {name}: invalid UTF-8 replaced on {len(bad)} lines: {_listing(bad)}")
+        warn_invalid_utf8(name, bad)
     return lines
+
+
+def warn_invalid_utf8(name: str, numbers: list[int]) -> None:
+    logger.warning(f"warning: {name}: invalid UTF-8 replaced on {len(numbers)} lines: {listing(numbers)}")
 
 
 def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots=None, batch_tokens=None):

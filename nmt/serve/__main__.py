@@ -53,22 +53,14 @@ def main(argv=None):
     def go():
         from nmt.config import ConfigError
         from nmt.decode.live import default_lanes
-        from nmt.run import load_runs
-        from nmt.run.lexicon import lexicon_for_run
-        from nmt.run.translation import translator_for
         from nmt.serve.app import Service, make_app
         from nmt.serve.engine import Engine
 
-        cfg, slots = cli_search.beam_config(args), cli_search.slots(args)
-        if not 1 <= args.nbest <= cfg.beam:
-            raise ConfigError(f"--nbest must be between 1 and --beam ({cfg.beam}), got {args.nbest}")
+        cfg, slots = cli_search.nbest_search(args)
         for name in ("max_queue", "max_sentences", "max_body_bytes", "chunk_steps"):
             if getattr(args, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-        cli_search.check_ensemble(args)
-        runs = load_runs(args.run, args.which)
-        lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
-        translator = translator_for(runs, cfg, args.nbest, lister, slots)
+        runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
         info = {
             "runs": args.run,

@@ -126,7 +126,7 @@ class Engine:
             for ticket, translations in self.translator.collect(self.chunk_steps).items():
                 if ticket in self._active:
                     self._finish(self._active[ticket], translations)
-        busy, lane = self.translator.busy_slots()
+        busy, lane = self.translator.slot_use()
         metrics.SLOTS.set(busy)
         metrics.LANE.set(lane)
 
