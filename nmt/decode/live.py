@@ -33,6 +33,17 @@ def _write(buffer, rows, positions: jax.Array):
     return jax.tree.map(lambda b, r: b.at[at].set(r.astype(b.dtype), mode="drop"), buffer, rows)
 
 
+@functools.partial(jax.jit, static_argnames=("model",), donate_argnames=("memory",))
+def _encode_into(model: Seq2Seq, params, memory: EncoderOutput, src, source, positions: jax.Array) -> EncoderOutput:
+    """`src` [n, s] (s a bucket, at most memory's length) encoded, padded to memory's length and written at
+    `positions` [n] (-1: not written): one program, so a sentence costs the encoder of its bucket, not of the
+    longest."""
+    mem = _encode(model, params, src, source)
+    pad = memory.mask.shape[1] - src.shape[1]
+    mem = jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2)), mem)
+    return _write(memory, mem, positions)
+
+
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"), donate_argnames=("state",))
 def _chunk(
     model: Seq2Seq,
@@ -80,12 +91,16 @@ def _resize(state: QueueState, target: QueueState) -> QueueState:
     return jax.tree.map(move, state, target)
 
 
+WRITE_ROWS = 64
+
+
 def default_lanes(slots: int) -> tuple[int, ...]:
-    """1, 4, 16, ... below `slots`, and `slots`."""
+    """1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints above 2) below `slots`, and `slots`: a lane
+    is at most a third idle when it holds more than 2 sentences."""
     lanes, k = [], 1
     while k < slots:
-        lanes.append(k)
-        k *= 4
+        lanes += [k] if k < 2 or k + k // 2 >= slots else [k, k + k // 2]
+        k *= 2
     return (*lanes, slots)
 
 
@@ -99,9 +114,10 @@ def _evict(state: QueueState, sentences: jax.Array) -> QueueState:
 class LiveQueue:
     """The device side of a live continuous-batching search over one model.
 
-    capacity: Q, the queue rows (sentences that are searched or waiting on the device); src_len: every source's
-    padded length (the largest bucket; longer sources are cut to it); projected, source: the projections the
-    Translator made; lister: a `Shortlister`, or None for the whole vocabulary.
+    capacity: Q, the queue rows (sentences that are searched or waiting on the device); src_len: the queue's source
+    length (the largest bucket; longer sources are cut to it); buckets: the lengths sources are encoded at (each
+    sentence at the smallest that holds it, then padded to src_len; default: src_len alone); projected, source: the
+    projections the Translator made; lister: a `Shortlister`, or None for the whole vocabulary.
 
     lanes: the slot counts it searches with (default: 1, 4, 16, ... and `slots`). A step costs about as much as its
     slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
@@ -122,6 +138,7 @@ class LiveQueue:
         source,
         lister=None,
         lanes: tuple[int, ...] | None = None,
+        buckets: tuple[int, ...] | None = None,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -130,6 +147,9 @@ class LiveQueue:
             raise ValueError(f"a live queue of {capacity} rows cannot feed {slots} slots")
         self.model, self.params, self.cfg, self.slots = model, params, cfg, slots
         self.capacity, self.src_len, self.max_len = capacity, src_len, max_len
+        self.buckets = tuple(sorted({b for b in buckets or () if b < src_len} | {src_len}))
+        # rows encoded in one call at most (more are written in several): bounds the programs warm-up compiles
+        self.write_rows = min(capacity, WRITE_ROWS)
         self.projected, self.source, self.lister = projected, source, lister
         empty_src = np.zeros((1, src_len), np.int32)
         row = jax.eval_shape(lambda s: _encode(model, params, s, source), empty_src)
@@ -153,19 +173,15 @@ class LiveQueue:
         chunk, each move between two lanes), changing nothing: a server calls it before it reports ready."""
         width = 1
         while width <= self.capacity:
-            src = np.full((width, self.src_len), 0, np.int32)
-            src[:, 0] = EOS
             nowhere = np.full((width,), -1, np.int32)
-            self.memory = _write(self.memory, _encode(self.model, self.params, src, self.source), nowhere)
-            if self.lister is not None:
-                self.ids = _write(self.ids, self.lister.lists(src), nowhere)
+            for bucket in self.buckets if width <= self.write_rows else ():
+                src = np.full((width, bucket), 0, np.int32)
+                src[:, 0] = EOS
+                self._encode(src, nowhere)
             self._read(nowhere)
             width *= 2
         first = self.lane
-        for lane in self.lanes:
-            for other in self.lanes:
-                self._move(lane)
-                self._move(other)
+        for lane in self.lanes:  # each move between two neighbouring lanes, both ways, then the lane's own programs
             self._move(lane)
             width = 1
             while width < 2 * lane:  # up to the power of two that holds every slot of the lane
@@ -176,8 +192,11 @@ class LiveQueue:
         jax.block_until_ready(self.state)
 
     def _move(self, lane: int) -> None:
-        if lane != self.lane:
-            self.state, self.lane = _resize(self.state, self.empty[lane]), lane
+        """Into `lane` through every lane between (so the programs are the moves between neighbours)."""
+        while lane != self.lane:
+            at = self.lanes.index(self.lane)
+            step = self.lanes[at + 1] if lane > self.lane else self.lanes[at - 1]
+            self.state, self.lane = _resize(self.state, self.empty[step]), step
 
     def _chunk(self, steps: int) -> None:
         self.state = _chunk(
@@ -206,20 +225,28 @@ class LiveQueue:
         oldest = min(self.unread, default=self.count)
         return self.capacity - (self.count - oldest)
 
+    def _encode(self, src: np.ndarray, positions: np.ndarray) -> None:
+        self.memory = _encode_into(self.model, self.params, self.memory, src, self.source, positions)
+        if self.lister is not None:
+            self.ids = _write(self.ids, self.lister.lists(src), positions)
+
     def write(self, sources: list[list[int]]) -> list[int]:
         """Encodes sources (token ids without EOS; at most `room()`) into the queue; returns their sentence numbers."""
         n = len(sources)
         if n > self.room():
             raise ValueError(f"{n} sentences, room for {self.room()}")
         rows = [list(x[: self.src_len - 1]) + [EOS] for x in sources]
-        width = 1 << max(0, (n - 1).bit_length())  # a power of two of rows: few programs
-        src = pad_rows(rows, self.src_len, width)
         numbers = list(range(self.count, self.count + n))
-        positions = np.full((width,), -1, np.int32)
-        positions[:n] = [k % self.capacity for k in numbers]
-        self.memory = _write(self.memory, _encode(self.model, self.params, src, self.source), positions)
-        if self.lister is not None:
-            self.ids = _write(self.ids, self.lister.lists(src), positions)
+        by_bucket: dict[int, list[int]] = {}
+        for i, row in enumerate(rows):
+            by_bucket.setdefault(next(b for b in self.buckets if len(row) <= b), []).append(i)
+        for bucket, members in by_bucket.items():
+            for k in range(0, len(members), self.write_rows):
+                part = members[k : k + self.write_rows]
+                width = 1 << max(0, (len(part) - 1).bit_length())  # a power of two of rows: few programs
+                positions = np.full((width,), -1, np.int32)
+                positions[: len(part)] = [numbers[i] % self.capacity for i in part]
+                self._encode(pad_rows([rows[i] for i in part], bucket, width), positions)
         self.count += n
         self.unread.update(numbers)
         return numbers

@@ -221,6 +221,7 @@ class Translator:
                     self.source,
                     self.shortlister,
                     self.lanes,
+                    self.buckets,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
