@@ -36,7 +36,7 @@ def parser() -> cli.Parser:
         "--lanes",
         default=None,
         help="slot counts the live search moves between, comma-separated, the smallest that holds its queue each "
-        "chunk (default: 1,4,16,... and --slots; --lanes 64 keeps all 64 slots always)",
+        "chunk (default: 1,2,3,4,6,8,12,16,... and --slots; --lanes 64 keeps all 64 slots always)",
     )
     p.add_argument(
         "--no-solo",
