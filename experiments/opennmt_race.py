@@ -2,6 +2,7 @@
 
     python experiments/opennmt_race.py                       # about 25 min; the peer's set-up adds about 5 the first time
     python experiments/opennmt_race.py --windows 3 --peer-seconds 240 --nmt-steps 40
+    python experiments/opennmt_race.py --windows 2 --name opennmt_race_epyc_2core.json   # one file per machine kind
 
 The peer, OpenNMT-py 3.5.1 on torch 2.13 (CPU), is set up from the recipe in ../shared/peers/opennmt-py/ in its own
 virtual environment under runs/opennmt_peer/ (never a dependency of nmt; CI never installs it). Both sides read
@@ -27,7 +28,12 @@ three windows each, 240 s for the peer, 40 steps for nmt):
 | opennmt_race_finer_buckets.json, finer buckets (17 shapes), no guard yet | 2,058, 2,066, 2,106: 2,066 | 2,516, 2,623, 2,564: 2,564 | 1.24 |
 | opennmt_race_first.json, the default buckets (8 shapes) | 2,154, 2,147, 2,151: 2,151 | 2,493, 2,394, 2,474: 2,474 | 1.15 |
 
-The peer takes 0.90 s a step, nmt 0.72 s. nmt trains the same model 1.21× as fast as the peer in the latest race
+On a 2-core AMD EPYC with AVX-512 (opennmt_race_epyc_2core.json, 2026-12-05, two windows; XLA's matmul 189 / 169 /
+210 GFLOP/s at the recurrent, output and 2,048² shapes, torch's 154 / 164 / 197): the peer 1,724 and 1,686, nmt 1,516
+and 1,499 target tokens/s: **0.88**. XLA's products are as fast as torch's or faster here; where nmt's step loses is
+in experiments/profile_race.py.
+
+On the machine of 2026-11-30 the peer took 0.90 s a step, nmt 0.72 s. nmt trains the same model 1.21× as fast as the peer in the latest race
 (target 1.25×: missed). Between the last two races nmt gained 2% from full batches (8.4% padding in its timed
 batches instead of 11.8%) and lost 2.8% to the non-finite guard (`train.nonfinite_limit=0` turns it off), while the
 peer's own figure moved by 4% (2,066 → 2,149) with nothing changed on its side: the races agree only to a few
@@ -201,6 +207,7 @@ def main(argv=None):
     p.add_argument("--set-up-only", action="store_true", help="set the peer up and stop")
     p.add_argument("--work", default=os.path.join(ROOT, "runs", "opennmt_peer"))
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
+    p.add_argument("--name", default="opennmt_race.json", help="the results file (one per machine kind)")
     args = p.parse_args(argv)
     config = get_config("opennmt_rnn")
     data = load_data(config.data)
@@ -231,7 +238,7 @@ def main(argv=None):
     }
     write_result(
         args.out,
-        "opennmt_race.json",
+        args.name,
         {
             **sides,
             "nmt_over_peer": sides["nmt"]["tokens_per_s"] / sides["peer"]["tokens_per_s"],

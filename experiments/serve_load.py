@@ -373,6 +373,8 @@ def measure(target: Target, sentences, loads, clients, args, log_dir) -> dict:
     out["poisson"] = sweep(target, sentences, loads, args, log_dir)
     sustained = [p["offered_per_s"] for p in out["poisson"] if p["sustained"]]
     out["highest_sustained_per_s"] = max(sustained, default=0.0)
+    # every load offered was sustained: the highest one is only a lower bound on what the server sustains
+    out["lower_bound"] = bool(out["poisson"]) and out["poisson"][-1]["sustained"]
     return out
 
 

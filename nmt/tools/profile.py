@@ -51,6 +51,7 @@ MOVES = {
     "compare",
     "convert",
 }
+TOP = 5  # instructions listed for each part
 _LINE = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=]+) = .*?\b(?P<op>[a-z][a-z0-9\-]*)\(")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
 
@@ -108,16 +109,21 @@ def profile_steps(step_fn, args_list: list[tuple], hlo_text: str, step_s: float)
             raise RuntimeError("the profiler wrote no trace")
         with gzip.open(path) as f:
             events = json.load(f)["traceEvents"]
-    seconds = collections.Counter()
+    seconds, by_instruction = collections.Counter(), collections.Counter()
     for name, us in _self_times(events):
         if name in parts:
             seconds[parts[name]] += us / 1e6
+            by_instruction[name] += us / 1e6
     total = sum(seconds.values())
+    top = collections.defaultdict(list)  # each part's costliest instructions, what to look at first
+    for name, s in by_instruction.most_common():
+        if len(top[parts[name]]) < TOP:
+            top[parts[name]].append({"instruction": name, "share": s / total})
     return {
         "step_s": step_s,
         "traced_step_s": wall / len(args_list),
         "parts": {
-            k: {"share": v / total, "s_per_step": step_s * v / total}
+            k: {"share": v / total, "s_per_step": step_s * v / total, "top": top[k]}
             for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])
         },
     }
