@@ -24,6 +24,8 @@ from nmt.decode.continuous import QueueState
 from nmt.decode.search import _encode, queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 
+WRITE_ROWS = 64  # sentences encoded in one call at most: bounds the programs that warm-up compiles
+
 
 @functools.partial(jax.jit, donate_argnames=("buffer",))
 def _write(buffer, rows, positions: jax.Array):
@@ -91,9 +93,6 @@ def _resize(state: QueueState, target: QueueState) -> QueueState:
     return jax.tree.map(move, state, target)
 
 
-WRITE_ROWS = 64
-
-
 def default_lanes(slots: int) -> tuple[int, ...]:
     """1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints above 2) below `slots`, and `slots`: a lane
     is at most a third idle when it holds more than 2 sentences."""
@@ -119,7 +118,7 @@ class LiveQueue:
     sentence at the smallest that holds it, then padded to src_len; default: src_len alone); projected, source: the
     projections the Translator made; lister: a `Shortlister`, or None for the whole vocabulary.
 
-    lanes: the slot counts it searches with (default: 1, 4, 16, ... and `slots`). A step costs about as much as its
+    lanes: the slot counts it searches with (default: `default_lanes(slots)`). A step costs about as much as its
     slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
     smallest lane that holds every sentence in it: one sentence alone is searched in one slot, at the cost of a
     batch-1 search, and a full queue in all `slots`.
@@ -148,7 +147,6 @@ class LiveQueue:
         self.model, self.params, self.cfg, self.slots = model, params, cfg, slots
         self.capacity, self.src_len, self.max_len = capacity, src_len, max_len
         self.buckets = tuple(sorted({b for b in buckets or () if b < src_len} | {src_len}))
-        # rows encoded in one call at most (more are written in several): bounds the programs warm-up compiles
         self.write_rows = min(capacity, WRITE_ROWS)
         self.projected, self.source, self.lister = projected, source, lister
         empty_src = np.zeros((1, src_len), np.int32)
