@@ -10,13 +10,14 @@ the profile). nmt's recurrent products and input projections are one part here (
 leaves no mark of which product was which. Writes experiments/results/profile_race.json.
 
 Result (profile_race.json; the 2-core development machine, jax 0.10.2 against torch 2.13.0+cpu, 2026-12-05), ms per
-1,000 target tokens, nmt against the peer: LSTM products 288 / 320, output layer and loss 174 / 156, other 83 / 37,
-copies/transposes/masking 50 / 30, attention 36 / 11, optimizer 18 / 15, dropout masks 8 / 20; whole steps 657 / 588
-(nmt 0.90x the peer's tokens/s). What it says and what it does not:
-- The peer's encoder runs oneDNN's fused LSTM layer (`aten::mkldnn_rnn_layer` and its backward, 0.15 s of its 1.02 s
-  step); nmt's scan of products and gates is still 10% cheaper over the LSTM parts as a whole.
-- Where nmt loses is outside the products: its "other" operations (the element-wise work outside the named scopes)
-  and its copies cost 66 ms more per 1,000 tokens than the peer's, more than its whole deficit (69 ms).
+1,000 target tokens, nmt against the peer: LSTM products 338 / 317, output layer and loss 176 / 154, attention 45 /
+10, copies/transposes/masking 40 / 29, optimizer update 29 / 14, other 27 / 36, dropout masks 10 / 20; whole steps
+664 / 581 (nmt 0.87x the peer's tokens/s). What it says and what it does not:
+- nmt is behind on its matrix products and its optimizer: its LSTM products by 7% although XLA's products at these shapes
+  are as fast as torch's (experiments/opennmt_race.py records both), its output layer and loss by 14%, its
+  optimizer update (Adam, clipping and the non-finite guard) by 2x; its copies cost 11 ms more.
+- The peer's encoder runs oneDNN's fused LSTM layer (`aten::mkldnn_rnn_layer` and its backward, 0.15 s of its 1.0 s
+  step); nmt's encoder is a scan of products and element-wise gates.
 - The attention rows are not alike: the peer's counts its batched products and softmax only (its score and output
   projections are plain products, counted with the LSTM's); nmt's counts everything in its attention scope.
 """

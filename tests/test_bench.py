@@ -20,6 +20,12 @@ ENTRY %main {
   %wrapped_transpose = f32[64,8]{1,0} fusion(%ynn_fusion), kind=kLoop, metadata={op_name="jit(f)/transpose"}
   %while.5 = (s32[], f32[8,64]{1,0}) while(%tuple), condition=%c, body=%b, metadata={op_name="jit(f)/while"}
   %fusion.3 = f32[] fusion(%x), kind=kLoop, metadata={op_name="jit(f)/optimizer/add"}
+  %ynn_fusion.7 = f32[8,64]{1,0} fusion(%bitcast.1, %b), kind=kCustom, calls=%fused_computation.7
+  %bitcast.2 = f32[1,8,64]{2,1,0} bitcast(%ynn_fusion.7), metadata={op_name="jit(f)/attention/dot_general"}
+  %bitcast.1 = f32[8,64]{1,0} bitcast(%c), metadata={op_name="jit(f)/recurrence/concatenate"}
+  %ynn_fusion.8 = f32[8,64]{1,0} fusion(%bitcast.1, %b), kind=kCustom, calls=%fused_computation.8
+  %add_fusion.9 = f32[8,64]{1,0} fusion(%ynn_fusion.8), kind=kLoop, metadata={op_name="jit(f)/output_and_loss/add"}
+  %ynn_fusion.10 = f32[8,64]{1,0} fusion(%bitcast.1, %b), kind=kCustom, calls=%fused_computation.10
 }
 """
 
@@ -29,6 +35,10 @@ def test_instructions_are_attributed_by_scope_then_by_kind():
     assert parts["dot.2"] == parts["ynn_fusion"] == "recurrent products"  # forward and backward
     assert parts["wrapped_transpose"] == "copies, transposes, masking"
     assert parts["while.5"] == "other operations" and parts["fusion.3"] == "optimizer update"
+    # fused products that lost their name stack take their result's bitcast's, else a reader's, else an operand's
+    assert parts["ynn_fusion.7"] == "attention"
+    assert parts["ynn_fusion.8"] == "output layer and loss"
+    assert parts["ynn_fusion.10"] == "recurrent products"
 
 
 def test_self_times_subtract_nested_events_per_thread():

@@ -54,21 +54,35 @@ MOVES = {
 TOP = 5  # instructions listed for each part
 _LINE = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=]+) = .*?\b(?P<op>[a-z][a-z0-9\-]*)\(")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
+_OPERAND = re.compile(r"%([\w.\-]+)")
 
 
 def instruction_parts(hlo_text: str) -> dict[str, str]:
-    """HLO instruction name -> the part of the step it belongs to."""
-    parts = {}
+    """HLO instruction name -> the part of the step it belongs to. A fused product of XLA's CPU dot library
+    (`ynn_fusion`) keeps no name stack: it belongs to the part of the bitcast that reads its result (which keeps the
+    product's name stack), else of the first of its other readers, else of its operands, that has one."""
+    lines = {}  # name -> (op, its name stack or None, operands)
+    users = collections.defaultdict(list)
     for line in hlo_text.splitlines():
         m = _LINE.match(line)
         if not m:
             continue
-        stack = (_OP_NAME.search(line) or [None, ""])[1]
-        part = next((p for scope, p in PARTS if scope in stack), None)
-        op = m["name"].split(".")[0].removeprefix("wrapped_") if m["op"] == "fusion" else m["op"]
+        stack = _OP_NAME.search(line)
+        operands = _OPERAND.findall(line[m.end() :].split("),")[0])
+        lines[m["name"]] = (m["op"], stack[1] if stack else None, operands)
+        for operand in operands:
+            users[operand].append(m["name"])
+    scoped = lambda stack: next((p for scope, p in PARTS if scope in (stack or "")), None)
+    parts = {}
+    for name, (op, stack, operands) in lines.items():
+        part = scoped(stack)
+        if stack is None:
+            near = sorted(users[name], key=lambda u: lines[u][0] != "bitcast") + operands
+            part = next((scoped(lines[n][1]) for n in near if n in lines and scoped(lines[n][1])), None)
+        kind = name.split(".")[0].removeprefix("wrapped_") if op == "fusion" else op
         if part is None:
-            part = "copies, transposes, masking" if op in MOVES else "other operations"
-        parts[m["name"]] = part
+            part = "copies, transposes, masking" if kind in MOVES else "other operations"
+        parts[name] = part
     return parts
 
 
