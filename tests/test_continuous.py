@@ -114,7 +114,6 @@ def test_sentences_that_arrive_while_the_search_runs_join_it_and_get_their_own_t
     translator = translator_for(run, BeamConfig(beam=3), nbest=2, slots=4)
     translator.queue_rows = 8  # a ring smaller than the sentences: rows are reused
     translator.solo = False  # every sentence through the live queue, the lone first one too
-    translator.lane_cap = 4  # every slot as soon as the sentences fill it (pick_lane's cap is tested apart)
     lines = [
         "the cat sees a dog",
         "a man eats",
@@ -172,7 +171,7 @@ def test_a_lane_change_moves_each_busy_slots_search_whole():
     where it is and adds empty ones."""
 
     from nmt.decode.continuous import QueueState
-    from nmt.decode.live import _resize, default_lanes, pick_lane
+    from nmt.decode.live import _resize, default_lanes
 
     def state(slots, sentence, seed):
         r = np.random.default_rng(seed)
@@ -206,10 +205,6 @@ def test_a_lane_change_moves_each_busy_slots_search_whole():
     np.testing.assert_array_equal(grown.ctx[2:], empty.ctx[2:])
     assert default_lanes(64) == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
     assert default_lanes(1) == (1,) and default_lanes(10) == (1, 2, 3, 4, 6, 8, 10)
-    lanes = default_lanes(64)
-    # up to the cap, the smallest lane that holds them all; above it the cap until twice it; then every slot
-    assert [pick_lane(lanes, n, 32) for n in (0, 1, 5, 32, 33, 64, 65)] == [1, 1, 6, 32, 32, 32, 64]
-    assert [pick_lane(lanes, n, 64) for n in (33, 64, 200)] == [48, 64, 64]
 
 
 def test_after_warm_the_live_queue_compiles_nothing(tiny_run):

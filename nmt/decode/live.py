@@ -93,15 +93,6 @@ def _resize(state: QueueState, target: QueueState) -> QueueState:
     return jax.tree.map(move, state, target)
 
 
-def pick_lane(lanes: tuple[int, ...], unread: int, cap: int) -> int:
-    """The lane for `unread` sentences: the smallest that holds them all, but none above `cap` until they are more
-    than twice `cap`. On a CPU a step costs about in proportion to its slots, so sharing 64 slots between 40
-    sentences makes every one of them wait as long as the slowest, while 32 slots and a short wait for one keep the
-    latency tail low at almost the same throughput; a real backlog gets every slot."""
-    want = unread if unread > 2 * cap else min(unread, cap)
-    return next((lane for lane in lanes if lane >= want), lanes[-1])
-
-
 def default_lanes(slots: int) -> tuple[int, ...]:
     """1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints above 2) below `slots`, and `slots`: a lane
     is at most a third idle when it holds more than 2 sentences."""
@@ -129,9 +120,8 @@ class LiveQueue:
 
     lanes: the slot counts it searches with (default: `default_lanes(slots)`). A step costs about as much as its
     slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
-    smallest lane that holds every sentence in it, up to `cap` slots (default: half of them) until a backlog builds
-    (`pick_lane`): one sentence alone is searched in one slot, at the cost of a batch-1 search, and a backlog in all
-    `slots`.
+    smallest lane that holds every sentence in it: one sentence alone is searched in one slot, at the cost of a
+    batch-1 search, and a full queue in all `slots`.
     """
 
     def __init__(
@@ -148,7 +138,6 @@ class LiveQueue:
         lister=None,
         lanes: tuple[int, ...] | None = None,
         buckets: tuple[int, ...] | None = None,
-        cap: int | None = None,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -168,7 +157,6 @@ class LiveQueue:
         self.memory = jax.device_put(jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape[1:], x.dtype), row), here)
         self.ids = None if lister is None else jax.device_put(jnp.zeros((capacity, lister.size), jnp.int32), here)
         self.lanes, self.empty = lanes, {}
-        self.cap = cap or max(1, slots // 2)
         for lane in lanes:
             search = queue_search(model, params, self.memory, 0, self.ids, projected, cfg, max_len, lane)
             empty = jax.jit(lambda s=search: jax.tree.map(lambda x: jnp.asarray(x, x.dtype), s.empty))()
@@ -264,7 +252,7 @@ class LiveQueue:
     def run(self, steps: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Runs up to `steps` decoder steps in the smallest lane that holds every sentence written and not yet
         read back; returns {sentence: (tokens [K, L], scores [K], logp [K])} of the sentences that finished in them."""
-        self._move(pick_lane(self.lanes, len(self.unread), self.cap))
+        self._move(next((lane for lane in self.lanes if lane >= len(self.unread)), self.lanes[-1]))
         self._chunk(steps)
         done = np.flatnonzero(np.asarray(self.state.done))
         if not len(done):

@@ -98,7 +98,6 @@ class Translator:
         self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
         self.queue_rows = 4 * (self.slots or 0)  # the live queue's rows: a sentence being searched or waiting in each
         self.lanes: tuple[int, ...] | None = None  # the live queue's slot counts (None: nmt.decode.live's default)
-        self.lane_cap: int | None = None  # its slots in use below a backlog (None: its default, half of them)
         # a sentence that finds the live search idle is searched by itself in the batch-1 program of its bucket,
         # so that one request at a time costs what the batch-1 search costs
         self.solo = True
@@ -223,7 +222,6 @@ class Translator:
                     self.shortlister,
                     self.lanes,
                     self.buckets,
-                    self.lane_cap,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got

@@ -39,13 +39,6 @@ def parser() -> cli.Parser:
         "chunk (default: 1,2,3,4,6,8,12,16,... and --slots; --lanes 64 keeps all 64 slots always)",
     )
     p.add_argument(
-        "--lane-cap",
-        type=int,
-        default=None,
-        help="slots the live search uses until more than twice as many sentences are in it (default: half of "
-        "--slots; --lane-cap equal to --slots: no cap)",
-    )
-    p.add_argument(
         "--no-solo",
         action="store_true",
         help="search a sentence that finds the server idle in the live queue too, not alone at batch 1",
@@ -69,9 +62,6 @@ def main(argv=None):
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
-        if args.lane_cap is not None and not (slots and 1 <= args.lane_cap <= slots):
-            raise ConfigError(f"--lane-cap must be between 1 and --slots ({slots}), got {args.lane_cap}")
-        translator.lane_cap = args.lane_cap
         info = {
             "runs": args.run,
             "step": runs[0].step,
