@@ -17,11 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nmt.data.batching import pad_rows
+from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import EOS
 from nmt.decode.beam import BeamConfig
 from nmt.decode.continuous import QueueState
-from nmt.decode.search import _encode, queue_search
+from nmt.decode.search import _encode, pad_source, queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 
 WRITE_ROWS = 64  # sentences encoded in one call at most: bounds the programs that warm-up compiles
@@ -40,10 +40,7 @@ def _encode_into(model: Seq2Seq, params, memory: EncoderOutput, src, source, pos
     """`src` [n, s] (s a bucket, at most memory's length) encoded, padded to memory's length and written at
     `positions` [n] (-1: not written): one program, so a sentence costs the encoder of its bucket, not of the
     longest."""
-    mem = _encode(model, params, src, source)
-    pad = memory.mask.shape[1] - src.shape[1]
-    mem = jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2)), mem)
-    return _write(memory, mem, positions)
+    return _write(memory, pad_source(_encode(model, params, src, source), memory.mask.shape[1]), positions)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"), donate_argnames=("state",))
@@ -237,7 +234,7 @@ class LiveQueue:
         numbers = list(range(self.count, self.count + n))
         by_bucket: dict[int, list[int]] = {}
         for i, row in enumerate(rows):
-            by_bucket.setdefault(next(b for b in self.buckets if len(row) <= b), []).append(i)
+            by_bucket.setdefault(bucket_of(len(row), self.buckets), []).append(i)  # rows are cut to the last
         for bucket, members in by_bucket.items():
             for k in range(0, len(members), self.write_rows):
                 part = members[k : k + self.write_rows]

@@ -147,6 +147,13 @@ def _encode(model: Seq2Seq, params, src: jax.Array, source: jax.Array | None) ->
     return model.apply({"params": params}, src, projected=source, method=Seq2Seq.encode)
 
 
+def pad_source(memory: EncoderOutput, length: int) -> EncoderOutput:
+    """An encoder output padded along its source positions to `length` (masked out: the search never attends to
+    them)."""
+    pad = length - memory.mask.shape[1]
+    return jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2)), memory)
+
+
 def encode_queue(
     model: Seq2Seq, params, src: list[np.ndarray], buckets: tuple, rows: int = 256, source: jax.Array | None = None
 ) -> EncoderOutput:
@@ -162,7 +169,7 @@ def encode_queue(
         n = next((i for i in range(k, end) if bucket[i] != s), end) - k  # up to the next bucket or `rows`
         batch = pad_rows(src[k : k + n], s, min(rows, 1 << (n - 1).bit_length()))
         mem = jax.tree.map(lambda x: x[:n], _encode(model, params, batch, source))
-        parts.append(jax.tree.map(lambda x: jnp.pad(x, [(0, 0), (0, s_max - s)] + [(0, 0)] * (x.ndim - 2)), mem))
+        parts.append(pad_source(mem, s_max))
         k += n
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 

@@ -78,7 +78,7 @@ def instruction_parts(hlo_text: str) -> dict[str, str]:
         part = scoped(stack)
         if stack is None:
             near = sorted(users[name], key=lambda u: lines[u][0] != "bitcast") + operands
-            part = next((scoped(lines[n][1]) for n in near if n in lines and scoped(lines[n][1])), None)
+            part = next(filter(None, (scoped(lines[n][1]) for n in near if n in lines)), None)
         kind = name.split(".")[0].removeprefix("wrapped_") if op == "fusion" else op
         if part is None:
             part = "copies, transposes, masking" if kind in MOVES else "other operations"
