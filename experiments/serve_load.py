@@ -252,6 +252,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
     while not translator.idle():
         translator.collect(8)
     out = {"backlog_sentences_per_s": len(sentences) / (time.perf_counter() - start), "poisson": []}
+    out["lanes"] = translator.lane_info()  # the cap its warm-up measured, each lane's step
     print(
         f"  engine alone, a backlog of {len(sentences)}: {out['backlog_sentences_per_s']:.1f} sentences/s", flush=True
     )
@@ -453,6 +454,7 @@ def main(argv=None):
                 result["one_at_a_time"][variant] = single
                 print(f"{variant} one at a time: {json.dumps(single)}", flush=True)
                 side = measure(target, sentences, _floats(args.loads), clients, args, logs)
+                side["server_info"] = httpx.get(url + "/v1/models").json()["models"][0]  # its measured lane cap
                 side["over_offline"] = side["highest_sustained_per_s"] / off["sentences_per_s_batch64"]
                 result["servers"][variant] = side
             finally:

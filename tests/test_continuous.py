@@ -166,12 +166,42 @@ def test_sentences_that_arrive_while_the_search_runs_join_it_and_get_their_own_t
     assert live.room() == translator.queue_rows and live.busy_slots() == 0
 
 
+def test_a_cap_below_the_busy_slots_waits_for_them_and_drops_no_search(tiny_run):
+    """The cap (nmt.decode.lanes.pick_lane) lowered while every slot is busy: the lane shrinks only as slots free,
+    every sentence still gets the translation it gets alone, and later sentences wait for one of the cap's slots."""
+    from nmt.run import load_run
+    from nmt.run.translation import translator_for
+
+    run = load_run(tiny_run)
+    translator = translator_for(run, BeamConfig(beam=3), nbest=1, slots=4)
+    translator.solo = False
+    lines = ["the cat sees a dog", " ".join(["big tree"] * 6), "a man eats a green apple", "red car drives fast"]
+    later = ["the house", "woman runs", "a small blue car"]
+    alone = translator_for(run, BeamConfig(beam=3), nbest=1)
+    live = translator._stream().live
+    first = translator.submit(lines)
+    done = translator.collect(1)
+    assert live.busy_slots() == 4 and live.lane == 4
+    live.cap = 1
+    second = translator.submit(later)
+    seen = []
+    for _ in range(300):  # a dropped search would never finish
+        busy = live.busy
+        done.update(translator.collect(1))
+        seen.append((live.lane, busy))
+        assert live.lane == min(lane for lane in live.lanes if lane >= max(1, busy)), seen
+        if translator.idle():
+            break
+    assert seen[-1][0] == 1 and any(lane == 4 for lane, _ in seen[1:]), seen
+    assert done == {first: alone.translate(lines), second: alone.translate(later)}
+
+
 def test_a_lane_change_moves_each_busy_slots_search_whole():
     """Shrinking keeps the busy slots (in their order) with every leaf of their search; growing keeps every slot
     where it is and adds empty ones."""
 
     from nmt.decode.continuous import QueueState
-    from nmt.decode.live import _resize, default_lanes
+    from nmt.decode.lanes import default_lanes, resize
 
     def state(slots, sentence, seed):
         r = np.random.default_rng(seed)
@@ -192,14 +222,14 @@ def test_a_lane_change_moves_each_busy_slots_search_whole():
         )
 
     big = state(4, [-1, 7, -1, 5], 0)
-    small = _resize(jax.tree.map(jnp.copy, big), state(2, [-1, -1], 1))
+    small = resize(jax.tree.map(jnp.copy, big), state(2, [-1, -1], 1))
     assert np.asarray(small.sentence).tolist() == [7, 5]
     np.testing.assert_array_equal(small.beam["h"], np.asarray(big.beam["h"])[[1, 3]])
     np.testing.assert_array_equal(small.ctx, np.asarray(big.ctx)[[1, 3]])
     np.testing.assert_array_equal(small.limits, [1, 3])
     np.testing.assert_array_equal(small.tokens, big.tokens)  # the results by queue row are not slots
     empty = state(4, [-1] * 4, 2)
-    grown = _resize(jax.tree.map(jnp.copy, small), empty)
+    grown = resize(jax.tree.map(jnp.copy, small), empty)
     assert np.asarray(grown.sentence).tolist() == [7, 5, -1, -1]
     np.testing.assert_array_equal(grown.ctx[:2], small.ctx)
     np.testing.assert_array_equal(grown.ctx[2:], empty.ctx[2:])
@@ -211,12 +241,17 @@ def test_after_warm_the_live_queue_compiles_nothing(tiny_run):
     """A server warms up once: sentences that come and go (through every lane, with cancellations) run only
     programs that `warm` compiled."""
     from nmt.decode import live as live_lib
+    from nmt.decode.lanes import resize
     from nmt.run import load_run
     from nmt.run.translation import translator_for
 
     translator = translator_for(load_run(tiny_run), BeamConfig(beam=3), nbest=1, slots=4)
     translator.warm()
-    programs = (live_lib._chunk, live_lib._resize, live_lib._take, live_lib._evict, live_lib._write, beam_decode)
+    live = translator._stream().live
+    assert sorted(live.ms_per_step) == list(live.lanes) and live.cap in live.lanes  # measured in warm
+    assert live.unread == set() and live.busy_slots() == 0 and live.lane == 1  # its stand-ins gone
+    live.cap = live.slots  # so that the sentences below go through every lane
+    programs = (live_lib._chunk, resize, live_lib._take, live_lib._evict, live_lib._write, beam_decode)
     before = [p._cache_size() for p in programs]
     rng = np.random.default_rng(0)
     words = ["the", "cat", "sees", "a", "dog", "man", "eats", "big", "tree", "red", "car"]

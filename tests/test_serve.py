@@ -226,6 +226,7 @@ def test_health_models_and_metrics(server):
     assert httpx.get(f"{url}/health/live").json() == {"status": "live"}
     info = httpx.get(f"{url}/v1/models").json()["models"][0]
     assert info["beam"] == 3 and info["nbest"] == 2 and info["slots"] == 1
+    assert info["lanes"] == [1] and info["lane_cap"] == 1 and list(info["lane_ms_per_step"]) == ["1"]  # measured
     metrics = httpx.get(f"{url}/metrics").text
     for name in (
         "nmt_requests_total",

@@ -12,6 +12,7 @@ sentence gets the translation it gets alone.
 from __future__ import annotations
 
 import functools
+import time
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +22,7 @@ from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import EOS
 from nmt.decode.beam import BeamConfig
 from nmt.decode.continuous import QueueState
+from nmt.decode.lanes import default_lanes, lane_cap, pick_lane, resize
 from nmt.decode.search import _encode, pad_source, queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 
@@ -74,32 +76,6 @@ def _take(tokens, scores, logp, done, rows: jax.Array):
     return (tokens[at], scores[at], logp[at]), done.at[jnp.where(rows < 0, done.shape[0], rows)].set(False, mode="drop")
 
 
-@jax.jit
-def _resize(state: QueueState, target: QueueState) -> QueueState:
-    """`state` moved into the slots of `target` (an empty state of another lane): growing keeps every slot where it
-    is; shrinking keeps the busy slots first (the caller shrinks only to a lane that holds them all). The leaves with
-    one slot a row are those whose shapes differ between the two lanes."""
-    n, m = state.sentence.shape[0], target.sentence.shape[0]
-    order = jnp.argsort(state.sentence < 0, stable=True)
-
-    def move(a, b):
-        if a.shape == b.shape:
-            return a
-        return b.at[:n].set(a) if m > n else a[order[:m]]
-
-    return jax.tree.map(move, state, target)
-
-
-def default_lanes(slots: int) -> tuple[int, ...]:
-    """1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints above 2) below `slots`, and `slots`: a lane
-    is at most a third idle when it holds more than 2 sentences."""
-    lanes, k = [], 1
-    while k < slots:
-        lanes += [k] if k < 2 or k + k // 2 >= slots else [k, k + k // 2]
-        k *= 2
-    return (*lanes, slots)
-
-
 @functools.partial(jax.jit, donate_argnames=("state",))
 def _evict(state: QueueState, sentences: jax.Array) -> QueueState:
     """The slots holding any of `sentences` [n] (-1: none) made free, their searches dropped."""
@@ -117,8 +93,9 @@ class LiveQueue:
 
     lanes: the slot counts it searches with (default: `default_lanes(slots)`). A step costs about as much as its
     slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
-    smallest lane that holds every sentence in it: one sentence alone is searched in one slot, at the cost of a
-    batch-1 search, and a full queue in all `slots`.
+    smallest lane that holds every sentence in it, up to `cap` (`nmt.decode.lanes`): one sentence alone is searched
+    in one slot, at the cost of a batch-1 search, and more than `cap` wait for a slot of the `cap`. `cap`: None
+    measures it in `warm` (`lane_cap` of each lane's step time; `slots` until then).
     """
 
     def __init__(
@@ -135,6 +112,7 @@ class LiveQueue:
         lister=None,
         lanes: tuple[int, ...] | None = None,
         buckets: tuple[int, ...] | None = None,
+        cap: int | None = None,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -158,14 +136,17 @@ class LiveQueue:
             search = queue_search(model, params, self.memory, 0, self.ids, projected, cfg, max_len, lane)
             empty = jax.jit(lambda s=search: jax.tree.map(lambda x: jnp.asarray(x, x.dtype), s.empty))()
             self.empty[lane] = jax.device_put(empty, here)
-        self.lane = lanes[0]
+        self.lane, self.cap, self.measure = lanes[0], cap or slots, cap is None
+        self.ms_per_step: dict[int, float] = {}  # each lane's measured decoder step (`calibrate`)
+        self.busy = 0  # slots that held a sentence after the last chunk
         self.state = jax.tree.map(jnp.copy, self.empty[self.lane])
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
 
     def warm(self) -> None:
         """Compiles every program the queue can run (each power-of-two width it writes, reads or evicts, each lane's
-        chunk, each move between two lanes), changing nothing: a server calls it before it reports ready."""
+        chunk, each move between two lanes) and, unless a cap was given, measures the cap (`calibrate`); no sentence
+        written before or after sees a difference. A server calls it before it reports ready."""
         width = 1
         while width <= self.capacity:
             nowhere = np.full((width,), -1, np.int32)
@@ -185,13 +166,37 @@ class LiveQueue:
             self._chunk(0)
         self._move(first)
         jax.block_until_ready(self.state)
+        if self.measure:
+            self.calibrate()
+
+    def calibrate(self, steps: int = 4, repeats: int = 3) -> int:
+        """Times `steps` decoder steps of each lane full of stand-in sentences (median of `repeats`), sets the cap
+        to `lane_cap` of those times and returns it. The stand-ins are dropped; call it with the queue idle."""
+        if self.unread:
+            raise RuntimeError("calibrate needs an idle queue")
+        stand_in = [EOS + 1] * (self.buckets[0] - 1)
+        self.cap, times = self.slots, {}
+        for lane in self.lanes:
+            for _ in range(repeats):
+                numbers = self.write([stand_in] * lane)
+                self.run(0)  # into the lane, its slots given the stand-ins
+                start = time.perf_counter()
+                self._chunk(steps)
+                ran = int(self.state.steps)  # the chunk's steps (stand-ins may finish early); waits for the chunk
+                times.setdefault(lane, []).append((time.perf_counter() - start) * 1e3 / max(ran, 1))
+                self.run(0)  # reads back any that finished
+                self.drop(numbers)
+        self.ms_per_step = {lane: float(np.median(t)) for lane, t in times.items()}
+        self.cap = lane_cap(self.ms_per_step)
+        self._move(self.lanes[0])
+        return self.cap
 
     def _move(self, lane: int) -> None:
         """Into `lane` through every lane between (so the programs are the moves between neighbours)."""
         while lane != self.lane:
             at = self.lanes.index(self.lane)
             step = self.lanes[at + 1] if lane > self.lane else self.lanes[at - 1]
-            self.state, self.lane = _resize(self.state, self.empty[step]), step
+            self.state, self.lane = resize(self.state, self.empty[step]), step
 
     def _chunk(self, steps: int) -> None:
         self.state = _chunk(
@@ -248,10 +253,13 @@ class LiveQueue:
 
     def run(self, steps: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Runs up to `steps` decoder steps in the smallest lane that holds every sentence written and not yet
-        read back; returns {sentence: (tokens [K, L], scores [K], logp [K])} of the sentences that finished in them."""
-        self._move(next((lane for lane in self.lanes if lane >= len(self.unread)), self.lanes[-1]))
+        read back, at most the cap unless more slots are busy (`pick_lane`); returns {sentence: (tokens [K, L],
+        scores [K], logp [K])} of the sentences that finished in them."""
+        self._move(pick_lane(self.lanes, len(self.unread), self.busy, self.cap))
         self._chunk(steps)
-        done = np.flatnonzero(np.asarray(self.state.done))
+        done, sentence = jax.device_get((self.state.done, self.state.sentence))
+        self.busy = int(np.sum(sentence >= 0))
+        done = np.flatnonzero(done)
         if not len(done):
             return {}
         rows = np.full((1 << max(0, (len(done) - 1).bit_length()),), -1, np.int32)
@@ -275,6 +283,7 @@ class LiveQueue:
             sentences[: len(searched)] = sorted(searched)
             self.state = _evict(self.state, sentences)
             self.unread -= searched
+            self.busy -= len(searched)
         return searched
 
     def busy_slots(self) -> int:

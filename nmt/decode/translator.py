@@ -97,7 +97,8 @@ class Translator:
         self.projected = embedding_projection(model, params) if len(models) == 1 else None
         self.source = source_projection(model, params) if self.slots and len(models) == 1 else None
         self.queue_rows = 4 * (self.slots or 0)  # the live queue's rows: a sentence being searched or waiting in each
-        self.lanes: tuple[int, ...] | None = None  # the live queue's slot counts (None: nmt.decode.live's default)
+        self.lanes: tuple[int, ...] | None = None  # the live queue's slot counts (None: nmt.decode.lanes's default)
+        self.lane_cap: int | None = None  # the most it uses while sentences wait (None: measured in warm)
         # a sentence that finds the live search idle is searched by itself in the batch-1 program of its bucket,
         # so that one request at a time costs what the batch-1 search costs
         self.solo = True
@@ -222,6 +223,7 @@ class Translator:
                     self.shortlister,
                     self.lanes,
                     self.buckets,
+                    self.lane_cap,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
@@ -263,6 +265,13 @@ class Translator:
     def progress(self, ticket: int) -> tuple[int, int]:
         """(lines done, lines) of a ticket in progress."""
         return self._stream().progress(ticket)
+
+    def lane_info(self) -> dict:
+        """The live search's lanes, its cap and each lane's measured step in ms (empty without a live search)."""
+        live = self._stream().live
+        if live is None:
+            return {}
+        return {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
 
     def slot_use(self) -> tuple[int, int]:
         """Slots of the live search that hold a sentence now, and the slots it searches with now (its lane)."""

@@ -39,6 +39,14 @@ def parser() -> cli.Parser:
         "chunk (default: 1,2,3,4,6,8,12,16,... and --slots; --lanes 64 keeps all 64 slots always)",
     )
     p.add_argument(
+        "--lane-cap",
+        type=int,
+        default=None,
+        help="the most slots the live search uses while sentences wait for one (default: measured at warm-up, the "
+        "narrowest lane whose step costs a slot no more than the widest's, within 5%%; --lane-cap equal to --slots: "
+        "every slot)",
+    )
+    p.add_argument(
         "--no-solo",
         action="store_true",
         help="search a sentence that finds the server idle in the live queue too, not alone at batch 1",
@@ -52,7 +60,7 @@ def main(argv=None):
 
     def go():
         from nmt.config import ConfigError
-        from nmt.decode.live import default_lanes
+        from nmt.decode.lanes import default_lanes
         from nmt.serve.app import Service, make_app
         from nmt.serve.engine import Engine
 
@@ -62,6 +70,9 @@ def main(argv=None):
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
+        if args.lane_cap is not None and not (slots and 1 <= args.lane_cap <= slots):
+            raise ConfigError(f"--lane-cap must be between 1 and --slots ({slots}), got {args.lane_cap}")
+        translator.lane_cap = args.lane_cap
         info = {
             "runs": args.run,
             "step": runs[0].step,
@@ -71,12 +82,13 @@ def main(argv=None):
             "nbest": args.nbest,
             "slots": slots,
             "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
+            "lane_cap": args.lane_cap,  # until warm-up measures it
             "solo": translator.solo if slots else None,
             "shortlist": args.shortlist or None,
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)
         service = Service(engine, info, args.max_sentences, args.max_body_bytes)
-        engine.start(warm=translator.warm, ready=lambda: _ready(service))
+        engine.start(warm=translator.warm, ready=lambda: _ready(service, translator))
         _serve(make_app(service), service, args)
 
     cli.main_guard(go, "nmt.serve")
@@ -96,9 +108,12 @@ def _lanes(text: str | None, slots: int | None) -> tuple[int, ...] | None:
     return tuple(sorted({*lanes, slots}))
 
 
-def _ready(service) -> None:
+def _ready(service, translator) -> None:
+    lanes = translator.lane_info()
+    service.info.update(lanes)
     service.ready = True
-    logger.info("ready: every program is compiled")
+    cap = f"; the live search uses at most {lanes['lane_cap']} of its slots" if lanes else ""
+    logger.info(f"ready: every program is compiled{cap}")
 
 
 def _serve(app, service, args) -> None:

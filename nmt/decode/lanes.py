@@ -1,0 +1,58 @@
+"""How many slots the live search (`nmt.decode.live`) searches with: its lanes, and the cap a server's latency needs.
+
+A decoder step costs about as much as its slots hold rows, busy or not. Where it costs in proportion to them (a CPU
+past a dozen slots) a wider lane buys no throughput, only a slower step for every sentence in it: sharing 64 slots
+between 40 sentences makes each wait as long as 64 slot-steps a step, while 16 slots and a short wait for one give
+the same sentences a second at a quarter of the step time. Where a wider step costs little more (a GPU) every slot
+pays. So the cap is measured: the narrowest lane whose step costs no more a slot than the widest lane's, within a
+tolerance.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from nmt.decode.continuous import QueueState
+
+CAP_TOLERANCE = 0.05  # a lane this much dearer a slot-step than the widest is still as good for throughput
+
+
+def default_lanes(slots: int) -> tuple[int, ...]:
+    """1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints above 2) below `slots`, and `slots`: a lane
+    is at most a third idle when it holds more than 2 sentences."""
+    lanes, k = [], 1
+    while k < slots:
+        lanes += [k] if k < 2 or k + k // 2 >= slots else [k, k + k // 2]
+        k *= 2
+    return (*lanes, slots)
+
+
+def pick_lane(lanes: tuple[int, ...], unread: int, busy: int, cap: int) -> int:
+    """The smallest lane that holds the `unread` sentences (searched or waiting), at most `cap` of them, and never
+    fewer than the `busy` slots: a search already running is never dropped to shrink the lane."""
+    want = max(min(unread, cap), busy)
+    return next((lane for lane in lanes if lane >= want), lanes[-1])
+
+
+def lane_cap(ms_per_step: dict[int, float], tolerance: float = CAP_TOLERANCE) -> int:
+    """The narrowest lane whose step costs a slot at most (1 + tolerance) times what the widest lane's does."""
+    widest = max(ms_per_step)
+    bound = (1 + tolerance) * ms_per_step[widest] / widest
+    return min(lane for lane, ms in ms_per_step.items() if ms / lane <= bound)
+
+
+@jax.jit
+def resize(state: QueueState, target: QueueState) -> QueueState:
+    """`state` moved into the slots of `target` (an empty state of another lane): growing keeps every slot where it
+    is; shrinking keeps the busy slots first (the caller shrinks only to a lane that holds them all). The leaves with
+    one slot a row are those whose shapes differ between the two lanes."""
+    n, m = state.sentence.shape[0], target.sentence.shape[0]
+    order = jnp.argsort(state.sentence < 0, stable=True)
+
+    def move(a, b):
+        if a.shape == b.shape:
+            return a
+        return b.at[:n].set(a) if m > n else a[order[:m]]
+
+    return jax.tree.map(move, state, target)
