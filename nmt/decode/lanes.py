@@ -1,10 +1,10 @@
 """How many slots the live search (`nmt.decode.live`) searches with: its lanes, and the cap a server's latency needs.
 
 A decoder step costs about as much as its slots hold rows, busy or not. Where it costs in proportion to them (a CPU
-past a dozen slots) a wider lane buys no throughput, only a slower step for every sentence in it: sharing 64 slots
-between 40 sentences makes each wait as long as 64 slot-steps a step, while 16 slots and a short wait for one give
-the same sentences a second at a quarter of the step time. Where a wider step costs little more (a GPU) every slot
-pays. So the cap is measured: the narrowest lane whose step costs no more a slot than the widest lane's, within a
+past a dozen slots) a wider lane buys no throughput, only a slower step for every sentence in it: 40 sentences
+sharing 64 slots each take a step of 64 slot-steps, while 16 slots and a short wait for one search each sentence at
+the same cost a slot-step and a quarter of the step time. Where a wider step costs little more (a GPU) every slot
+pays. So the cap is measured: the narrowest lane whose step costs no more a slot than the cheapest lane's, within a
 tolerance.
 """
 
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from nmt.decode.continuous import QueueState
 
-CAP_TOLERANCE = 0.05  # a lane this much dearer a slot-step than the widest is still as good for throughput
+CAP_TOLERANCE = 0.10  # a lane this much dearer a slot-step than the cheapest is still as good for throughput
 
 
 def default_lanes(slots: int) -> tuple[int, ...]:
@@ -36,9 +36,8 @@ def pick_lane(lanes: tuple[int, ...], unread: int, busy: int, cap: int) -> int:
 
 
 def lane_cap(ms_per_step: dict[int, float], tolerance: float = CAP_TOLERANCE) -> int:
-    """The narrowest lane whose step costs a slot at most (1 + tolerance) times what the widest lane's does."""
-    widest = max(ms_per_step)
-    bound = (1 + tolerance) * ms_per_step[widest] / widest
+    """The narrowest lane whose step costs a slot at most (1 + tolerance) times what the cheapest lane's does."""
+    bound = (1 + tolerance) * min(ms / lane for lane, ms in ms_per_step.items())
     return min(lane for lane, ms in ms_per_step.items() if ms / lane <= bound)
 
 

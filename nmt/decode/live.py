@@ -169,24 +169,25 @@ class LiveQueue:
         if self.measure:
             self.calibrate()
 
-    def calibrate(self, steps: int = 4, repeats: int = 3) -> int:
-        """Times `steps` decoder steps of each lane full of stand-in sentences (median of `repeats`), sets the cap
-        to `lane_cap` of those times and returns it. The stand-ins are dropped; call it with the queue idle."""
+    def calibrate(self, steps: int = 8, rounds: int = 5) -> int:
+        """Times `steps` decoder steps of each lane full of stand-in sentences, the lanes in turn for `rounds`
+        rounds (the fastest of each lane's: a busy machine only slows a step), sets the cap to `lane_cap` of those
+        times and returns it. The stand-ins are dropped; call it with the queue idle."""
         if self.unread:
             raise RuntimeError("calibrate needs an idle queue")
         stand_in = [EOS + 1] * (self.buckets[0] - 1)
-        self.cap, times = self.slots, {}
-        for lane in self.lanes:
-            for _ in range(repeats):
+        self.cap, times = self.slots, {lane: [] for lane in self.lanes}
+        for _ in range(rounds):
+            for lane in self.lanes:
                 numbers = self.write([stand_in] * lane)
                 self.run(0)  # into the lane, its slots given the stand-ins
                 start = time.perf_counter()
                 self._chunk(steps)
                 ran = int(self.state.steps)  # the chunk's steps (stand-ins may finish early); waits for the chunk
-                times.setdefault(lane, []).append((time.perf_counter() - start) * 1e3 / max(ran, 1))
+                times[lane].append((time.perf_counter() - start) * 1e3 / max(ran, 1))
                 self.run(0)  # reads back any that finished
                 self.drop(numbers)
-        self.ms_per_step = {lane: float(np.median(t)) for lane, t in times.items()}
+        self.ms_per_step = {lane: min(t) for lane, t in times.items()}
         self.cap = lane_cap(self.ms_per_step)
         self._move(self.lanes[0])
         return self.cap

@@ -43,7 +43,7 @@ def parser() -> cli.Parser:
         type=int,
         default=None,
         help="the most slots the live search uses while sentences wait for one (default: measured at warm-up, the "
-        "narrowest lane whose step costs a slot no more than the widest's, within 5%%; --lane-cap equal to --slots: "
+        "narrowest lane whose step costs a slot no more than the cheapest lane's, within 10%%; --lane-cap equal to --slots: "
         "every slot)",
     )
     p.add_argument(
