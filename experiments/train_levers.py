@@ -154,6 +154,22 @@ COMMANDS = {  # result file: the command that writes it (its last line)
         "--variant",
         "fine=data.buckets=[8,10,12,14,16,18,20,22,24,27,30,34,38,43,48,55,64,100]",
     ],
+    # the levers of the race on the 2-core AMD EPYC (AVX-512) where the peer trains faster
+    "train_levers_epyc_2core.json": BENCH
+    + [
+        "--steps",
+        "20",
+        "--rounds",
+        "3",
+        "--variant",
+        "preset=data.pair_shapes=0",
+        "--variant",
+        "pairs30=data.pair_shapes=30",
+        "--variant",
+        "noguard=train.nonfinite_limit=0",
+        "--variant",
+        "flat=train.flat_update=true",
+    ],
     # the recipe's width, depth and batch levers (experiments/recipe.py): what a step and a token cost
     "train_sizes_multi30k.json": [
         "-m",
