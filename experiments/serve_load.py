@@ -27,7 +27,9 @@ of the requests issued were answered, none failed and p99 <= --p99-ms. Writes se
 (latency against offered load) into --out. The results file of 2026-12-05 came from
     python experiments/serve_load.py --seconds 15 --loads 50,100,125,140,150,160,175,200,225,250,275,300,325,350 \
         --before-loads 25,50,60,70 --peer-loads 4,6,8,10,12
-and README's Serve section quotes it.
+and README's Serve section quotes it, beside serve_load_cap16.json from
+    python experiments/serve_load.py --variants whole --seconds 15 --loads 100,125,140,150,160 --before-loads 25 \
+        --clients 16 --no-peer --lane-cap 16 --name serve_load_cap16
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
@@ -254,6 +256,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
     options = parser.parse_args(["--beam", "5", *flags])
     lister = cli_search.shortlister(options, lambda: lexicon_for_run(run))
     translator = translator_for(run, cli_search.beam_config(options), 1, lister, cli_search.slots(options))
+    translator.lane_cap = args.lane_cap
     translator.warm()
     start = time.perf_counter()
     for s in sentences:
@@ -428,6 +431,7 @@ def main(argv=None):
     p.add_argument("--p99-ms", type=float, default=500.0, help="the latency bound of a sustained load")
     p.add_argument("--offline-sentences", type=int, default=1000, help="sentences of the offline throughput")
     p.add_argument("--no-engine-alone", action="store_true", help="leave out the search without HTTP")
+    p.add_argument("--lane-cap", type=int, help="nmt.serve's --lane-cap, the search's too (default: each measures it)")
     p.add_argument("--no-peer", action="store_true", help="leave OpenNMT-py's server out")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
@@ -455,7 +459,8 @@ def main(argv=None):
                 result.setdefault("engine_alone", {})[variant] = engine_alone(
                     run, flags, sentences, _floats(args.loads), args
                 )
-            proc = start_nmt(args.run, args.port, flags, log)
+            cap = ["--lane-cap", str(args.lane_cap)] if args.lane_cap else []
+            proc = start_nmt(args.run, args.port, flags + cap, log)
             try:
                 target = Target(variant, url, peer=False)
                 single = one_at_a_time(target, sentences[:50])

@@ -80,6 +80,15 @@ Levers (train_levers_opennmt.json; the unroll variants ran with the directions i
   of 256 **0.745×** (11.14 M); one layer a side instead of two **1.326×** (6.27 M); three a side **0.868×** (8.50 M);
   batches of 4,096 tokens instead of 2,048 **1.114×** (1.93 s a step). Their BLEU is in experiments/recipe.py.
 
+On the 2-core AMD EPYC with AVX-512 where the peer trains faster (experiments/opennmt_race.py, 0.88x; 2026-12-05,
+matmul 212 GFLOP/s in the run; `python experiments/train_levers.py --only train_levers_epyc_2core.json`: three
+rounds of 20 steps, each variant over its own first batches), target tokens/s against the preset's 1,549:
+sources and targets bucketed apart (`data.pair_shapes=30`; padding 5.4% / 6.3% of target / source positions against
+8.2% / 11.4%, 16 programs compiled in 81 s against 8 in 42 s) **1.027x**; without the non-finite guard
+(`train.nonfinite_limit=0`) **1.023x**; the flattened update (`train.flat_update=true`) 0.998x. Together they would
+not close the gap to the peer (1/0.88 = 1.14x); each stays a switch, off (`pair_shapes` changes which pairs share a
+batch, and its BLEU has not been measured).
+
 Profile (train_profile_opennmt.json; batch shape [128, 16], the most frequent; 2,446 target tokens/s, 0.714 s a
 step, MFU 0.43; the untraced step 0.749 s, traced 1.155 s):
 
