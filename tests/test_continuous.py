@@ -234,8 +234,10 @@ def test_a_lane_change_moves_each_busy_slots_search_whole():
     np.testing.assert_array_equal(grown.ctx[:2], small.ctx)
     np.testing.assert_array_equal(grown.ctx[2:], empty.ctx[2:])
     cpu = {1: 0.84, 2: 1.11, 4: 1.6, 8: 2.81, 12: 3.9, 16: 4.95, 24: 7.15, 32: 9.49, 48: 14.4, 64: 19.2}
-    assert lane_cap(cpu) == 12  # 0.325 ms a slot-step against 0.296 at the cheapest (32)
+    assert lane_cap(cpu) == 16  # the widest step within 6 ms
     assert lane_cap({lane: 1.0 + lane / 64 for lane in cpu}) == 64  # a step that costs little more when wider
+    assert lane_cap({lane: 8.0 + lane / 16 for lane in cpu}) == 64  # ... even when every step is over the budget
+    assert lane_cap({lane: 7.0 * lane for lane in cpu}) == 2  # within twice the narrowest step
     assert default_lanes(64) == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
     assert default_lanes(1) == (1,) and default_lanes(10) == (1, 2, 3, 4, 6, 8, 10)
 

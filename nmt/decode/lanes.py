@@ -4,8 +4,10 @@ A decoder step costs about as much as its slots hold rows, busy or not. Where it
 past a dozen slots) a wider lane buys no throughput, only a slower step for every sentence in it: 40 sentences
 sharing 64 slots each take a step of 64 slot-steps, while 16 slots and a short wait for one search each sentence at
 the same cost a slot-step and a quarter of the step time. Where a wider step costs little more (a GPU) every slot
-pays. So the cap is measured: the narrowest lane whose step costs no more a slot than the cheapest lane's, within a
-tolerance.
+pays. So the cap is measured: the widest lane whose step stays within a budget (STEP_BUDGET_MS, or twice the
+one-slot step where that is longer). A rule on the cost a slot-step (the narrowest lane within 10% of the cheapest)
+was tried first: on a noisy 2-core machine it gave 16 in one process and 48 in another, as slower steps flatten the
+curve, and the server did worse with 48 (experiments/serve_load.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import jax.numpy as jnp
 
 from nmt.decode.continuous import QueueState
 
-CAP_TOLERANCE = 0.10  # a lane this much dearer a slot-step than the cheapest is still as good for throughput
+STEP_BUDGET_MS = 6.0  # a 50-step sentence searched in 300 ms: room to wait for a slot under a 500 ms p99
 
 
 def default_lanes(slots: int) -> tuple[int, ...]:
@@ -35,10 +37,11 @@ def pick_lane(lanes: tuple[int, ...], unread: int, busy: int, cap: int) -> int:
     return next((lane for lane in lanes if lane >= want), lanes[-1])
 
 
-def lane_cap(ms_per_step: dict[int, float], tolerance: float = CAP_TOLERANCE) -> int:
-    """The narrowest lane whose step costs a slot at most (1 + tolerance) times what the cheapest lane's does."""
-    bound = (1 + tolerance) * min(ms / lane for lane, ms in ms_per_step.items())
-    return min(lane for lane, ms in ms_per_step.items() if ms / lane <= bound)
+def lane_cap(ms_per_step: dict[int, float], budget_ms: float = STEP_BUDGET_MS) -> int:
+    """The widest lane whose step takes at most `budget_ms`, or twice the narrowest lane's step where that is
+    longer (a wider step that costs little more is always worth it)."""
+    bound = max(budget_ms, 2 * ms_per_step[min(ms_per_step)])
+    return max((lane for lane, ms in ms_per_step.items() if ms <= bound), default=min(ms_per_step))
 
 
 @jax.jit

@@ -43,8 +43,8 @@ def parser() -> cli.Parser:
         type=int,
         default=None,
         help="the most slots the live search uses while sentences wait for one (default: measured at warm-up, the "
-        "narrowest lane whose step costs a slot no more than the cheapest lane's, within 10%%; --lane-cap equal to --slots: "
-        "every slot)",
+        "widest lane whose step takes at most 6 ms, or twice the one-slot step where that is longer; --lane-cap equal "
+        "to --slots: every slot)",
     )
     p.add_argument(
         "--no-solo",
