@@ -288,6 +288,7 @@ class LiveQueue:
         return searched
 
     def busy_slots(self) -> int:
+        """Slots that hold a sentence, read from the device (`busy` keeps the same count on the host)."""
         return int(np.sum(np.asarray(self.state.sentence) >= 0))
 
     def waiting(self) -> int:
