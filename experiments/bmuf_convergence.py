@@ -59,6 +59,38 @@ parameters once a block). Two readings:
   low-communication methods: 1.94× at K = 2 and 2.98× at K = 4, near linear, then 3.76× at K = 8 and 16, where the
   critical-batch limit above shows again.
 
+**Adam workers at K = 4: what makes BMUF work** (2026-12-05, this machine; τ = 8, 1,024-step target, the same
+toy model; each row `python experiments/bmuf_convergence.py --workers 1,4 --methods bmuf ... --out
+experiments/results/bmuf_adam/<name>`, about 3 min; the K = 1 target, recomputed by each, was 4.4895 in all).
+Speed-up = 1,024 / per-worker steps to it:
+
+| name | block momentum η | local lr | Adam's moments at a block | K = 4 |
+|---|---|---|---|---|
+| `sync_average` (`--methods sync,average`): `sync` | – | × √K | – | 2.84 |
+| `sync_average`: `average` | – | × √K | kept | 2.10 |
+| `sqrtk_keep` | 1 − 1/√K, Nesterov | × 1 | kept | 1.39 |
+| `sqrtk_warm64` | 1 − 1/√K, Nesterov, 64 synchronous steps first | × 1 | kept | 2.00 |
+| `sqrtk_average` | 1 − 1/√K, Nesterov | × 1 | averaged | 1.29 |
+| `sqrtk_reset` | 1 − 1/√K, Nesterov | × 1 | restarted | not reached (best 4.9105) |
+| `eta05_lrsqrt` | 0.5, Nesterov | × √K | kept | 1.78 |
+| `eta025_lrsqrt` | 0.25, Nesterov | × √K | kept | 2.00 |
+| `eta025_lrsqrt_average` | 0.25, Nesterov | × √K | averaged | 2.29 |
+| `eta0_lrsqrt_average` | 0 (model averaging) | × √K | averaged | 2.37 |
+| `average_average_tau24` (`--methods average --opt-state average --tau 24`): `average` | – | × √K | averaged, τ = 24 | 2.13 |
+| `eta025_lrsqrt_average_tau24` (`--tau 24`) | 0.25, Nesterov | × √K | averaged, τ = 24 | 1.94 |
+
+With Adam workers the local rate carries the K-fold batch (× √K) better than block momentum does: the rows with
+η = 1 − 1/√K and the local rate kept (an amplification of √K by the block update instead) are all slower than
+`average`, and with the same moments less momentum is better (η 0.5, 0.25 with the moments kept: 1.78, 2.00; η
+0.25, 0 with them averaged: 2.29, 2.37). What helps is averaging Adam's moments with the models (2.29 and 2.37
+against 2.00 and 2.10 with the moments kept); restarting them every block (8 steps) is worse than anything, as each
+restart takes full-size first steps. One run each, evaluated every 8 steps: 2.29 and 2.37 are two evaluations apart.
+Even the best stays below `sync` (2.84), the critical-batch ceiling of this horizon. Averaging the moments costs
+bytes: the models and both moments once a block is 3 models' worth, so at τ = 8 a worker sends 2.7 times fewer bytes
+a step than `sync`, not 8; at τ = 24 (8 times fewer, as the models alone at τ = 8) `average` with the moments
+reaches 2.13 and BMUF with η = 0.25 1.94, against 2.10 for `average` at τ = 8 with the moments kept. So at the same
+bytes, block momentum buys nothing over plain model averaging with Adam workers on this model.
+
 **Longer horizons, BMUF on plain SGD** (same settings as the last row; only `--steps` changes the target).
 
 | K = 1 steps | target val loss | K = 2 | K = 4 | K = 8 | K = 16 | command, time |
@@ -213,6 +245,19 @@ def main(argv=None):
     )
     p.add_argument("--block-lr", type=float, default=1.0, help="BMUF block learning rate")
     p.add_argument(
+        "--opt-state",
+        choices=("keep", "average", "reset"),
+        default="keep",
+        help="each worker's Adam moments at a block update (average, bmuf): kept, averaged over the workers, or "
+        "restarted (parallel.average_opt_state / parallel.reset_opt_state)",
+    )
+    p.add_argument(
+        "--bmuf-lr-rule",
+        choices=("sqrt", "linear", "none"),
+        default="none",
+        help="BMUF's local learning-rate rule (parallel.lr_rule); sync and average keep theirs",
+    )
+    p.add_argument(
         "--nesterov",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -294,7 +339,8 @@ def main(argv=None):
     write(results, curves, target, baseline, args.out)  # K = 1 alone (--workers 1) is a result too
     for method in results:
         for k in ks[1:]:
-            eta, rule = args.block_momentum(k), LR_RULE[args.optimizer][method]
+            eta = args.block_momentum(k)
+            rule = args.bmuf_lr_rule if method == "bmuf" else LR_RULE[args.optimizer][method]
             cfg = get_config(
                 "tiny",
                 base
@@ -306,6 +352,8 @@ def main(argv=None):
                     f"parallel.block_momentum={eta}",
                     f"parallel.block_lr={args.block_lr}",
                     f"parallel.nesterov={args.nesterov}",
+                    f"parallel.average_opt_state={args.opt_state == 'average'}",
+                    f"parallel.reset_opt_state={args.opt_state == 'reset'}",
                 ],
             )
             cap = min(steps, 8 * steps // k)  # a run that needs more shows a speed-up below K/8: stop it there

@@ -98,6 +98,48 @@ def test_workers_given_identical_data_match_a_single_worker(method):
     assert_trees_close(workers.model_params(state, 6), ref.params)
 
 
+def test_restarted_moments_match_a_single_worker_that_restarts_adam_at_each_block():
+    """Workers given identical data with η = 0 and ζ = 1 are one worker; restarting the moments at each block is
+    then that worker restarting Adam (moments and bias correction) every 2 steps, its schedule going on."""
+    from nmt.parallel.algorithms import restart_moments
+
+    cfg = config(
+        "parallel.method=bmuf",
+        "parallel.sync_every=2",
+        "parallel.block_momentum=0.0",
+        "parallel.block_lr=1.0",
+        "parallel.reset_opt_state=true",
+    )
+    data = batches(5, 4, same=True)
+    workers, state = run(cfg, 4, data)
+    single = config()
+    model = make_model(single, VOCAB)
+    opt = step_lib.make_optimizer(single.train)
+    ref = step_lib.init_train_state(model, opt, jax.random.key(0))
+    step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))
+    for i, b in enumerate(data):
+        ref, _ = step(ref, {k: jnp.asarray(v[0]) for k, v in b.items()}, jax.random.key(1))
+        if i % 2 == 1:
+            ref = ref.replace(opt_state=restart_moments(ref.opt_state))
+            at_block = ref.params
+    assert_trees_close(workers.model_params(state, 5), at_block)  # the global model of the last block (step 4)
+    assert_trees_close(jax.tree.map(lambda w: w[0], state.params), ref.params)  # a worker, one step further
+    counts = [int(x) for x in jax.tree.leaves(jax.tree.map(lambda x: x[0], state.opt_state)) if x.ndim == 0]
+    assert sorted(counts) == [1, 5]  # Adam's count since the last restart, the schedule's since the start
+
+
+def test_the_momentum_rule_sets_eta_by_the_number_of_workers():
+    data = batches(6, 4)
+    common = ["parallel.method=bmuf", "parallel.sync_every=2", "parallel.nesterov=true"]
+    by_rule, ruled = run(config(*common, "parallel.momentum_rule=inverse_k"), 4, data)
+    fixed, fixed_state = run(config(*common, "parallel.block_momentum=0.75"), 4, data)
+    assert by_rule.eta == 0.75 and fixed.eta == 0.75
+    assert_trees_close(ruled.global_params, fixed_state.global_params)
+    sqrt_workers, sqrt_state = run(config(*common, "parallel.momentum_rule=inverse_sqrt_k"), 4, data)
+    assert sqrt_workers.eta == 0.5
+    assert not np.allclose(jax.tree.leaves(sqrt_state.global_params)[0], jax.tree.leaves(ruled.global_params)[0])
+
+
 def test_average_with_one_step_blocks_and_sgd_equals_sync():
     common = ["train.optimizer=sgd", "train.clip_norm=0", "train.lr=0.5"]
     data = batches(4, 4)

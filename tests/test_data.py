@@ -173,7 +173,17 @@ def test_load_data_summaries(corpus_dir, caplog):
 def test_config_errors_are_one_line():
     from nmt.config import ConfigError
 
-    for bad in (["model.hiden=3"], ["train.lr=abc"], ["model.attention=cosine"], ["data.buckets=[8,4]"], ["x"]):
+    for bad in (
+        ["model.hiden=3"],
+        ["train.lr=abc"],
+        ["model.attention=cosine"],
+        ["data.buckets=[8,4]"],
+        ["x"],
+        ["parallel.momentum_rule=1-1/K"],
+        ["parallel.average_opt_state=true", "parallel.reset_opt_state=true"],
+    ):
         with pytest.raises(ConfigError) as e:
             get_config("tiny", bad)
         assert "\n" not in str(e.value)
+        if bad[0].startswith("parallel."):  # the option is named
+            assert bad[-1].split("=")[0] in str(e.value)

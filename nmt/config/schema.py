@@ -8,6 +8,7 @@ import re
 ATTENTIONS = ("general", "dot", "bahdanau")
 ENCODERS = ("gnmt", "brnn")
 INITS = ("default", "uniform")
+MOMENTUM_RULES = ("fixed", "inverse_k", "inverse_sqrt_k")  # parallel.momentum_rule
 DTYPES = ("float32", "bfloat16", "float64")  # float64 needs jax_enable_x64 (gradient checks)
 
 
@@ -233,17 +234,20 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ParallelConfig:
-    """Several workers (devices, on one or many hosts); defaults of the BMUF options follow fairseq's."""
+    """Several workers (devices, on one or many hosts); the BMUF options are fairseq's, with η and Nesterov set for
+    Adam workers (docs/parallel.md)."""
 
     method: str = "none"  # none | sync (gradients averaged every step) | average (models every τ steps) | bmuf
     workers: int = 0  # 0 = every device of every process
     devices: int = 0  # devices the workers share (0 = one each); workers must be a multiple of it
     sync_every: int = 50  # τ: local steps per block (average, bmuf); fairseq's global_sync_iter
     block_lr: float = 1.0
-    block_momentum: float = 0.875
-    nesterov: bool = False  # workers start each block from the look-ahead point (fairseq's use_nbm)
+    block_momentum: float = 0.25  # η, or by K with momentum_rule; why 0.25: docs/parallel.md
+    momentum_rule: str = "fixed"  # fixed (block_momentum) | inverse_k (1 − 1/K, Chen & Huo) | inverse_sqrt_k (1 − 1/√K)
+    nesterov: bool = True  # workers start each block from the look-ahead point (fairseq's use_nbm)
     warmup_steps: int = 500  # every-step gradient averaging before the first block (fairseq's warmup_iterations)
     average_opt_state: bool = False  # also average Adam's moments at each block (fairseq's average_sync)
+    reset_opt_state: bool = False  # restart Adam's moments (and their step count) at each block instead
     lr_rule: str = "sqrt"  # local lr × sqrt(K) | linear (× K) | none; see nmt/parallel/algorithms.py
     plateau_decay: float = 0.5  # lr × this when the val loss does not improve at an evaluation (1 = never)
 
@@ -252,6 +256,10 @@ class ParallelConfig:
             raise ConfigError(f"parallel.method: expected none, sync, average or bmuf, got {self.method!r}")
         if self.lr_rule not in ("sqrt", "linear", "none"):
             raise ConfigError(f"parallel.lr_rule: expected sqrt, linear or none, got {self.lr_rule!r}")
+        if self.momentum_rule not in MOMENTUM_RULES:
+            raise ConfigError(f"parallel.momentum_rule: expected one of {MOMENTUM_RULES}, got {self.momentum_rule!r}")
+        if self.average_opt_state and self.reset_opt_state:
+            raise ConfigError("parallel.average_opt_state and parallel.reset_opt_state: choose one")
         if self.sync_every < 1 or self.workers < 0 or self.devices < 0 or self.warmup_steps < 0:
             raise ConfigError("parallel.sync_every must be >= 1; parallel.workers, devices and warmup_steps >= 0")
         if self.devices and self.workers % self.devices:

@@ -64,6 +64,27 @@ def lr_multiplier(rule: str, workers: int) -> float:
     return {"sqrt": math.sqrt(workers), "linear": float(workers), "none": 1.0}[rule]
 
 
+def block_momentum(pc: ParallelConfig, workers: int) -> float:
+    """η for K workers: `parallel.block_momentum`, or Chen & Huo's 1 − 1/K (the block update amplifies the averaged
+    displacement K times, as a K times larger step would) or 1 − 1/√K (√K times: the square-root rule of Adam)."""
+    return {
+        "fixed": pc.block_momentum,
+        "inverse_k": 1.0 - 1.0 / workers,
+        "inverse_sqrt_k": 1.0 - workers**-0.5,
+    }[pc.momentum_rule]
+
+
+def restart_moments(opt_state):
+    """Adam's moments and their step count (so its bias correction starts again), and SGD's momentum, set to zero;
+    the learning-rate schedule's own count and everything else are kept."""
+    moments = (optax.ScaleByAdamState, optax.TraceState)
+    return jax.tree.map(
+        lambda s: jax.tree.map(jnp.zeros_like, s) if isinstance(s, moments) else s,
+        opt_state,
+        is_leaf=lambda s: isinstance(s, moments),
+    )
+
+
 def comm_bytes_per_step(pc: ParallelConfig, workers: int, param_bytes: int, opt_bytes: int, steps: int) -> float:
     """Bytes each worker sends per step, averaged over `steps` steps, for a ring all-reduce (2(K−1)/K × size):
     gradients every step for sync and during warm-up; the models (and Adam's moments when averaged) once a block."""
@@ -94,6 +115,7 @@ class Workers:
         if self.count % mesh.size:
             raise ValueError(f"Workers: {self.count} workers do not divide evenly over {mesh.size} devices")
         self.local_step = local_step(lr_multiplier(self.pc.lr_rule, self.count))
+        self.eta = block_momentum(self.pc, self.count)
         stacked = self.pc.method != "sync"
         self._shardings = ParallelState(
             replicated(mesh),
@@ -169,7 +191,7 @@ class Workers:
         if pc.method == "average":
             glob, momentum, start = avg, state.momentum, avg
         else:
-            eta, zeta = pc.block_momentum, pc.block_lr
+            eta, zeta = self.eta, pc.block_lr
             prev_start = (
                 jax.tree.map(lambda g, d: g + eta * d, state.global_params, state.momentum)
                 if pc.nesterov
@@ -184,6 +206,8 @@ class Workers:
                 lambda x: jnp.broadcast_to(x.mean(0), x.shape) if jnp.issubdtype(x.dtype, jnp.floating) else x,
                 opt_state,
             )
+        elif pc.reset_opt_state:
+            opt_state = restart_moments(opt_state)
         return state.replace(params=self._expand(start), opt_state=opt_state, global_params=glob, momentum=momentum)
 
     def _start_blocks(self, state: ParallelState) -> ParallelState:
