@@ -61,6 +61,16 @@ def run(cfg, k, data, steps=None, state=None, start=0, devices=None):
     return workers, state
 
 
+def single_worker():
+    """The plain single-worker train state of `config()` and its jitted step (op by op, its scans would compile
+    again at every step)."""
+    single = config()
+    model = make_model(single, VOCAB)
+    opt = step_lib.make_optimizer(single.train)
+    step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))
+    return step_lib.init_train_state(model, opt, jax.random.key(0)), step
+
+
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
@@ -87,14 +97,9 @@ def test_workers_given_identical_data_match_a_single_worker(method):
     cfg = config(f"parallel.method={method}", "parallel.sync_every=2", *extra)
     data = batches(6, 4, same=True)
     workers, state = run(cfg, 4, data)
-    single = config()
-    model = make_model(single, VOCAB)
-    opt = step_lib.make_optimizer(single.train)
-    ref = step_lib.init_train_state(model, opt, jax.random.key(0))
-    step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))  # op by op, its
-    for b in data:  # scans would compile again at every step
-        one = {k: jnp.asarray(v[0]) for k, v in b.items()}
-        ref, _ = step(ref, one, jax.random.key(1))
+    ref, step = single_worker()
+    for b in data:
+        ref, _ = step(ref, {k: jnp.asarray(v[0]) for k, v in b.items()}, jax.random.key(1))
     assert_trees_close(workers.model_params(state, 6), ref.params)
 
 
@@ -112,11 +117,7 @@ def test_restarted_moments_match_a_single_worker_that_restarts_adam_at_each_bloc
     )
     data = batches(5, 4, same=True)
     workers, state = run(cfg, 4, data)
-    single = config()
-    model = make_model(single, VOCAB)
-    opt = step_lib.make_optimizer(single.train)
-    ref = step_lib.init_train_state(model, opt, jax.random.key(0))
-    step = jax.jit(functools.partial(step_lib.train_step, model=model, optimizer=opt, smoothing=0.1))
+    ref, step = single_worker()
     for i, b in enumerate(data):
         ref, _ = step(ref, {k: jnp.asarray(v[0]) for k, v in b.items()}, jax.random.key(1))
         if i % 2 == 1:
