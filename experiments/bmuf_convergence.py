@@ -224,13 +224,13 @@ def train_until(
     return None, curve, workers, state
 
 
-def block_momentum(rule: str):
-    """--block-momentum as a function of K: a number, 1-1/K or 1-1/sqrtK."""
-    rules = {"1-1/K": lambda k: 1 - 1 / k, "1-1/sqrtK": lambda k: 1 - k**-0.5}
+def block_momentum(rule: str) -> str:
+    """--block-momentum as the override that sets it: a number, or 1-1/K and 1-1/sqrtK as parallel.momentum_rule
+    (η by the number of workers, nmt.parallel.algorithms.block_momentum)."""
+    rules = {"1-1/K": "inverse_k", "1-1/sqrtK": "inverse_sqrt_k"}
     if rule in rules:
-        return rules[rule]
-    eta = float(rule)  # argparse reports a ValueError as an invalid --block-momentum
-    return lambda k: eta
+        return f"parallel.momentum_rule={rules[rule]}"
+    return f"parallel.block_momentum={float(rule)}"  # argparse reports a ValueError as an invalid --block-momentum
 
 
 def main(argv=None):
@@ -339,7 +339,6 @@ def main(argv=None):
     write(results, curves, target, baseline, args.out)  # K = 1 alone (--workers 1) is a result too
     for method in results:
         for k in ks[1:]:
-            eta = args.block_momentum(k)
             rule = args.bmuf_lr_rule if method == "bmuf" else LR_RULE[args.optimizer][method]
             cfg = get_config(
                 "tiny",
@@ -349,7 +348,7 @@ def main(argv=None):
                     f"parallel.sync_every={args.tau}",
                     f"parallel.warmup_steps={args.warmup}",
                     f"parallel.lr_rule={rule}",
-                    f"parallel.block_momentum={eta}",
+                    args.block_momentum,
                     f"parallel.block_lr={args.block_lr}",
                     f"parallel.nesterov={args.nesterov}",
                     f"parallel.average_opt_state={args.opt_state == 'average'}",

@@ -4,15 +4,15 @@ tokens per worker and step).
 
     NMT_DATA_DIR=../shared/data/multi30k python experiments/bmuf_real.py --steps 1000 --workers 1,4
 
-Every run is `python -m nmt.train --preset multi30k` with `train.ema_decay=0` (the moving average is not defined
-for several workers, so K = 1 goes without it too), the local learning rate × √K for K workers
-(`parallel.lr_rule=sqrt`, the default) and the preset's schedule, its warm-up (and with it the rsqrt decay) over
-train.warmup_steps / K per-worker steps, so that every K follows the same rate against sentences seen
-(--no-warmup-by-samples: the same steps for every K). K workers share two simulated CPU devices (vmapped there), so the speed-up is counted in per-worker steps, what K real workers would
-see in wall time, not in seconds here. K = 1 runs --steps steps; its greedy val BLEU at the last (the trainer's own
-measure) is the target, and every K is credited with its first evaluation at or above it. A K > 1 run is stopped
-once it gets there, or after min(steps, ceil(2·steps/K)) steps (a speed-up below K/2 is reported as not reached).
-`sync` is the ceiling the averaging methods can approach: a K times larger batch every step.
+Every run is `python -m nmt.train --preset multi30k` with `train.ema_decay=0` (the moving average is not defined for
+several workers, so K = 1 goes without it too), the local learning rate × √K for K workers (`parallel.lr_rule=sqrt`,
+the default) and the preset's schedule, its warm-up (and with it the rsqrt decay) over train.warmup_steps / K
+per-worker steps, so that every K follows the same rate against sentences seen (--no-warmup-by-samples: the same steps
+for every K). K workers share two simulated CPU devices (vmapped there), so the speed-up is counted in per-worker
+steps, what K real workers would see in wall time, not in seconds here. K = 1 runs --steps steps; its greedy val BLEU
+at the last (the trainer's own measure) is the target, and every K is credited with its first evaluation at or above
+it. A K > 1 run is stopped once it gets there, or after min(steps, ceil(2·steps/K)) steps (a speed-up below K/2 is
+reported as not reached). `sync` is the ceiling the averaging methods can approach: a K times larger batch every step.
 
 Writes bmuf_real.json ({"target_bleu", "k1_first_step", method: {K: {"steps", "speedup", "bytes_per_step",
 "sync_bytes_per_step", "curve": [[step, bleu], ...]}}}) and bmuf_real.png under --out.
@@ -28,6 +28,9 @@ import signal
 import subprocess
 import sys
 import time
+
+from nmt.config import get_config
+from nmt.parallel import comm_bytes_per_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = ["train.ema_decay=0", "train.patience=0", "parallel.warmup_steps=0"]
@@ -90,8 +93,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     ks = [int(k) for k in args.workers.split(",")]
     base = BASE + args.set.split()
-    from nmt.config import get_config
-
     warmup = get_config(args.preset, base).train.warmup_steps
     os.makedirs(args.runs, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
@@ -168,9 +169,6 @@ def equivalent(run: list, k1: list) -> dict:
 
 def bytes_per_step(preset: str, overrides: list[str], k: int, steps: int, params: int) -> float:
     """Bytes each worker sends a step (ring all-reduce) of `params` float32 parameters and Adam's two moments."""
-    from nmt.config import get_config
-    from nmt.parallel import comm_bytes_per_step
-
     cfg = get_config(preset, overrides)
     return comm_bytes_per_step(cfg.parallel, k, 4 * params, 8 * params, steps)
 
