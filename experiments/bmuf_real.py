@@ -8,13 +8,15 @@ Every run is `python -m nmt.train --preset multi30k` with `train.ema_decay=0` (t
 several workers, so K = 1 goes without it too), the local learning rate × √K for K workers (`parallel.lr_rule=sqrt`,
 the default) and the preset's schedule, its warm-up (and with it the rsqrt decay) over train.warmup_steps / K
 per-worker steps, so that every K follows the same rate against sentences seen (--no-warmup-by-samples: the same steps
-for every K). K workers share two simulated CPU devices (vmapped there), so the speed-up is counted in per-worker
-steps, what K real workers would see in wall time, not in seconds here. K = 1 runs --steps steps; its greedy val BLEU
-at the last (the trainer's own measure) is the target, and every K is credited with its first evaluation at or above
-it. A K > 1 run is stopped once it gets there, or after min(steps, ceil(2·steps/K)) steps (a speed-up below K/2 is
-reported as not reached). `sync` is the ceiling the averaging methods can approach: a K times larger batch every step.
+for every K). K workers share --devices devices (two simulated CPU devices by default, vmapped there; 1 on a one-GPU
+machine), so the speed-up is counted in per-worker steps, what K real workers would see in wall time, not in seconds
+here. K = 1 runs --steps steps; its greedy val BLEU at the last (the trainer's own measure) is the target, and every K
+is credited with its first evaluation at or above it. A K > 1 run is stopped once it gets there, or after
+min(steps, ceil(2·steps/K)) steps (a speed-up below K/2 is reported as not reached). `sync` is the ceiling the
+averaging methods can approach: a K times larger batch every step. Each bmuf configuration (--bmuf) goes under its own
+--bmuf-name, in the results and in the runs' directory names.
 
-Writes bmuf_real.json ({"target_bleu", "k1_first_step", method: {K: {"steps", "speedup", "bytes_per_step",
+Writes bmuf_real.json ({"target_bleu", "k1_first_step", method or bmuf name: {K: {"steps", "speedup", "bytes_per_step",
 "sync_bytes_per_step", "curve": [[step, bleu], ...]}}}) and bmuf_real.png under --out.
 """
 
@@ -80,11 +82,22 @@ def main(argv=None):
         help="overrides of parallel.* for bmuf, separated by spaces (default: the configuration's defaults)",
     )
     p.add_argument(
+        "--bmuf-name",
+        default="bmuf",
+        help="the name of this bmuf variant in the results and its runs' directories (one name per --bmuf)",
+    )
+    p.add_argument(
         "--warmup-by-samples",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="K workers warm the learning rate up over the preset's train.warmup_steps / K steps, so that every K "
         "follows the same rate against sentences seen (its rsqrt decay included)",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=2,
+        help="devices the K workers share (simulated CPU devices here; 1 on a one-GPU machine)",
     )
     p.add_argument("--preset", default="multi30k", help="the configuration every run starts from")
     p.add_argument("--set", default="", help="overrides for every run, separated by spaces (e.g. data.dir=DIR)")
@@ -109,9 +122,10 @@ def main(argv=None):
         params = json.load(f)["parameters"]
     first = next(s for s, b in curve if b >= target)
     log(f"target val BLEU {target:.2f} (K=1 after {args.steps} steps; first reached at step {first})")
-    results.update(target_bleu=target, k1_steps=args.steps, k1_first_step=first, tau=args.tau, bmuf_overrides=args.bmuf)
+    results.update(target_bleu=target, k1_steps=args.steps, k1_first_step=first, tau=args.tau)
     results["k1"] = {"curve": curve}
-    for method in args.methods.split(","):
+    names = [args.bmuf_name if m == "bmuf" else m for m in args.methods.split(",")]
+    for method, name in zip(args.methods.split(","), names):
         for k in [k for k in ks if k > 1]:
             cap = min(args.steps, math.ceil(2 * args.steps / k))
             extra = args.bmuf.split() if method == "bmuf" else []
@@ -121,17 +135,17 @@ def main(argv=None):
                 f"train.eval_every={max(1, args.eval_every // k)}",
                 f"parallel.method={method}",
                 f"parallel.workers={k}",
-                f"parallel.devices={min(k, 2)}",
+                f"parallel.devices={min(k, args.devices)}",
                 f"parallel.sync_every={args.tau}",
                 f"train.warmup_steps={warm}",
                 *extra,
             ]
-            workdir = os.path.join(args.runs, f"{method}_k{k}_{args.steps}_warm{warm}")
+            workdir = os.path.join(args.runs, f"{name}_k{k}_{args.steps}_warm{warm}")
             run = val_curve(workdir)  # a finished run is read, not run again
             if not run or (run[-1][0] < cap and all(b < target for _, b in run)):
-                run = train(workdir, args.preset, overrides, target, min(k, 2))
+                run = train(workdir, args.preset, overrides, target, min(k, args.devices))
             reached = next((s for s, b in run if b >= target), None)
-            results.setdefault(method, {})[str(k)] = {
+            results.setdefault(name, {})[str(k)] = {
                 "steps": reached,
                 "speedup": first / reached if reached else None,
                 "budget": cap,
@@ -142,15 +156,11 @@ def main(argv=None):
                 "overrides": overrides,
                 "curve": run,
             }
-            log(f"{method} K={k}: {'reached at ' + str(reached) if reached else 'not reached in ' + str(cap)}")
+            log(f"{name} K={k}: {'reached at ' + str(reached) if reached else 'not reached in ' + str(cap)}")
             with open(results_path, "w") as f:
                 json.dump(results, f, indent=1)
             plot(results, args.out)
-    print(
-        json.dumps(
-            {m: {k: r["speedup"] for k, r in v.items()} for m, v in results.items() if m in args.methods.split(",")}
-        )
-    )
+    print(json.dumps({m: {k: r["speedup"] for k, r in v.items()} for m, v in results.items() if m in names}))
 
 
 def equivalent(run: list, k1: list) -> dict:

@@ -52,8 +52,9 @@ def test_convergence_study_runs_on_a_toy_corpus(corpus_dir, tmp_path):
 
 
 def test_the_study_of_the_real_model_runs_the_train_command(corpus_dir, tmp_path):
-    """experiments/bmuf_real.py with the tiny preset on the toy corpus: K = 1 sets the target, K = 2 `average` is
-    credited with its first evaluation at it (or none within its budget of ceil(2 * 4 / 2) steps)."""
+    """experiments/bmuf_real.py with the tiny preset on the toy corpus: K = 1 sets the target, K = 2 with a named
+    bmuf configuration, both workers on one device, is credited with its first evaluation at it (or none within its
+    budget of ceil(2 * 4 / 2) steps)."""
     import json
 
     from tests.helpers import tiny_overrides
@@ -73,7 +74,13 @@ def test_the_study_of_the_real_model_runs_the_train_command(corpus_dir, tmp_path
             "--workers",
             "1,2",
             "--methods",
-            "average",
+            "bmuf",
+            "--bmuf",
+            "parallel.block_momentum=0",
+            "--bmuf-name",
+            "bmuf_eta0",
+            "--devices",
+            "1",
             "--tau",
             "2",
             "--runs",
@@ -91,7 +98,8 @@ def test_the_study_of_the_real_model_runs_the_train_command(corpus_dir, tmp_path
     res = json.load(open(tmp_path / "out" / "bmuf_real.json"))
     k1 = res["k1"]["curve"]
     assert [s for s, _ in k1] == [2, 4] and res["target_bleu"] == k1[-1][1]
-    two = res["average"]["2"]
+    two = res["bmuf_eta0"]["2"]
+    assert {"parallel.block_momentum=0", "parallel.devices=1", "parallel.method=bmuf"} <= set(two["overrides"])
     assert two["budget"] == 4 and [s for s, _ in two["curve"]][0] == 1
     reached = next((s for s, b in two["curve"] if b >= res["target_bleu"]), None)
     assert two["steps"] == reached and two["curve"][-1][0] <= 4
