@@ -139,6 +139,10 @@ def test_the_momentum_rule_sets_eta_by_the_number_of_workers():
     sqrt_workers, sqrt_state = run(config(*common, "parallel.momentum_rule=inverse_sqrt_k"), 4, data)
     assert sqrt_workers.eta == 0.5
     assert not np.allclose(jax.tree.leaves(sqrt_state.global_params)[0], jax.tree.leaves(ruled.global_params)[0])
+    slowmo, slowmo_state = run(config(*common, "parallel.momentum_rule=slowmo"), 4, data)
+    average, average_state = run(config("parallel.method=average", "parallel.sync_every=2"), 4, data)
+    assert slowmo.eta == 0.0  # fairseq's slow momentum up to 16 workers: the block update is the average
+    assert_trees_close(slowmo_state.global_params, average.model_params(average_state, 6))
 
 
 def test_average_with_one_step_blocks_and_sgd_equals_sync():

@@ -8,7 +8,7 @@ import re
 ATTENTIONS = ("general", "dot", "bahdanau")
 ENCODERS = ("gnmt", "brnn")
 INITS = ("default", "uniform")
-MOMENTUM_RULES = ("fixed", "inverse_k", "inverse_sqrt_k")  # parallel.momentum_rule
+MOMENTUM_RULES = ("fixed", "inverse_k", "inverse_sqrt_k", "slowmo")  # parallel.momentum_rule
 DTYPES = ("float32", "bfloat16", "float64")  # float64 needs jax_enable_x64 (gradient checks)
 
 
@@ -243,7 +243,8 @@ class ParallelConfig:
     sync_every: int = 50  # τ: local steps per block (average, bmuf); fairseq's global_sync_iter
     block_lr: float = 1.0
     block_momentum: float = 0.25  # η, or by K with momentum_rule; why 0.25: docs/parallel.md
-    momentum_rule: str = "fixed"  # fixed (block_momentum) | inverse_k (1 − 1/K, Chen & Huo) | inverse_sqrt_k (1 − 1/√K)
+    # fixed (block_momentum) | inverse_k (1 − 1/K, Chen & Huo) | inverse_sqrt_k (1 − 1/√K) | slowmo (fairseq's table)
+    momentum_rule: str = "fixed"
     nesterov: bool = True  # workers start each block from the look-ahead point (fairseq's use_nbm)
     warmup_steps: int = 500  # every-step gradient averaging before the first block (fairseq's warmup_iterations)
     average_opt_state: bool = False  # also average Adam's moments at each block (fairseq's average_sync)
