@@ -18,6 +18,9 @@ averaging methods can approach: a K times larger batch every step. Each bmuf con
 
 Writes bmuf_real.json ({"target_bleu", "k1_first_step", method or bmuf name: {K: {"steps", "speedup", "bytes_per_step",
 "sync_bytes_per_step", "curve": [[step, bleu], ...]}}}) and bmuf_real.png under --out.
+
+Results (2026-12-05, the 2-core development machine, K = 4 and 8, about 3 hours): the table and its commands are in
+docs/parallel.md, "Adam workers"; the files in experiments/results/bmuf_real/.
 """
 
 from __future__ import annotations
@@ -191,11 +194,13 @@ def plot(results: dict, out: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(*zip(*results["k1"]["curve"]), "k-", label="K=1")
-    for method, by_k in results.items():
-        if isinstance(by_k, dict) and method != "k1":
-            for k, r in by_k.items():
-                if r.get("curve"):
-                    ax.plot(*zip(*r["curve"]), "o-", ms=3, label=f"{method} K={k}")
+    methods = [m for m, by_k in results.items() if isinstance(by_k, dict) and m != "k1"]
+    styles = {"2": ":", "4": "-", "8": "--"}  # a colour per method, a line style per K
+    for colour, method in enumerate(methods):
+        for k, r in sorted(results[method].items(), key=lambda kv: int(kv[0])):
+            if r.get("curve"):
+                ls = styles.get(k, "-.")
+                ax.plot(*zip(*r["curve"]), marker="o", ls=ls, color=f"C{colour}", ms=3, label=f"{method} K={k}")
     ax.axhline(results["target_bleu"], color="k", ls=":")
     ax.set(xlabel="per-worker steps", ylabel="val BLEU (greedy)", title="the default model, Adam workers")
     ax.legend(fontsize=7)
