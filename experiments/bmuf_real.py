@@ -57,7 +57,8 @@ def val_curve(workdir: str) -> list[tuple[int, float]]:
 def train(workdir: str, preset: str, overrides: list[str], target: float | None, devices: int):
     """Runs nmt.train in its own process (stopped with SIGTERM once an evaluation reaches `target`); returns its
     val BLEU curve [(step, bleu)]."""
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    flags = os.environ.get("XLA_FLAGS", "")  # the caller's flags (a GPU's, say) are kept, the device count added
+    env = dict(os.environ, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={devices}".strip())
     cmd = [sys.executable, "-m", "nmt.train", "--preset", preset, "--run", workdir, "--no-progress", *overrides]
     log(" ".join(cmd[1:]))
     with open(os.path.join(os.path.dirname(workdir), os.path.basename(workdir) + ".log"), "w") as out:

@@ -88,6 +88,12 @@ sources and targets bucketed apart (`data.pair_shapes=30`; padding 5.4% / 6.3% o
 (`train.nonfinite_limit=0`) **1.023x**; the flattened update (`train.flat_update=true`) 0.998x. Together they would
 not close the gap to the peer (1/0.88 = 1.14x); each stays a switch, off (`pair_shapes` changes which pairs share a
 batch, and its BLEU has not been measured).
+Computing in bfloat16 (`model.dtype=bfloat16`, float32 parameters; `--only train_bf16_epyc_2core.json`, 2026-12-06,
+matmul 210 GFLOP/s in the run) is **0.943x** the float32 step (1,385 against 1,468 target tokens/s), though the CPU
+has AVX512_BF16: XLA's CPU backend runs a bfloat16 product whose result is bfloat16 no faster than a float32 one, and
+faster only when it accumulates into a float32 result (`preferred_element_type`), which the model's layers do not ask
+for (`python experiments/bf16_dot.py`, bf16_dot.json, same day: 2,048 x 512 x 2,048 in 20.1 ms in float32, 21.8 ms
+bfloat16 to bfloat16, 10.5 ms bfloat16 to float32; the recurrent product 1.91, 2.40, 1.15 ms); the casts add the rest.
 
 Profile (train_profile_opennmt.json; batch shape [128, 16], the most frequent; 2,446 target tokens/s, 0.714 s a
 step, MFU 0.43; the untraced step 0.749 s, traced 1.155 s):
@@ -178,6 +184,18 @@ COMMANDS = {  # result file: the command that writes it (its last line)
         "noguard=train.nonfinite_limit=0",
         "--variant",
         "flat=train.flat_update=true",
+    ],
+    # bfloat16 compute (float32 parameters) against float32 on the same CPU
+    "train_bf16_epyc_2core.json": BENCH
+    + [
+        "--steps",
+        "10",
+        "--rounds",
+        "2",
+        "--variant",
+        "f32=model.dtype=float32",
+        "--variant",
+        "bf16=model.dtype=bfloat16",
     ],
     # the recipe's width, depth and batch levers (experiments/recipe.py): what a step and a token cost
     "train_sizes_multi30k.json": [
