@@ -55,6 +55,8 @@ from __future__ import annotations
 
 from nmt.tools.results import run_commands
 
+SLOTS64 = "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --slots 64 --no-baseline"
+EVAL = "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr"
 COMMANDS = {  # result file: the command that writes it (its last line)
     "eval_default_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr".split(),
     "bench_decode_default.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --slots 0".split(),
@@ -66,6 +68,13 @@ COMMANDS = {  # result file: the command that writes it (its last line)
     "bench_decode_shortlist256_slots64.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 256 --slots 64".split(),
     "bench_decode_shortlist512_slots64.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 512 --slots 64".split(),
     "eval_shortlist256_slots64_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr --shortlist 256 --slots 64".split(),
+    # the stop rules (`--stop`), each pair timed in one sitting, exact first
+    "bench_decode_slots64_exact.json": f"{SLOTS64} --stop exact".split(),
+    "bench_decode_slots64_current.json": f"{SLOTS64} --stop current".split(),
+    "bench_decode_shortlist256_slots64_exact.json": f"{SLOTS64} --shortlist 256 --stop exact".split(),
+    "bench_decode_shortlist256_slots64_current.json": f"{SLOTS64} --shortlist 256 --stop current".split(),
+    "eval_stop_current_test.json": f"{EVAL} --stop current".split(),
+    "eval_shortlist256_slots64_stop_current_test.json": f"{EVAL} --shortlist 256 --slots 64 --stop current".split(),
 }
 
 

@@ -38,6 +38,9 @@ def parser() -> cli.Parser:
     cli.add_which_arg(decode)
     decode.add_argument("--beam", type=int, default=5, help="beam size")
     decode.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent")
+    decode.add_argument(
+        "--stop", choices=("exact", "current"), default="exact", help="when a search ends (translate's)"
+    )
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3, help="timed repeats of each search (the median counts)")
@@ -66,7 +69,7 @@ def _decode(config, args) -> dict:
     from nmt.tools.bench_decode import bench_decode, load_model
 
     config, model, params, sp, sources, label, lexicon = load_model(config, args.run, args.overrides, args.which)
-    cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk)
+    cfg = BeamConfig(beam=args.beam, alpha=args.alpha, topk=args.topk, stop=args.stop)
     translator = Translator(
         [(model, params)],
         sp,
@@ -78,7 +81,7 @@ def _decode(config, args) -> dict:
     res = bench_decode(
         translator, sources[: args.sentences], args.batch1_sentences, args.repeats, baseline=not args.no_baseline
     )
-    return dict(res, model=label if args.run else f"preset {args.preset}, {label}")
+    return dict(res, model=label if args.run else f"preset {args.preset}, {label}", stop=args.stop)
 
 
 def _variants(specs: list[str]) -> dict | None:

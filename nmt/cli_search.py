@@ -27,6 +27,13 @@ def add_search_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS)
     add_penalty_args(parser)
     parser.add_argument("--max-len-a", type=float, default=1.5, help="output length limit a*src_len+b: a")
     parser.add_argument("--max-len-b", type=int, default=10, help="output length limit a*src_len+b: b")
+    parser.add_argument(
+        "--stop",
+        choices=("exact", "current"),
+        default="exact",
+        help="when a sentence's search ends: exact, once its n-best can no longer change; current, once no live "
+        "hypothesis scores above it at its own length (OpenNMT-py's rule: fewer steps, may differ)",
+    )
     add_speed_args(parser, slots)
 
 
@@ -100,7 +107,7 @@ def beam_config(args):
         length_penalty=args.length_penalty,
         ensemble_mean=getattr(args, "ensemble_mean", "log"),
     )
-    for name in ("beam", "max_len_a", "max_len_b", "topk"):
+    for name in ("beam", "max_len_a", "max_len_b", "topk", "stop"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
     problems = beam_problems(argparse.Namespace(**{**dataclasses.asdict(BeamConfig()), **fields, "nbest": 1}))

@@ -7,7 +7,7 @@ import pytest
 
 from nmt.data.vocab import EOS, PAD
 from nmt.decode import BeamConfig, beam_decode, embedding_projection, greedy_decode, score_outputs
-from nmt.decode.beam import candidates
+from nmt.decode.beam import BeamState, candidates, make_search, sentence_done
 from nmt.decode.search import max_output_len
 from nmt.utils import NEG_INF
 from tests.helpers import model_and_params, random_batch
@@ -73,11 +73,12 @@ def test_scores_equal_teacher_forced_scores_and_nbest_is_sorted_and_distinct(tin
         np.testing.assert_allclose(res["logp"][b], tf["logp"], atol=1e-4)
 
 
-def test_translation_does_not_depend_on_batch_or_padding(tiny_model):
+@pytest.mark.parametrize("stop", ["exact", "current"])
+def test_translation_does_not_depend_on_batch_or_padding(tiny_model, stop):
     model, params = tiny_model
     # all four hypotheses are returned: only the returned n-best is final when a sentence's search stops, the rest
     # of its finished pool may still grow while the other sentences of a batch go on
-    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.1, nbest=4)
+    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.1, nbest=4, stop=stop)
     src = sources(5, 6, 3)
     padded = jnp.pad(src, ((0, 0), (0, 4)))
     max_len = max_output_len(padded.shape[1], cfg)
@@ -156,3 +157,70 @@ def test_fused_and_plain_candidate_selection_give_the_same_search(tiny_model):
     ]
     np.testing.assert_array_equal(runs[0]["tokens"], runs[1]["tokens"])
     np.testing.assert_allclose(runs[0]["scores"], runs[1]["scores"], atol=1e-5)
+
+
+def test_the_current_stop_rule_ends_a_search_the_exact_rule_goes_on_with():
+    """One finished hypothesis (log P -4 at length 5) against a live one (log P -4.5 after 5 tokens) of 30 allowed:
+    exact goes on (the live one could still score -4.5 / lp(30)), current ends (-4.5 / lp(6) is below -4 / lp(5))."""
+    st = BeamState(
+        t=jnp.asarray([5]),
+        last=jnp.zeros((1, 2), jnp.int32),
+        live_logp=jnp.asarray([[-4.5, NEG_INF]]),
+        live_seqs=jnp.zeros((1, 2, 30), jnp.int32),
+        live_cov=jnp.zeros((1, 2, 3)),
+        dec=(),
+        fin_scores=jnp.asarray([[-4.0 / ((5 + 5) / 6) ** 0.6, NEG_INF]]),
+        fin_logp=jnp.asarray([[-4.0, NEG_INF]]),
+        fin_seqs=jnp.zeros((1, 2, 30), jnp.int32),
+        fin_attn=jnp.zeros((0,)),
+        live_attn=jnp.zeros((0,)),
+    )
+    limits = jnp.asarray([30])
+    assert not sentence_done(st, limits, BeamConfig(beam=2, alpha=0.6))[0]
+    assert sentence_done(st, limits, BeamConfig(beam=2, alpha=0.6, stop="current"))[0]
+    # without a length penalty a longer hypothesis can only lose: the two rules are one (here both end)
+    flat = st.replace(fin_scores=jnp.asarray([[-4.0, NEG_INF]]))
+    for stop in ("exact", "current"):
+        assert sentence_done(flat, limits, BeamConfig(beam=2, alpha=0.0, stop=stop))[0]
+    assert not sentence_done(flat.replace(live_logp=jnp.asarray([[-3.9, NEG_INF]])), limits, BeamConfig(alpha=0.0))[0]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
+def test_the_current_stop_rule_stops_no_later_and_finds_no_better(tiny_model, alpha):
+    model, params = tiny_model
+    src = sources(8, 7, 5)
+    runs = {}
+    for stop in ("exact", "current"):
+        cfg = BeamConfig(beam=3, alpha=alpha, stop=stop)
+        runs[stop] = beam_decode(model, params, src, cfg, max_output_len(src.shape[1], cfg))
+    exact, current = runs["exact"], runs["current"]
+    assert int(current["steps"]) <= int(exact["steps"])
+    # the exact search follows the same beams past the point where the current rule stops: it can only add to them
+    assert np.all(np.asarray(current["scores"][:, 0]) <= np.asarray(exact["scores"][:, 0]) + 1e-5)
+    if alpha == 0.0:  # the n-best (here the best) alike; the rest of a finished pool may grow after a search ends
+        np.testing.assert_array_equal(current["tokens"][:, 0], exact["tokens"][:, 0])
+
+
+def _scripted_step(dec, tokens):
+    """A model whose next-token probabilities follow a script by row and step (tokens: 4 = a word): row 0 ends at
+    once with P 0.905, or else says four words and ends, a lower log P that the length penalty makes the better
+    score; row 1 says six words and ends, so that a batch's search goes on past row 0's first end."""
+    t, row = dec["t"], dec["row"]
+    p_end = jnp.where(row == 0, jnp.where(t == 0, 0.905, jnp.where(t >= 4, 1.0, 0.0)), jnp.where(t >= 6, 1.0, 0.0))
+    p_end = jnp.clip(p_end, 1e-6, 1 - 1e-6)
+    probs = jnp.stack([jnp.full_like(p_end, 1e-9)] * 3 + [p_end, 1 - p_end], -1)  # PAD, UNK, BOS, EOS, word
+    return dict(t=t + 1, row=row), jnp.log(probs), jnp.zeros(t.shape + (1,))
+
+
+@pytest.mark.parametrize("stop, best", [("exact", [4, 4, 4, 4, EOS]), ("current", [EOS])])
+def test_a_search_that_stopped_keeps_its_result_while_its_batch_goes_on(stop, best):
+    cfg = BeamConfig(beam=2, alpha=2.0, length_penalty="plain", max_len_a=0.0, max_len_b=8, stop=stop)
+    dec = dict(t=jnp.zeros((2, 2), jnp.int32), row=jnp.asarray([[0, 0], [1, 1]]))
+    init, cond, body = make_search(_scripted_step, dec, jnp.ones((2, 1), bool), cfg, 8)
+    st = jax.lax.while_loop(cond, body, init)
+    n = len(best)
+    np.testing.assert_array_equal(st.fin_seqs[0, 0, :n], best)
+    assert np.all(np.asarray(st.fin_seqs[0, 0, n:]) == PAD)
+    # exact: log 0.095 over 5^2 beats log 0.905 over 1^2; current ends row 0 after its first step (its live
+    # hypothesis, log 0.095 over 2^2, is below) and holds it there while row 1 goes on
+    np.testing.assert_allclose(st.fin_scores[0, 0], np.log(0.095) / 25 if stop == "exact" else np.log(0.905), rtol=1e-4)

@@ -22,15 +22,15 @@ def model():
     return model, jax.tree.map(lambda x: x * 4.0, params)  # sharper than the initialisation
 
 
-@pytest.mark.parametrize("shortlist,nbest", [(None, 4), (10, 1)])
-def test_continuous_batching_gives_each_sentence_its_search_alone(model, shortlist, nbest):
+@pytest.mark.parametrize("shortlist,nbest,stop", [(None, 4, "exact"), (10, 1, "exact"), (None, 4, "current")])
+def test_continuous_batching_gives_each_sentence_its_search_alone(model, shortlist, nbest, stop):
     """Seven sentences through three slots: each slot's sentence is searched exactly as alone (tokens, scores and
     the very number of steps), whenever it is admitted and whatever its neighbours."""
     model, params = model
     src = np.asarray(random_batch(np.random.default_rng(2), 7, 11, 2, vocab=VOCAB)[0])
     sources = [[t for t in row if t not in (PAD, EOS)] for row in src]
     lister = None if shortlist is None else Shortlister(random_lexicon(4), size=shortlist, frequent=2, per_source=2)
-    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.2, nbest=nbest)
+    cfg = BeamConfig(beam=4, alpha=0.6, beta=0.2, nbest=nbest, stop=stop)
     hyps, stats = queue_translate(model, params, sources, BUCKETS, cfg, 3, lister)
     alone_steps = 0
     for ids, (tokens, scores) in zip(sources, hyps):

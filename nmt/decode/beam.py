@@ -19,10 +19,12 @@ import jax
 import jax.numpy as jnp
 
 from nmt.data.vocab import BOS, EOS, PAD
+from nmt.decode.outputs import allowed_outputs, output_log_probs, per_row, shortlist_tokens
 from nmt.utils import NEG_INF
 
 TOPK = ("auto", "fused", "plain")
 ENSEMBLE_MEANS = ("log", "prob")
+STOPS = ("exact", "current")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +40,9 @@ class BeamConfig:
     # an ensemble's token scores: the mean of its models' log-probabilities (log; Marian, OpenNMT-py) or the log of
     # the mean of their probabilities (prob; fairseq); one model's search is the same either way
     ensemble_mean: str = "log"
+    # when a sentence's search ends (`sentence_done`): exact, once its n-best can no longer change; current, once no
+    # live hypothesis scores above it at its own length (OpenNMT-py's rule, Hugging Face's early_stopping=False)
+    stop: str = "exact"
 
     def __post_init__(self):
         problems = beam_problems(self)
@@ -55,6 +60,7 @@ def beam_problems(cfg) -> list[tuple[str, str]]:
         ("nbest", 1 <= cfg.nbest <= max(cfg.beam, 1), f"between 1 and the beam ({cfg.beam})"),
         ("topk", cfg.topk in TOPK, f"one of {', '.join(TOPK)}"),
         ("ensemble_mean", cfg.ensemble_mean in ENSEMBLE_MEANS, f"one of {', '.join(ENSEMBLE_MEANS)}"),
+        ("stop", cfg.stop in STOPS, f"one of {', '.join(STOPS)}"),
     ]
     return [(name, f"must be {want}, got {getattr(cfg, name)!r}") for name, ok, want in checks if not ok]
 
@@ -71,37 +77,6 @@ def coverage_penalty(coverage: jax.Array, src_mask: jax.Array, cfg: BeamConfig) 
         return jnp.zeros(coverage.shape[:-1], jnp.float32)
     logs = jnp.log(jnp.clip(coverage, 1e-10, 1.0))
     return cfg.beta * jnp.sum(jnp.where(src_mask[:, None, :], logs, 0.0), -1)
-
-
-def output_log_probs(logits: jax.Array, shortlist: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
-    """Log-probabilities over the tokens a search may emit (never PAD or BOS); float32.
-
-    With a shortlist (ids [N] shared or [B, N] per sentence, listed [B, N]; see `nmt.decode.shortlist`), logits
-    [B, (K,) N] are over its ids and each sentence's probabilities are normalised over the ids it lists.
-    """
-    allowed = allowed_outputs(logits.shape[-1], shortlist, logits.ndim)
-    return jax.nn.log_softmax(jnp.where(allowed, logits.astype(jnp.float32), NEG_INF), axis=-1)
-
-
-def allowed_outputs(v: int, shortlist: tuple[jax.Array, jax.Array] | None = None, ndim: int = 3) -> jax.Array:
-    """Which of the logits' V (or N shortlist) positions a search may emit, broadcastable to logits of rank ndim."""
-    if shortlist is None:
-        ids, listed = jnp.arange(v), True
-    else:
-        ids, listed = (_per_row(x, ndim) for x in shortlist)
-    return listed & (ids != PAD) & (ids != BOS)
-
-
-def _per_row(x: jax.Array, ndim: int) -> jax.Array:
-    """[B, N] -> [B, 1, ..., N] to broadcast against [B, ..., N]; a shared [N] stays as it is."""
-    return x if x.ndim == 1 else x.reshape(x.shape[:1] + (1,) * (ndim - 2) + x.shape[1:])
-
-
-def shortlist_tokens(ids: jax.Array, idx: jax.Array) -> jax.Array:
-    """Token ids of positions idx [B, ...] in a shortlist's ids ([N] shared or [B, N] per sentence)."""
-    if ids.ndim == 1:
-        return ids[idx].astype(jnp.int32)
-    return jnp.take_along_axis(ids, idx.reshape(idx.shape[0], -1), 1).reshape(idx.shape).astype(jnp.int32)
 
 
 def max_lengths(src_mask: jax.Array, cfg: BeamConfig, limit: int) -> jax.Array:
@@ -152,13 +127,16 @@ def initial_state(
 
 
 def sentence_done(st: BeamState, limits: jax.Array, cfg: BeamConfig) -> jax.Array:
-    """[B]: whether each sentence's returned n-best can no longer change.
+    """[B]: whether each sentence's search is over (`cfg.stop`).
 
-    A live hypothesis can at best keep its log P and reach the longest length (lp grows with length, coverage
-    penalty <= 0): once the nbest-th finished score beats that, the n-best is final. Later finished slots may stay
-    empty (NEG_INF)."""
+    exact: a live hypothesis can at best keep its log P and reach the longest length (lp grows with length, coverage
+    penalty <= 0): once the nbest-th finished score beats that, the n-best is final. current: the best live
+    hypothesis is scored as if it ended at the next step instead, so the search ends once the best candidate is a
+    finished one, although a longer hypothesis could still overtake it (with alpha = 0 the two are the same). Later
+    finished slots may stay empty (NEG_INF)."""
     best_live = jnp.max(st.live_logp, -1)
-    bound = best_live / length_penalty(limits, cfg)
+    length = limits if cfg.stop == "exact" else jnp.minimum(st.t + 1, limits)
+    bound = best_live / length_penalty(length, cfg)
     return (st.fin_scores[:, cfg.nbest - 1] >= bound) | (best_live <= NEG_INF / 2)
 
 
@@ -194,7 +172,7 @@ def candidates(
       (log P [B, 2K], the beam each extends [B, 2K], its token's position in the logits [B, 2K]).
     """
     b, k, v = logits.shape
-    ids = jnp.arange(v) if shortlist is None else _per_row(shortlist[0], 3)
+    ids = jnp.arange(v) if shortlist is None else per_row(shortlist[0], 3)
     forbidden = at_limit[:, None, None] & (ids != EOS)
     if scored:
         logp = jnp.where(forbidden, NEG_INF, logits.astype(jnp.float32))
@@ -290,9 +268,17 @@ def make_search(
     init = initial_state(dec_init, *src_mask.shape, cfg, max_len, keep_attention)
 
     def cond(st: BeamState):
-        return (st.t[0] < max_len) & ~jnp.all(sentence_done(st, limits, cfg))
+        return (jnp.max(st.t) < max_len) & ~jnp.all(sentence_done(st, limits, cfg))
 
     def body(st: BeamState):
-        return advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist, scored)
+        new = advance(st, step_fn, src_mask, limits, cfg, keep_attention, shortlist, scored)
+        if cfg.stop == "exact":  # a search past its end cannot change its n-best: no need to hold it
+            return new
+        # a sentence whose search ended keeps its state, so that its result does not depend on its batch
+        over = sentence_done(st, limits, cfg)
+        hold = lambda a, b: (
+            jnp.where(over.reshape((-1,) + (1,) * (a.ndim - 1)), a, b) if a.shape[:1] == over.shape else b
+        )
+        return jax.tree.map(hold, st, new)
 
     return init, cond, body

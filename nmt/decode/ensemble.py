@@ -9,7 +9,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from nmt.decode.beam import BeamConfig, make_search, output_log_probs
+from nmt.decode.beam import BeamConfig, make_search
+from nmt.decode.outputs import output_log_probs
 from nmt.decode.search import decoder_step, encode_for_search
 from nmt.model import Seq2Seq
 

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from nmt.data.vocab import BOS, PAD
-from nmt.decode.beam import BeamConfig, coverage_penalty, length_penalty, output_log_probs
+from nmt.decode.beam import BeamConfig, coverage_penalty, length_penalty
+from nmt.decode.outputs import output_log_probs
 from nmt.model import Seq2Seq
 from nmt.utils import NEG_INF
 

@@ -11,14 +11,9 @@ import numpy as np
 
 from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import BOS, EOS, PAD
-from nmt.decode.beam import (
-    BeamConfig,
-    allowed_outputs,
-    make_search,
-    max_lengths,
-    shortlist_tokens,
-)
+from nmt.decode.beam import BeamConfig, make_search, max_lengths
 from nmt.decode.continuous import QueueSearch, make_queue_search
+from nmt.decode.outputs import allowed_outputs, shortlist_tokens
 from nmt.model import EncoderOutput, Seq2Seq
 from nmt.utils import NEG_INF
 
@@ -130,7 +125,7 @@ def beam_decode(
         model, params, memory, weights, shortlist, projected, cfg=cfg, max_len=max_len, keep_attention=keep_attention
     )
     st = jax.lax.while_loop(cond, body, init)
-    out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": st.t[0]}
+    out = {"tokens": st.fin_seqs, "scores": st.fin_scores, "logp": st.fin_logp, "steps": jnp.max(st.t)}
     if keep_attention:
         out["attention"] = st.fin_attn
     return out

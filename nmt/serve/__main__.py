@@ -79,6 +79,7 @@ def main(argv=None):
             "checkpoint": runs[0].which,
             "beam": cfg.beam,
             "alpha": cfg.alpha,
+            "stop": cfg.stop,
             "nbest": args.nbest,
             "slots": slots,
             "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
