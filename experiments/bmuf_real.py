@@ -19,7 +19,8 @@ averaging methods can approach: a K times larger batch every step. Each bmuf con
 Writes bmuf_real.json ({"target_bleu", "k1_first_step", method or bmuf name: {K: {"steps", "speedup", "bytes_per_step",
 "sync_bytes_per_step", "curve": [[step, bleu], ...]}}}) and bmuf_real.png under --out.
 
-Results (2026-12-05, the 2-core development machine, K = 4 and 8, about 3 hours): the table and its commands are in
+Results (the 2-core development machine: K = 4 and 8 on 2026-12-05, about 3 hours; K = 2 on 2026-12-06, about 80
+minutes): the table and its commands are in
 docs/parallel.md, "Adam workers"; the files in experiments/results/bmuf_real/.
 """
 
