@@ -60,7 +60,12 @@ from nmt.tools.results import write_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(ROOT, "runs", "opennmt_peer")
-VARIANTS = {"whole": [], "shortlist256": ["--shortlist", "256"]}
+VARIANTS = {
+    "whole": [],
+    "shortlist256": ["--shortlist", "256"],
+    "whole_stop_current": ["--stop", "current"],  # OpenNMT-py's stop rule (docs/decoding.md)
+    "shortlist256_stop_current": ["--shortlist", "256", "--stop", "current"],
+}
 
 
 def test_sentences(data_dir: str) -> list[str]:
