@@ -7,8 +7,8 @@ three ways, alternating:
 
     python experiments/bf16_dot.py                       # ~1 minute; experiments/results/bf16_dot.json
 
-Each: a warm-up call, then the median of 15 calls, the forms taking turns (nmt.tools.timing.alternate). Also the largest error of each bfloat16
-form against float32, relative to the largest output.
+Each: a warm-up call, then the median of 15 calls, the forms taking turns (nmt.tools.timing.alternate). Also the
+largest error of each bfloat16 form against float32, relative to the largest output.
 
 Results: train_levers.py's docstring, beside the bfloat16 training step they explain.
 """
@@ -52,13 +52,14 @@ def main(argv=None):
         # the casts happen outside the timed product, as in a layer whose inputs are already bfloat16
         args_of = {f: (x, w) if f == "float32" else (x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)) for f in FORMS}
         fns = {f: jax.jit(fn) for f, fn in FORMS.items()}
-        exact = np.asarray(fns["float32"](x, w))
+        outputs = {f: np.asarray(fns[f](*args_of[f]), np.float32) for f in FORMS}
         # each form called on its own operands: one input, the forms taking turns call by call
         ms = alternate({f: lambda _, f=f: fns[f](*args_of[f]) for f in FORMS}, [None], args.calls)
         row = {}
         for f in FORMS:
             ms_f = ms[f][0] * 1e3
-            err = np.max(np.abs(np.asarray(fns[f](*args_of[f]), np.float32) - exact)) / np.max(np.abs(exact))
+            exact = outputs["float32"]
+            err = np.max(np.abs(outputs[f] - exact)) / np.max(np.abs(exact))
             row[f] = {"ms": ms_f, "gflops": 2 * m * k * n / ms_f / 1e6, "max_rel_error": float(err)}
         result["shapes"][name] = row
         print(name, {f: f"{r['ms']:.2f} ms" for f, r in row.items()}, flush=True)

@@ -20,8 +20,8 @@ Writes bmuf_real.json ({"target_bleu", "k1_first_step", method or bmuf name: {K:
 "sync_bytes_per_step", "curve": [[step, bleu], ...]}}}) and bmuf_real.png under --out.
 
 Results (the 2-core development machine: K = 4 and 8 on 2026-12-05, about 3 hours; K = 2 on 2026-12-06, about 80
-minutes): the table and its commands are in
-docs/parallel.md, "Adam workers"; the files in experiments/results/bmuf_real/.
+minutes): the table and its commands are in docs/parallel.md, "Adam workers"; the files in
+experiments/results/bmuf_real/.
 """
 
 from __future__ import annotations

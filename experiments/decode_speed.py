@@ -60,19 +60,20 @@ from __future__ import annotations
 
 from nmt.tools.results import run_commands
 
-SLOTS64 = "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --slots 64 --no-baseline"
+BENCH = "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3"
+SLOTS64 = f"{BENCH} --slots 64 --no-baseline"
 EVAL = "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr"
 COMMANDS = {  # result file: the command that writes it (its last line)
-    "eval_default_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr".split(),
-    "bench_decode_default.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --slots 0".split(),
-    "eval_shortlist256_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr --shortlist 256".split(),
-    "eval_shortlist512_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr --shortlist 512".split(),
-    "eval_shortlist1024_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr --shortlist 1024".split(),
-    "bench_decode_shortlist256.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 256 --slots 0".split(),
-    "bench_decode_shortlist512.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 512 --slots 0".split(),
-    "bench_decode_shortlist256_slots64.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 256 --slots 64".split(),
-    "bench_decode_shortlist512_slots64.json": "-m nmt.bench decode --run runs/multi30k --sentences 1000 --repeats 3 --shortlist 512 --slots 64".split(),
-    "eval_shortlist256_slots64_test.json": "-m nmt.evaluate --run runs/multi30k --greedy --split test_2016_flickr --shortlist 256 --slots 64".split(),
+    "eval_default_test.json": EVAL.split(),
+    "bench_decode_default.json": f"{BENCH} --slots 0".split(),
+    "eval_shortlist256_test.json": f"{EVAL} --shortlist 256".split(),
+    "eval_shortlist512_test.json": f"{EVAL} --shortlist 512".split(),
+    "eval_shortlist1024_test.json": f"{EVAL} --shortlist 1024".split(),
+    "bench_decode_shortlist256.json": f"{BENCH} --shortlist 256 --slots 0".split(),
+    "bench_decode_shortlist512.json": f"{BENCH} --shortlist 512 --slots 0".split(),
+    "bench_decode_shortlist256_slots64.json": f"{BENCH} --shortlist 256 --slots 64".split(),
+    "bench_decode_shortlist512_slots64.json": f"{BENCH} --shortlist 512 --slots 64".split(),
+    "eval_shortlist256_slots64_test.json": f"{EVAL} --shortlist 256 --slots 64".split(),
     # the stop rules (`--stop`), each pair timed in one sitting, exact first
     "bench_decode_slots64_exact.json": f"{SLOTS64} --stop exact".split(),
     "bench_decode_slots64_current.json": f"{SLOTS64} --stop current".split(),

@@ -38,9 +38,7 @@ def parser() -> cli.Parser:
     cli.add_which_arg(decode)
     decode.add_argument("--beam", type=int, default=5, help="beam size")
     decode.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent")
-    decode.add_argument(
-        "--stop", choices=("exact", "current"), default="exact", help="when a search ends (translate's)"
-    )
+    cli_search.add_stop_arg(decode)
     decode.add_argument("--sentences", type=int, default=1000, help="test_2016_flickr sentences for batch 64")
     decode.add_argument("--batch1-sentences", type=int, default=50, help="sentences timed one at a time")
     decode.add_argument("--repeats", type=int, default=3, help="timed repeats of each search (the median counts)")

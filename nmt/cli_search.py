@@ -27,6 +27,11 @@ def add_search_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS)
     add_penalty_args(parser)
     parser.add_argument("--max-len-a", type=float, default=1.5, help="output length limit a*src_len+b: a")
     parser.add_argument("--max-len-b", type=int, default=10, help="output length limit a*src_len+b: b")
+    add_stop_arg(parser)
+    add_speed_args(parser, slots)
+
+
+def add_stop_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop",
         choices=("exact", "current"),
@@ -34,7 +39,6 @@ def add_search_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS)
         help="when a sentence's search ends: exact, once its n-best can no longer change; current, once no live "
         "hypothesis scores above it at its own length (OpenNMT-py's rule: fewer steps, may differ)",
     )
-    add_speed_args(parser, slots)
 
 
 def add_speed_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS) -> None:
