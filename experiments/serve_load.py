@@ -65,7 +65,10 @@ VARIANTS = {
     "shortlist256": ["--shortlist", "256"],
     "whole_stop_current": ["--stop", "current"],  # OpenNMT-py's stop rule (docs/decoding.md)
     "shortlist256_stop_current": ["--shortlist", "256", "--stop", "current"],
+    "whole_overlap": ["--overlap"],  # the host's work between two chunks overlapping the next one
+    "shortlist256_overlap": ["--shortlist", "256", "--overlap"],
 }
+SERVER_ONLY = ("--overlap",)  # flags of the server (and of the engine alone), not of the offline search
 
 
 def test_sentences(data_dir: str) -> list[str]:
@@ -258,10 +261,10 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
 
     parser = argparse.ArgumentParser()
     cli_search.add_search_args(parser)
-    options = parser.parse_args(["--beam", "5", *flags])
+    options = parser.parse_args(["--beam", "5", *(f for f in flags if f not in SERVER_ONLY)])
     lister = cli_search.shortlister(options, lambda: lexicon_for_run(run))
     translator = translator_for(run, cli_search.beam_config(options), 1, lister, cli_search.slots(options))
-    translator.lane_cap = args.lane_cap
+    translator.lane_cap, translator.overlap = args.lane_cap, "--overlap" in flags
     translator.warm()
     start = time.perf_counter()
     for s in sentences:
@@ -458,7 +461,8 @@ def main(argv=None):
     with open(os.path.join(logs, "servers.log"), "w") as log:
         for variant in args.variants.split(","):
             flags = [*VARIANTS[variant], "--slots", "64"]
-            result["offline"][variant] = off = offline(args.run, flags, args.offline_sentences)
+            search = [f for f in flags if f not in SERVER_ONLY]
+            result["offline"][variant] = off = offline(args.run, search, args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
             if not args.no_engine_alone:
                 result.setdefault("engine_alone", {})[variant] = engine_alone(

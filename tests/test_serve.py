@@ -240,8 +240,10 @@ def test_health_models_and_metrics(server):
 
 
 def test_sigterm_drains_the_requests_in_flight_then_exits_cleanly():
+    """... with the host's work overlapping the search's chunks (`--overlap`): each copy of the lines gets the
+    same translations, whenever it was searched."""
     port = free_port()
-    proc = _start(RUN, port, "--drain-s", "30", "--max-sentences", "2000")
+    proc = _start(RUN, port, "--drain-s", "30", "--max-sentences", "2000", "--overlap")
     url = f"http://127.0.0.1:{port}"
     _wait_ready(url, proc)
 
@@ -261,6 +263,8 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_cleanly():
 
     answer, ready, refused = asyncio.run(during_drain())
     assert answer.status_code == 200 and len(answer.json()["translations"]) == 200 * len(LINES)
+    texts = [t["text"] for t in answer.json()["translations"]]
+    assert texts == texts[: len(LINES)] * 200
     assert ready.status_code == 503 and refused.status_code == 503
     assert proc.wait(timeout=60) == 0
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from nmt.data.batching import bucket_of, pad_rows
 from nmt.data.vocab import EOS
+from nmt.decode import queue_rows
 from nmt.decode.beam import BeamConfig
 from nmt.decode.continuous import QueueState
 from nmt.decode.lanes import default_lanes, lane_cap, pick_lane, resize
@@ -29,20 +30,12 @@ from nmt.model import EncoderOutput, Seq2Seq
 WRITE_ROWS = 64  # sentences encoded in one call at most: bounds the programs that warm-up compiles
 
 
-@functools.partial(jax.jit, donate_argnames=("buffer",))
-def _write(buffer, rows, positions: jax.Array):
-    """`rows` (leaves [n, ...]) written into `buffer` (leaves [Q, ...]) at `positions` [n] (-1: not written)."""
-    q = jax.tree.leaves(buffer)[0].shape[0]
-    at = jnp.where(positions < 0, q, positions)
-    return jax.tree.map(lambda b, r: b.at[at].set(r.astype(b.dtype), mode="drop"), buffer, rows)
-
-
 @functools.partial(jax.jit, static_argnames=("model",), donate_argnames=("memory",))
 def _encode_into(model: Seq2Seq, params, memory: EncoderOutput, src, source, positions: jax.Array) -> EncoderOutput:
     """`src` [n, s] (s a bucket, at most memory's length) encoded, padded to memory's length and written at
     `positions` [n] (-1: not written): one program, so a sentence costs the encoder of its bucket, not of the
     longest."""
-    return _write(memory, pad_source(_encode(model, params, src, source), memory.mask.shape[1]), positions)
+    return queue_rows.write(memory, pad_source(_encode(model, params, src, source), memory.mask.shape[1]), positions)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"), donate_argnames=("state",))
@@ -68,21 +61,6 @@ def _chunk(
     return jax.lax.while_loop(search.cond, search.body, state)
 
 
-@functools.partial(jax.jit, donate_argnames=("done",))
-def _take(tokens, scores, logp, done, rows: jax.Array):
-    """The results of `rows` [n] (-1: none), and the done flags with theirs cleared (no slot array is read, so one
-    program serves every lane)."""
-    at = jnp.maximum(rows, 0)
-    return (tokens[at], scores[at], logp[at]), done.at[jnp.where(rows < 0, done.shape[0], rows)].set(False, mode="drop")
-
-
-@functools.partial(jax.jit, donate_argnames=("state",))
-def _evict(state: QueueState, sentences: jax.Array) -> QueueState:
-    """The slots holding any of `sentences` [n] (-1: none) made free, their searches dropped."""
-    hit = jnp.any(state.sentence[:, None] == jnp.where(sentences < 0, -2, sentences)[None, :], axis=1)
-    return state.replace(sentence=jnp.where(hit, -1, state.sentence))
-
-
 class LiveQueue:
     """The device side of a live continuous-batching search over one model.
 
@@ -95,7 +73,9 @@ class LiveQueue:
     slots hold rows, busy or not (on a CPU in proportion to them), so before each chunk the queue moves to the
     smallest lane that holds every sentence in it, up to `cap` (`nmt.decode.lanes`): one sentence alone is searched
     in one slot, at the cost of a batch-1 search, and more than `cap` wait for a slot of the `cap`. `cap`: None
-    measures it in `warm` (`lane_cap` of each lane's step time; `slots` until then).
+    measures it in `warm` (`lane_cap` of each lane's step time; `slots` until then). overlap: `run` leaves each
+    chunk running and returns the results of the one before it, so the host's work between chunks overlaps the
+    device's (False: each chunk is waited for, the device idle while the host works).
     """
 
     def __init__(
@@ -113,6 +93,7 @@ class LiveQueue:
         lanes: tuple[int, ...] | None = None,
         buckets: tuple[int, ...] | None = None,
         cap: int | None = None,
+        overlap: bool = False,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -142,6 +123,8 @@ class LiveQueue:
         self.state = jax.tree.map(jnp.copy, self.empty[self.lane])
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
+        self.overlap = overlap
+        self._flags = None  # the last chunk's (done flags, slot sentences) on the device, until `run` reads them
 
     def warm(self) -> None:
         """Compiles every program the queue can run (each power-of-two width it writes, reads or evicts, each lane's
@@ -161,7 +144,7 @@ class LiveQueue:
             self._move(lane)
             width = 1
             while width < 2 * lane:  # up to the power of two that holds every slot of the lane
-                self.state = _evict(self.state, np.full((width,), -1, np.int32))
+                self.state = queue_rows.evict(self.state, np.full((width,), -1, np.int32))
                 width *= 2
             self._chunk(0)
         self._move(first)
@@ -181,6 +164,7 @@ class LiveQueue:
             for lane in self.lanes:
                 numbers = self.write([stand_in] * lane)
                 self.run(0)  # into the lane, its slots given the stand-ins
+                jax.block_until_ready(self.state)
                 start = time.perf_counter()
                 self._chunk(steps)
                 ran = int(self.state.steps)  # the chunk's steps (stand-ins may finish early); waits for the chunk
@@ -213,11 +197,12 @@ class LiveQueue:
             max_len=self.max_len,
             slots=self.lane,
         )
+        self._flags = queue_rows.flags(self.state)
 
     def _read(self, rows: np.ndarray):
         """The results of queue rows (-1: none), their done flags cleared."""
         st = self.state
-        out, done = _take(st.tokens, st.scores, st.logp, st.done, rows)
+        out, done = queue_rows.take(st.tokens, st.scores, st.logp, st.done, rows)
         self.state = st.replace(done=done)
         return out
 
@@ -229,7 +214,7 @@ class LiveQueue:
     def _encode(self, src: np.ndarray, positions: np.ndarray) -> None:
         self.memory = _encode_into(self.model, self.params, self.memory, src, self.source, positions)
         if self.lister is not None:
-            self.ids = _write(self.ids, self.lister.lists(src), positions)
+            self.ids = queue_rows.write(self.ids, self.lister.lists(src), positions)
 
     def write(self, sources: list[list[int]]) -> list[int]:
         """Encodes sources (token ids without EOS; at most `room()`) into the queue; returns their sentence numbers."""
@@ -255,36 +240,54 @@ class LiveQueue:
     def run(self, steps: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Runs up to `steps` decoder steps in the smallest lane that holds every sentence written and not yet
         read back, at most the cap unless more slots are busy (`pick_lane`); returns {sentence: (tokens [K, L],
-        scores [K], logp [K])} of the sentences that finished in them."""
+        scores [K], logp [K])} of the sentences that finished.
+
+        With `overlap` the chunk is left running when this returns, and the sentences returned are those that
+        finished in the chunk before it: the host reads them back, completes requests and writes new sentences while
+        the device searches, instead of the device waiting for the host between two chunks."""
+        finished = self._finished() if self.overlap else None  # waits for the chunk in flight: none runs in a move
         self._move(pick_lane(self.lanes, len(self.unread), self.busy, self.cap))
         self._chunk(steps)
-        done, sentence = jax.device_get((self.state.done, self.state.sentence))
+        if not self.overlap:
+            finished = self._finished()
+        if finished is None:
+            return {}
+        numbers, results = finished
+        tokens, scores, logp = jax.device_get(results)
+        return {number: (tokens[i], scores[i], logp[i]) for i, number in enumerate(numbers)}
+
+    def _finished(self):
+        """Waits for the last chunk, sets `busy`, and starts reading back its finished sentences: (their numbers,
+        their results on the device), or None when none finished."""
+        if self._flags is None:
+            return None
+        done, sentence = jax.device_get(self._flags)
+        self._flags = None
         self.busy = int(np.sum(sentence >= 0))
         done = np.flatnonzero(done)
         if not len(done):
-            return {}
+            return None
         rows = np.full((1 << max(0, (len(done) - 1).bit_length()),), -1, np.int32)
         rows[: len(done)] = done
-        tokens, scores, logp = jax.device_get(self._read(rows))
         by_row = {number % self.capacity: number for number in self.unread}
-        out = {}
-        for i, row in enumerate(done):
-            number = by_row[int(row)]
-            out[number] = (tokens[i], scores[i], logp[i])
-            self.unread.discard(number)
-        return out
+        numbers = [by_row[int(row)] for row in done]
+        self.unread.difference_update(numbers)
+        return numbers, self._read(rows)
 
     def drop(self, numbers: list[int]) -> set[int]:
         """Frees the slots of these sentences (a client that went away): the ones being searched are dropped now and
         never finish (returned); those still waiting are searched when their turn comes (the caller discards what
         they give)."""
-        searched = set(np.asarray(self.state.sentence).tolist()) & set(numbers)
+        slots = np.asarray(self.state.sentence)  # waits for a chunk in flight
+        searched = set(slots.tolist()) & set(numbers)
+        self.busy = int(np.sum(slots >= 0)) - len(searched)
         if searched:
             sentences = np.full((1 << max(0, (len(searched) - 1).bit_length()),), -1, np.int32)
             sentences[: len(searched)] = sorted(searched)
-            self.state = _evict(self.state, sentences)
+            self.state = queue_rows.evict(self.state, sentences)
             self.unread -= searched
-            self.busy -= len(searched)
+            if self._flags is not None:
+                self._flags = queue_rows.flags(self.state)
         return searched
 
     def busy_slots(self) -> int:

@@ -102,6 +102,7 @@ class Translator:
         # a sentence that finds the live search idle is searched by itself in the batch-1 program of its bucket,
         # so that one request at a time costs what the batch-1 search costs
         self.solo = True
+        self.overlap = False  # whether the host's work between two chunks of the live search overlaps the next one
         self._live: Stream | None = None
 
     @property
@@ -224,6 +225,7 @@ class Translator:
                     self.lanes,
                     self.buckets,
                     self.lane_cap,
+                    self.overlap,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got

@@ -51,6 +51,12 @@ def parser() -> cli.Parser:
         action="store_true",
         help="search a sentence that finds the server idle in the live queue too, not alone at batch 1",
     )
+    p.add_argument(
+        "--overlap",
+        action="store_true",
+        help="leave each chunk of the live search running while the host reads back, answers and admits (default: "
+        "the host waits for each chunk, and the device for the host)",
+    )
     cli_search.add_search_args(p)
     return p
 
@@ -70,6 +76,7 @@ def main(argv=None):
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
+        translator.overlap = args.overlap
         if args.lane_cap is not None and not (slots and 1 <= args.lane_cap <= slots):
             raise ConfigError(f"--lane-cap must be between 1 and --slots ({slots}), got {args.lane_cap}")
         translator.lane_cap = args.lane_cap
@@ -85,6 +92,7 @@ def main(argv=None):
             "lanes": list(translator.lanes or default_lanes(slots)) if slots else None,
             "lane_cap": args.lane_cap,  # until warm-up measures it
             "solo": translator.solo if slots else None,
+            "overlap": translator.overlap if slots else None,
             "shortlist": args.shortlist or None,
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)
