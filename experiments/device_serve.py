@@ -29,7 +29,7 @@ def main():
     p.add_argument("--cpu", action="store_true", help="run on the CPU with small loads, to check the script")
     p.add_argument("--data-dir", required=True, help="the Multi30k folder")
     p.add_argument("--run", required=True, help="the run (or released run) to serve")
-    p.add_argument("--variants", default="whole", help="as serve_load.py's (whole, shortlist256)")
+    p.add_argument("--variants", default="whole", help="as serve_load.py's (whole, shortlist256, whole_overlap, ...)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = p.parse_args()
     os.environ["NMT_DATA_DIR"] = os.path.abspath(args.data_dir)

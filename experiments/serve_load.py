@@ -31,6 +31,13 @@ and README's Serve section quotes it, beside serve_load_cap16.json from
     python experiments/serve_load.py --variants whole --seconds 15 --loads 100,125,140,150,160 --before-loads 25 \
         --clients 16 --no-peer --lane-cap 16 --name serve_load_cap16
 
+Whether the host's work between chunks overlaps the next chunk (`nmt.serve --overlap`; docs/serving.md), as measured on
+2026-12-06 (the files serve_load_overlap.json and serve_load_overlap_shortlist.json):
+    python experiments/serve_load.py --variants whole,whole_overlap --no-peer --seconds 15 \
+        --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_overlap
+    python experiments/serve_load.py --variants shortlist256_overlap,shortlist256 --no-peer --seconds 15 \
+        --loads 150,175,200,225,250,275 --before-loads 25 --clients 64 --name serve_load_overlap_shortlist
+
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
 aiohttp: httpx took 2.3 times its CPU a request (0.17 of a core at 100 requests/s against 0.073).
