@@ -78,6 +78,11 @@ VARIANTS = {
 SERVER_ONLY = ("--overlap",)  # flags of the server (and of the engine alone), not of the offline search
 
 
+def search_flags(flags: list[str]) -> list[str]:
+    """A variant's flags that the offline search takes too."""
+    return [f for f in flags if f not in SERVER_ONLY]
+
+
 def test_sentences(data_dir: str) -> list[str]:
     with gzip.open(os.path.join(data_dir, "test_2016_flickr.en.gz"), "rt", encoding="utf-8") as f:
         return [line.strip() for line in f]
@@ -268,7 +273,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
 
     parser = argparse.ArgumentParser()
     cli_search.add_search_args(parser)
-    options = parser.parse_args(["--beam", "5", *(f for f in flags if f not in SERVER_ONLY)])
+    options = parser.parse_args(["--beam", "5", *search_flags(flags)])
     lister = cli_search.shortlister(options, lambda: lexicon_for_run(run))
     translator = translator_for(run, cli_search.beam_config(options), 1, lister, cli_search.slots(options))
     translator.lane_cap, translator.overlap = args.lane_cap, "--overlap" in flags
@@ -468,8 +473,7 @@ def main(argv=None):
     with open(os.path.join(logs, "servers.log"), "w") as log:
         for variant in args.variants.split(","):
             flags = [*VARIANTS[variant], "--slots", "64"]
-            search = [f for f in flags if f not in SERVER_ONLY]
-            result["offline"][variant] = off = offline(args.run, search, args.offline_sentences)
+            result["offline"][variant] = off = offline(args.run, search_flags(flags), args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
             if not args.no_engine_alone:
                 result.setdefault("engine_alone", {})[variant] = engine_alone(

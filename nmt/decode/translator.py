@@ -276,7 +276,8 @@ class Translator:
         return {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
 
     def slot_use(self) -> tuple[int, int]:
-        """Slots of the live search that hold a sentence now (as its last chunk and cancellations left them: no read
-        from the device), and the slots it searches with now (its lane)."""
+        """Slots of the live search that hold a sentence (as the last chunk read back and cancellations left them:
+        no read from the device; with `overlap` the chunk in flight is not counted yet), and the slots it searches
+        with now (its lane)."""
         live = self._live.live if self._live is not None else None
         return (0, 0) if live is None else (live.busy, live.lane)
