@@ -38,6 +38,11 @@ Whether the host's work between chunks overlaps the next chunk (`nmt.serve --ove
     python experiments/serve_load.py --variants shortlist256_overlap,shortlist256 --no-peer --seconds 15 \
         --loads 150,175,200,225,250,275 --before-loads 25 --clients 64 --name serve_load_overlap_shortlist
 
+A lane cap of 24 and the encoder unrolled by 8, beside the server as it is (2026-12-06, serve_load_levers.json; in
+docs/serving.md):
+    python experiments/serve_load.py --variants whole,whole_cap24,whole_unroll8 --no-peer --seconds 15 \
+        --loads 100,115,125,140,150,160 --before-loads 25 --clients 64 --name serve_load_levers
+
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
 aiohttp: httpx took 2.3 times its CPU a request (0.17 of a core at 100 requests/s against 0.073).
@@ -74,13 +79,29 @@ VARIANTS = {
     "shortlist256_stop_current": ["--shortlist", "256", "--stop", "current"],
     "whole_overlap": ["--overlap"],  # the host's work between two chunks overlapping the next one
     "shortlist256_overlap": ["--shortlist", "256", "--overlap"],
+    "whole_unroll8": ["--unroll", "8"],  # the encoder's recurrence unrolled by 8 (experiments/encoder_unroll.py)
+    "whole_cap24": ["--lane-cap", "24"],  # a wider lane while sentences wait (nmt.decode.lanes)
 }
-SERVER_ONLY = ("--overlap",)  # flags of the server (and of the engine alone), not of the offline search
+# flags of the server (and of the engine alone), not of the offline search, and how many values each takes
+SERVER_ONLY = {"--overlap": 0, "--lane-cap": 1}
 
 
 def search_flags(flags: list[str]) -> list[str]:
     """A variant's flags that the offline search takes too."""
-    return [f for f in flags if f not in SERVER_ONLY]
+    out, skip = [], 0
+    for flag in flags:
+        if skip:
+            skip -= 1
+        elif flag in SERVER_ONLY:
+            skip = SERVER_ONLY[flag]
+        else:
+            out.append(flag)
+    return out
+
+
+def lane_cap(flags: list[str], args) -> int | None:
+    """A variant's --lane-cap, else the script's (None: the server measures it)."""
+    return int(flags[flags.index("--lane-cap") + 1]) if "--lane-cap" in flags else args.lane_cap
 
 
 def test_sentences(data_dir: str) -> list[str]:
@@ -273,10 +294,13 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
 
     parser = argparse.ArgumentParser()
     cli_search.add_search_args(parser)
+    cli_search.add_unroll_arg(parser)
     options = parser.parse_args(["--beam", "5", *search_flags(flags)])
     lister = cli_search.shortlister(options, lambda: lexicon_for_run(run))
-    translator = translator_for(run, cli_search.beam_config(options), 1, lister, cli_search.slots(options))
-    translator.lane_cap, translator.overlap = args.lane_cap, "--overlap" in flags
+    translator = translator_for(
+        run, cli_search.beam_config(options), 1, lister, cli_search.slots(options), unroll=cli_search.unroll(options)
+    )
+    translator.lane_cap, translator.overlap = lane_cap(flags, args), "--overlap" in flags
     translator.warm()
     start = time.perf_counter()
     for s in sentences:
@@ -479,7 +503,7 @@ def main(argv=None):
                 result.setdefault("engine_alone", {})[variant] = engine_alone(
                     run, flags, sentences, _floats(args.loads), args
                 )
-            cap = ["--lane-cap", str(args.lane_cap)] if args.lane_cap else []
+            cap = ["--lane-cap", str(args.lane_cap)] if args.lane_cap and "--lane-cap" not in flags else []
             proc = start_nmt(args.run, args.port, flags + cap, log)
             try:
                 target = Target(variant, url, peer=False)

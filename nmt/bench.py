@@ -46,6 +46,7 @@ def parser() -> cli.Parser:
         "--no-baseline", action="store_true", help="time the compiled search alone, not the per-step baseline beside it"
     )
     cli_search.add_speed_args(decode)
+    cli_search.add_unroll_arg(decode)
     memory = sub.add_parser("memory", help="recomputing attention, sqrt_t and depth under a budget (reference dims)")
     memory.add_argument("--batch", type=int, default=64, help="sentences a batch")
     memory.add_argument("--length", type=int, default=128, help="attention T = S")
@@ -75,6 +76,7 @@ def _decode(config, args) -> dict:
         cfg,
         shortlister=cli_search.shortlister(args, lexicon),
         slots=cli_search.slots(args),
+        unroll=cli_search.unroll(args),
     )
     res = bench_decode(
         translator, sources[: args.sentences], args.batch1_sentences, args.repeats, baseline=not args.no_baseline

@@ -75,6 +75,25 @@ def add_batch_tokens_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_unroll_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unroll",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time steps a loop iteration of the encoder's recurrence when translating (lax.scan's unroll): the same "
+        "numbers up to float rounding, at another speed (experiments/encoder_unroll.py; default: the run's "
+        "model.unroll)",
+    )
+
+
+def unroll(args) -> int | None:
+    """--unroll, checked (None: the run's model.unroll)."""
+    if args.unroll is not None and args.unroll < 1:
+        raise ConfigError(f"--unroll must be >= 1, got {args.unroll}")
+    return args.unroll
+
+
 def add_shortlist_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shortlist",
@@ -166,4 +185,4 @@ def load_translator(args, cfg, n_slots: int | None, batch_tokens: int | None = N
 
     runs = load_runs(args.run, args.which)
     lister = shortlister(args, lambda: lexicon_for_run(runs[0]))
-    return runs, translator_for(runs, cfg, args.nbest, lister, n_slots, batch_tokens)
+    return runs, translator_for(runs, cfg, args.nbest, lister, n_slots, batch_tokens, unroll(args))

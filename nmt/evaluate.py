@@ -21,6 +21,7 @@ def parser() -> cli.Parser:
     p.add_argument("--output", help="write the search's hypotheses here, one a line")
     p.add_argument("--greedy", action="store_true", help="also score greedy search")
     cli_search.add_search_args(p)
+    cli_search.add_unroll_arg(p)
     cli_search.add_batch_tokens_arg(p)
     return p
 
@@ -62,6 +63,7 @@ def main(argv=None):
                 beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b, ensemble_mean=beam.ensemble_mean
             )
         options = (cfgs, cli_search.shortlister(args, lambda: lexicon_for_run(runs[0])), n_slots, args.batch_tokens)
+        options += (cli_search.unroll(args),)
         if args.src:
             sources, refs = read_lines(args.src), read_lines(args.ref)
             if len(sources) != len(refs):

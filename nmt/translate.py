@@ -22,6 +22,7 @@ def parser() -> cli.Parser:
     p.add_argument("--nbest", type=int, default=1, help="hypotheses per input line (at most --beam)")
     p.add_argument("--nbest-format", choices=("tab", "moses"), default="tab", help="how n-best lines are written")
     cli_search.add_search_args(p)
+    cli_search.add_unroll_arg(p)
     cli_search.add_batch_tokens_arg(p)
     return p
 

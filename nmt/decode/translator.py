@@ -74,7 +74,10 @@ class Translator:
     """models: [(Seq2Seq, params)], one model or an ensemble of one vocabulary (searched as one: no shortlist, no
     slots); sp: their vocabulary; data: the run's data settings (length limit, buckets, tokens a batch); cfg: the
     search (beam 1 is greedy search); nbest: hypotheses a sentence; shortlister: per-sentence output vocabularies,
-    or None; slots: beam search with continuous batching over this many sentences (None: fixed batches)."""
+    or None; slots: beam search with continuous batching over this many sentences (None: fixed batches); unroll: the
+    time steps a loop iteration of the recurrent scans that translating runs (the encoder's; scoring's decoder too),
+    `lax.scan`'s unroll, in place of the run's `model.unroll` (None: the run's). The same numbers up to float rounding
+    (tests/test_translate.py); what it saves, experiments/encoder_unroll.py measures."""
 
     def __init__(
         self,
@@ -85,7 +88,12 @@ class Translator:
         nbest: int = 1,
         shortlister: Shortlister | None = None,
         slots: int | None = None,
+        unroll: int | None = None,
     ):
+        if unroll is not None and unroll < 1:
+            raise ValueError(f"unroll must be >= 1, got {unroll}")
+        if unroll is not None:
+            models = [(m.clone(cfg=dataclasses.replace(m.cfg, unroll=unroll)), p) for m, p in models]
         if len(models) > 1 and (shortlister is not None or slots):
             raise ValueError("an ensemble searches in fixed batches over the whole vocabulary")
         self.models, self.sp = tuple(models), sp

@@ -25,16 +25,18 @@ def translator_for(
     shortlister: Shortlister | None = None,
     slots: int | None = None,
     batch_tokens: int | None = None,
+    unroll: int | None = None,
 ) -> Translator:
     """The `Translator` of a loaded run, or of a list of them (`load_runs`): an ensemble, searched as one; the first
-    run's data settings (length limit, buckets, and unless `batch_tokens` is given, tokens a fixed batch) apply."""
+    run's data settings (length limit, buckets, and unless `batch_tokens` is given, tokens a fixed batch) apply;
+    `unroll` as `Translator` takes it."""
     runs = runs if isinstance(runs, list) else [runs]
     data = runs[0].config.data
     if batch_tokens is not None:
         if batch_tokens < 1:
             raise ConfigError(f"--batch-tokens must be >= 1, got {batch_tokens}")
         data = dataclasses.replace(data, batch_tokens=batch_tokens)
-    return Translator([(r.model, r.params) for r in runs], runs[0].sp, data, cfg, nbest, shortlister, slots)
+    return Translator([(r.model, r.params) for r in runs], runs[0].sp, data, cfg, nbest, shortlister, slots, unroll)
 
 
 def read_input(stream, name: str) -> list[str]:
@@ -49,20 +51,28 @@ def warn_invalid_utf8(name: str, numbers: list[int]) -> None:
     logger.warning(f"warning: {name}: invalid UTF-8 replaced on {len(numbers)} lines: {listing(numbers)}")
 
 
-def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots=None, batch_tokens=None):
+def evaluate_split(runs, split: str, cfgs: dict, shortlister=None, slots=None, batch_tokens=None, unroll=None):
     """`evaluate_texts` on `split` (a file prefix) of the run's corpus."""
     run = runs[0] if isinstance(runs, list) else runs
     data = run.config.data
     text = corpus.read_parallel(*pipeline.split_paths(data, split), invalid_utf8=data.invalid_utf8)
     logger.info(text.summary(split))
-    return evaluate_texts(runs, split, text.src, text.tgt, cfgs, shortlister, slots, batch_tokens)
+    return evaluate_texts(runs, split, text.src, text.tgt, cfgs, shortlister, slots, batch_tokens, unroll)
 
 
 def evaluate_texts(
-    runs, name: str, sources: list[str], refs: list[str], cfgs: dict, shortlister=None, slots=None, batch_tokens=None
+    runs,
+    name: str,
+    sources: list[str],
+    refs: list[str],
+    cfgs: dict,
+    shortlister=None,
+    slots=None,
+    batch_tokens=None,
+    unroll=None,
 ) -> tuple[dict, dict[str, list[str]]]:
     """Scores each named search configuration on sources against their references: BLEU, chrF, seconds and mean
-    length; and each configuration's hypotheses. runs, shortlister, slots, batch_tokens: as for `translator_for`."""
+    length; and each configuration's hypotheses. runs, shortlister, slots, batch_tokens, unroll: as for `translator_for`."""
     import sacrebleu  # here, not at the top: translating alone never scores, and the import costs start-up time
 
     from nmt.decode.bleu import bleu
@@ -74,7 +84,7 @@ def evaluate_texts(
     hypotheses = {}
     for key, cfg in cfgs.items():
         start = time.perf_counter()
-        translator = translator_for(runs, cfg, 1, shortlister, slots, batch_tokens)
+        translator = translator_for(runs, cfg, 1, shortlister, slots, batch_tokens, unroll)
         hyps = hypotheses[key] = [t.text for t in translator.translate(sources)]
         seconds = time.perf_counter() - start
         chrf = sacrebleu.CHRF()

@@ -58,6 +58,7 @@ def parser() -> cli.Parser:
         "the host waits for each chunk, and the device for the host)",
     )
     cli_search.add_search_args(p)
+    cli_search.add_unroll_arg(p)
     return p
 
 
@@ -94,6 +95,7 @@ def main(argv=None):
             "solo": translator.solo if slots else None,
             "overlap": translator.overlap if slots else None,
             "shortlist": args.shortlist or None,
+            "unroll": translator.models[0][0].cfg.unroll,  # the encoder's, as it translates
         }
         engine = Engine(translator, args.max_queue, args.chunk_steps)
         service = Service(engine, info, args.max_sentences, args.max_body_bytes)
