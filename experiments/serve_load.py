@@ -42,6 +42,8 @@ A lane cap of 24 and the encoder unrolled by 8, beside the server as it is (2026
 docs/serving.md):
     python experiments/serve_load.py --variants whole,whole_cap24,whole_unroll8 --no-peer --seconds 15 \
         --loads 100,115,125,140,150,160 --before-loads 25 --clients 64 --name serve_load_levers
+    python experiments/serve_load.py --variants whole_unroll8,whole_cap24,whole --no-peer --seconds 15 \
+        --loads 100,115,125,140 --before-loads 25 --clients 64 --name serve_load_levers_reversed
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is

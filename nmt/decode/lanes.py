@@ -17,7 +17,9 @@ import jax.numpy as jnp
 
 from nmt.decode.continuous import QueueState
 
-STEP_BUDGET_MS = 6.0  # a 50-step sentence searched in 300 ms: room to wait for a slot under a 500 ms p99
+# a 50-step sentence searched in 400 ms. 6 ms until two sittings of experiments/serve_load.py on a slowed machine
+# (serve_load_levers*.json): there 6 ms gave a cap of 12, and the servers with 12 sustained less than with 16 or 24
+STEP_BUDGET_MS = 8.0
 
 
 def default_lanes(slots: int) -> tuple[int, ...]:

@@ -43,7 +43,7 @@ def parser() -> cli.Parser:
         type=int,
         default=None,
         help="the most slots the live search uses while sentences wait for one (default: measured at warm-up, the "
-        "widest lane whose step takes at most 6 ms, or twice the one-slot step where that is longer; --lane-cap equal "
+        "widest lane whose step takes at most 8 ms, or twice the one-slot step where that is longer; --lane-cap equal "
         "to --slots: every slot)",
     )
     p.add_argument(
