@@ -62,8 +62,8 @@ def main(argv=None):
             cfgs["greedy"] = BeamConfig(
                 beam=1, max_len_a=beam.max_len_a, max_len_b=beam.max_len_b, ensemble_mean=beam.ensemble_mean
             )
-        options = (cfgs, cli_search.shortlister(args, lambda: lexicon_for_run(runs[0])), n_slots, args.batch_tokens)
-        options += (cli_search.unroll(args),)
+        lister = cli_search.shortlister(args, lambda: lexicon_for_run(runs[0]))
+        options = (cfgs, lister, n_slots, args.batch_tokens, cli_search.unroll(args))
         if args.src:
             sources, refs = read_lines(args.src), read_lines(args.ref)
             if len(sources) != len(refs):

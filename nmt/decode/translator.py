@@ -90,9 +90,9 @@ class Translator:
         slots: int | None = None,
         unroll: int | None = None,
     ):
-        if unroll is not None and unroll < 1:
-            raise ValueError(f"unroll must be >= 1, got {unroll}")
         if unroll is not None:
+            if unroll < 1:
+                raise ValueError(f"unroll must be >= 1, got {unroll}")
             models = [(m.clone(cfg=dataclasses.replace(m.cfg, unroll=unroll)), p) for m, p in models]
         if len(models) > 1 and (shortlister is not None or slots):
             raise ValueError("an ensemble searches in fixed batches over the whole vocabulary")

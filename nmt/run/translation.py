@@ -72,7 +72,8 @@ def evaluate_texts(
     unroll=None,
 ) -> tuple[dict, dict[str, list[str]]]:
     """Scores each named search configuration on sources against their references: BLEU, chrF, seconds and mean
-    length; and each configuration's hypotheses. runs, shortlister, slots, batch_tokens, unroll: as for `translator_for`."""
+    length; and each configuration's hypotheses. runs, shortlister, slots, batch_tokens, unroll: as for
+    `translator_for`."""
     import sacrebleu  # here, not at the top: translating alone never scores, and the import costs start-up time
 
     from nmt.decode.bleu import bleu
