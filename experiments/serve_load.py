@@ -101,9 +101,9 @@ def search_flags(flags: list[str]) -> list[str]:
     return out
 
 
-def lane_cap(flags: list[str], args) -> int | None:
-    """A variant's --lane-cap, else the script's (None: the server measures it)."""
-    return int(flags[flags.index("--lane-cap") + 1]) if "--lane-cap" in flags else args.lane_cap
+def lane_cap(flags: list[str]) -> int | None:
+    """The --lane-cap of a server's flags (None: the server measures it)."""
+    return int(flags[flags.index("--lane-cap") + 1]) if "--lane-cap" in flags else None
 
 
 def test_sentences(data_dir: str) -> list[str]:
@@ -302,7 +302,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
     translator = translator_for(
         run, cli_search.beam_config(options), 1, lister, cli_search.slots(options), unroll=cli_search.unroll(options)
     )
-    translator.lane_cap, translator.overlap = lane_cap(flags, args), "--overlap" in flags
+    translator.lane_cap, translator.overlap = lane_cap(flags), "--overlap" in flags
     translator.warm()
     start = time.perf_counter()
     for s in sentences:
@@ -499,14 +499,15 @@ def main(argv=None):
     with open(os.path.join(logs, "servers.log"), "w") as log:
         for variant in args.variants.split(","):
             flags = [*VARIANTS[variant], "--slots", "64"]
+            if args.lane_cap and "--lane-cap" not in flags:  # the script's cap, where the variant has none
+                flags += ["--lane-cap", str(args.lane_cap)]
             result["offline"][variant] = off = offline(args.run, search_flags(flags), args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
             if not args.no_engine_alone:
                 result.setdefault("engine_alone", {})[variant] = engine_alone(
                     run, flags, sentences, _floats(args.loads), args
                 )
-            cap = ["--lane-cap", str(args.lane_cap)] if args.lane_cap and "--lane-cap" not in flags else []
-            proc = start_nmt(args.run, args.port, flags + cap, log)
+            proc = start_nmt(args.run, args.port, flags, log)
             try:
                 target = Target(variant, url, peer=False)
                 single = one_at_a_time(target, sentences[:50])
