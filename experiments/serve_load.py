@@ -11,7 +11,10 @@ and --shortlist 256):
 - the engine alone: the same search in this process without HTTP, driven as the server's engine drives it, under a
   backlog of all 1,000 sentences and under the Poisson sweep below (`--no-engine-alone` leaves it out);
 - one client, one sentence at a time: the same 50 sentences, 3 times each (the median per sentence, then over them):
-  the HTTP + queue overhead is its median minus the offline batch-1 median;
+  the HTTP + queue overhead is its median minus the offline batch-1 median (`overhead_ms`), and, paired,
+  the median over sentences of each one's latency minus its bare batch-1 search run in this process just before
+  each request (`paired_overhead_ms`; from 2026-12-06 on): the offline figure is minutes and a process away, and the
+  machine's speed drifts between the two by more than the overhead;
 - closed loop: 1, 4, 16 and 64 clients, each sending its next sentence when the last is answered;
 - Poisson: MLPerf's LoadGen (`mlcommons-loadgen`, the Server scenario, as MLPerf's GNMT benchmark) at each offered
   load of the sweep; the sweep of a variant stops after the first load it cannot sustain.
@@ -45,6 +48,17 @@ docs/serving.md):
     python experiments/serve_load.py --variants whole_unroll8,whole_cap24,whole --no-peer --seconds 15 \
         --loads 100,115,125,140 --before-loads 25 --clients 64 --name serve_load_levers_reversed
 
+The 8 ms budget's servers and lazy writes (2026-12-06, serve_load_lazy.json), the interpreter's switch interval with
+the one-at-a-time overhead paired (serve_load_switch.json), and chunks of 4 decoder steps (serve_load_chunk4.json); in
+docs/serving.md, beside experiments/live_ab.py's in-process turns:
+    python experiments/serve_load.py --variants whole,whole_lazy,shortlist256_lazy,shortlist256 --no-peer --seconds 15 \
+        --loads 100,115,125,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_lazy
+    python experiments/serve_load.py --variants whole_lazy_switch,whole_lazy,shortlist256_lazy,shortlist256_lazy_switch \
+        --no-peer --no-engine-alone --seconds 15 --loads 100,115,125,140,150,160,175,200,225 --before-loads 25 \
+        --clients 64 --name serve_load_switch
+    python experiments/serve_load.py --variants whole_chunk4,whole --no-peer --no-engine-alone --seconds 15 \
+        --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4
+
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
 aiohttp: httpx took 2.3 times its CPU a request (0.17 of a core at 100 requests/s against 0.073).
@@ -68,6 +82,7 @@ import time
 
 import aiohttp
 import httpx
+import jax
 import numpy as np
 
 from nmt.tools.results import write_result
@@ -83,9 +98,15 @@ VARIANTS = {
     "shortlist256_overlap": ["--shortlist", "256", "--overlap"],
     "whole_unroll8": ["--unroll", "8"],  # the encoder's recurrence unrolled by 8 (experiments/encoder_unroll.py)
     "whole_cap24": ["--lane-cap", "24"],  # a wider lane while sentences wait (nmt.decode.lanes)
+    "whole_lazy": ["--lazy-writes"],  # arrivals held on the host while enough wait on the device (nmt.decode.live)
+    "shortlist256_lazy": ["--shortlist", "256", "--lazy-writes"],
+    "whole_chunk4": ["--chunk-steps", "4"],  # a look at new requests every 4 decoder steps (8 by default)
+    # the engine thread waits less for the interpreter while the HTTP thread runs (Python's default: 5 ms)
+    "whole_lazy_switch": ["--lazy-writes", "--switch-interval-ms", "0.5"],
+    "shortlist256_lazy_switch": ["--shortlist", "256", "--lazy-writes", "--switch-interval-ms", "0.5"],
 }
 # flags of the server (and of the engine alone), not of the offline search, and how many values each takes
-SERVER_ONLY = {"--overlap": 0, "--lane-cap": 1}
+SERVER_ONLY = {"--overlap": 0, "--lane-cap": 1, "--lazy-writes": 0, "--chunk-steps": 1, "--switch-interval-ms": 1}
 
 
 def search_flags(flags: list[str]) -> list[str]:
@@ -101,9 +122,9 @@ def search_flags(flags: list[str]) -> list[str]:
     return out
 
 
-def lane_cap(flags: list[str]) -> int | None:
-    """The --lane-cap of a server's flags (None: the server measures it)."""
-    return int(flags[flags.index("--lane-cap") + 1]) if "--lane-cap" in flags else None
+def flag_value(flags: list[str], name: str, default: int | None = None) -> int | None:
+    """The number a server flag is given in a variant's flags (--lane-cap None: the server measures it)."""
+    return int(flags[flags.index(name) + 1]) if name in flags else default
 
 
 def test_sentences(data_dir: str) -> list[str]:
@@ -184,21 +205,65 @@ def _client() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
 
 
-def one_at_a_time(target: Target, sentences: list[str], repeats: int = 3) -> dict:
-    """The median over sentences of each sentence's median latency, one request in flight at a time."""
+def one_at_a_time(target: Target, sentences: list[str], repeats: int = 3, bare=None) -> dict:
+    """The median over sentences of each sentence's median latency, one request in flight at a time. bare: for each
+    sentence, a call of the bare batch-1 search in this process (`bare_batch1`), run just before each of its requests
+    while the server idles: the overhead is then paired with a search of the same sentence in the same second, free of
+    the machine's drift between processes and minutes."""
 
     async def go():
-        per = [[] for _ in sentences]
+        per, alone = [[] for _ in sentences], [[] for _ in sentences]
         async with _client() as http:
             for _ in range(repeats):
                 for i, s in enumerate(sentences):
+                    if bare is not None:
+                        start = time.perf_counter()
+                        jax.block_until_ready(bare[i]())
+                        alone[i].append(time.perf_counter() - start)
                     rec = Recorder()
                     await rec.one(http, target, i, s)
                     per[i].extend(rec.latency)
-        return [statistics.median(x) for x in per if x]
+        return per, alone
 
-    medians = asyncio.run(go())
-    return {"p50_ms": 1000 * statistics.median(medians), "sentences": len(medians), "repeats": repeats}
+    per, alone = asyncio.run(go())
+    out = {"p50_ms": 1000 * statistics.median(statistics.median(x) for x in per if x)}
+    out.update(sentences=sum(1 for x in per if x), repeats=repeats)
+    if bare is not None:
+        out["bare_p50_ms"] = 1000 * statistics.median(statistics.median(x) for x in alone)
+        out["paired_overhead_ms"] = 1000 * statistics.median(
+            statistics.median(x) - statistics.median(y) for x, y in zip(per, alone) if x
+        )
+    return out
+
+
+def bare_batch1(translator, sentences: list[str]) -> list:
+    """For each sentence, a call of the compiled batch-1 search that `nmt.bench decode` times (`beam_decode` of the
+    sentence alone, padded to its bucket; its shortlist made on the host inside the call), compiled here first."""
+    from nmt.decode import beam_decode
+    from nmt.decode.search import max_output_len
+    from nmt.tools.bench_decode import server_batches
+
+    ((model, params),) = translator.models
+    lists = (lambda src: None) if translator.shortlister is None else translator.shortlister
+    ids = [x[: max(translator.buckets) - 1] for x in translator.sp.encode(sentences)]
+    calls = []
+    for one in ids:
+        (batch,) = server_batches([one], translator.buckets, 1)
+        src, cfg = batch["src"], translator.cfg
+        calls.append(
+            lambda src=src: beam_decode(
+                model,
+                params,
+                src,
+                cfg,
+                max_output_len(src.shape[1], cfg),
+                shortlist=lists(src),
+                projected=translator.projected,
+            )["tokens"]
+        )
+    for call in calls:
+        jax.block_until_ready(call())
+    return calls
 
 
 def client_cpu(fn, *args) -> dict:
@@ -284,10 +349,8 @@ def poisson(target: Target, sentences: list[str], qps: float, seconds: float, p9
     return out
 
 
-def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float], args) -> dict:
-    """The same search without HTTP: a Translator in this process driven as the server's engine drives it (submit
-    what has arrived, run a chunk of decoder steps), under a backlog of every sentence at once and under Poisson
-    arrivals at each load; what the server loses to HTTP, the client and their share of the CPU is the difference."""
+def search_translator(run, flags: list[str]):
+    """A Translator in this process with a variant's search flags, lane cap, overlap and writes."""
     import argparse
 
     from nmt import cli_search
@@ -302,13 +365,23 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
     translator = translator_for(
         run, cli_search.beam_config(options), 1, lister, cli_search.slots(options), unroll=cli_search.unroll(options)
     )
-    translator.lane_cap, translator.overlap = lane_cap(flags), "--overlap" in flags
-    translator.warm()
+    translator.lane_cap, translator.overlap = flag_value(flags, "--lane-cap"), "--overlap" in flags
+    translator.lazy_writes = "--lazy-writes" in flags
+    return translator
+
+
+def engine_alone(
+    translator, sentences: list[str], loads: list[float], args, steps: int = 8, stop_at_first_miss: bool = True
+) -> dict:
+    """The same search without HTTP: a Translator in this process (`search_translator`) driven as the server's
+    engine drives it (submit what has arrived, run a chunk of decoder steps), under a backlog of every sentence at once
+    and under Poisson arrivals at each load; what the server loses to HTTP, the client and their share of the CPU is
+    the difference. The translator is warmed up already."""
     start = time.perf_counter()
     for s in sentences:
         translator.submit([s])
     while not translator.idle():
-        translator.collect(8)
+        translator.collect(steps)
     out = {"backlog_sentences_per_s": len(sentences) / (time.perf_counter() - start), "poisson": []}
     out["lanes"] = translator.lane_info()  # the cap its warm-up measured, each lane's step
     print(
@@ -325,7 +398,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
             if translator.idle():
                 time.sleep(max(0.0, arrivals[k] - now))
                 continue
-            for ticket in translator.collect(8):
+            for ticket in translator.collect(steps):
                 latency.append(time.perf_counter() - start - when.pop(ticket))
         elapsed = time.perf_counter() - start
         # the arrivals' own rate (a Poisson process's last arrival is not exactly at len / qps)
@@ -336,7 +409,7 @@ def engine_alone(run, flags: list[str], sentences: list[str], loads: list[float]
         )
         out["poisson"].append(point)
         print(f"  engine alone, Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
-        if not point["sustained"]:
+        if not point["sustained"] and stop_at_first_miss:
             break
     out["highest_sustained_per_s"] = max((p["offered_per_s"] for p in out["poisson"] if p["sustained"]), default=0.0)
     return out
@@ -503,14 +576,17 @@ def main(argv=None):
                 flags += ["--lane-cap", str(args.lane_cap)]
             result["offline"][variant] = off = offline(args.run, search_flags(flags), args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
+            translator = search_translator(run, flags)
             if not args.no_engine_alone:
+                translator.warm()
                 result.setdefault("engine_alone", {})[variant] = engine_alone(
-                    run, flags, sentences, _floats(args.loads), args
+                    translator, sentences, _floats(args.loads), args, flag_value(flags, "--chunk-steps", 8)
                 )
+            bare = bare_batch1(translator, sentences[:50])
             proc = start_nmt(args.run, args.port, flags, log)
             try:
                 target = Target(variant, url, peer=False)
-                single = one_at_a_time(target, sentences[:50])
+                single = one_at_a_time(target, sentences[:50], bare=bare)
                 single["overhead_ms"] = single["p50_ms"] - off["latency_ms_batch1"]
                 result["one_at_a_time"][variant] = single
                 print(f"{variant} one at a time: {json.dumps(single)}", flush=True)

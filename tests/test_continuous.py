@@ -262,7 +262,8 @@ def test_after_warm_the_live_queue_compiles_nothing(tiny_run):
     assert sorted(live.ms_per_step) == list(live.lanes) and live.cap in live.lanes  # measured in warm
     assert live.unread == set() and live.busy_slots() == 0 and live.lane == 1  # its stand-ins gone
     live.cap = live.slots  # so that the sentences below go through every lane
-    programs = (live_lib._chunk, resize, *(getattr(queue_rows, n) for n in ("take", "evict", "write", "flags")))
+    names = ("take", "evict", "write", "flags", "encode_into")
+    programs = (live_lib._chunk, resize, *(getattr(queue_rows, n) for n in names))
     programs += (beam_decode,)
     before = [p._cache_size() for p in programs]
     rng = np.random.default_rng(0)

@@ -227,6 +227,7 @@ def test_health_models_and_metrics(server):
     info = httpx.get(f"{url}/v1/models").json()["models"][0]
     assert info["beam"] == 3 and info["nbest"] == 2 and info["slots"] == 1
     assert info["lanes"] == [1] and info["lane_cap"] == 1 and list(info["lane_ms_per_step"]) == ["1"]  # measured
+    assert info["lazy_writes"] is False and info["encoder_calls"] > 0  # warm-up's, as it reported ready
     metrics = httpx.get(f"{url}/metrics").text
     for name in (
         "nmt_requests_total",
@@ -311,6 +312,8 @@ def test_an_error_inside_one_search_fails_its_requests_and_the_engine_goes_on():
 def test_the_server_refuses_bad_options_in_one_line(tiny_run):
     r = run_cli("nmt.serve", "--run", tiny_run, "--beam", "2", "--nbest", "3", text=True)
     assert r.returncode == 2 and r.stderr.strip() == "nmt.serve: error: --nbest must be between 1 and --beam (2), got 3"
+    r = run_cli("nmt.serve", "--run", tiny_run, "--switch-interval-ms", "0", text=True)
+    assert r.returncode == 2 and r.stderr.strip() == "nmt.serve: error: --switch-interval-ms must be > 0, got 0.0"
 
 
 def test_nothing_is_compiled_once_the_server_is_ready(server):

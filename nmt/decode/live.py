@@ -24,18 +24,10 @@ from nmt.decode import queue_rows
 from nmt.decode.beam import BeamConfig
 from nmt.decode.continuous import QueueState
 from nmt.decode.lanes import default_lanes, lane_cap, pick_lane, resize
-from nmt.decode.search import _encode, pad_source, queue_search
+from nmt.decode.search import _encode, queue_search
 from nmt.model import EncoderOutput, Seq2Seq
 
 WRITE_ROWS = 64  # sentences encoded in one call at most: bounds the programs that warm-up compiles
-
-
-@functools.partial(jax.jit, static_argnames=("model",), donate_argnames=("memory",))
-def _encode_into(model: Seq2Seq, params, memory: EncoderOutput, src, source, positions: jax.Array) -> EncoderOutput:
-    """`src` [n, s] (s a bucket, at most memory's length) encoded, padded to memory's length and written at
-    `positions` [n] (-1: not written): one program, so a sentence costs the encoder of its bucket, not of the
-    longest."""
-    return queue_rows.write(memory, pad_source(_encode(model, params, src, source), memory.mask.shape[1]), positions)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"), donate_argnames=("state",))
@@ -75,7 +67,9 @@ class LiveQueue:
     in one slot, at the cost of a batch-1 search, and more than `cap` wait for a slot of the `cap`. `cap`: None
     measures it in `warm` (`lane_cap` of each lane's step time; `slots` until then). overlap: `run` leaves each
     chunk running and returns the results of the one before it, so the host's work between chunks overlaps the
-    device's (False: each chunk is waited for, the device idle while the host works).
+    device's (False: each chunk is waited for, the device idle while the host works). lazy: the host holds arrivals
+    back while at least `cap` sentences wait on the device for a slot (`wanted`), so that they are encoded together
+    in fewer, wider calls when the device runs low (False: written as soon as there is room).
     """
 
     def __init__(
@@ -94,6 +88,7 @@ class LiveQueue:
         buckets: tuple[int, ...] | None = None,
         cap: int | None = None,
         overlap: bool = False,
+        lazy: bool = False,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -123,7 +118,8 @@ class LiveQueue:
         self.state = jax.tree.map(jnp.copy, self.empty[self.lane])
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
-        self.overlap = overlap
+        self.overlap, self.lazy = overlap, lazy
+        self.encoder_calls = 0  # encoder programs run so far, warm-up's included
         self._flags = None  # the last chunk's (done flags, slot sentences) on the device, until `run` reads them
 
     def warm(self) -> None:
@@ -208,11 +204,20 @@ class LiveQueue:
 
     def room(self) -> int:
         """How many sentences can be written now: rows whose sentence is neither waiting, searched nor unread."""
-        oldest = min(self.unread, default=self.count)
-        return self.capacity - (self.count - oldest)
+        return self.capacity - (self.count - min(self.unread, default=self.count))
+
+    def wanted(self, waiting: int) -> int:
+        """How many of `waiting` sentences held by the host to write now: all there is room for, or with `lazy` none
+        while at least `cap` wait on the device for a slot (`unread` less `busy` between chunks; with `overlap` a chunk
+        old). A chunk frees about a lane's slots at most, so a slot that frees still finds one, and under a backlog
+        the arrivals are encoded in wide calls (an encoder call costs about 0.5 ms plus its rows on a CPU)."""
+        if self.lazy and len(self.unread) - self.busy >= self.cap:
+            return 0
+        return min(self.room(), waiting)
 
     def _encode(self, src: np.ndarray, positions: np.ndarray) -> None:
-        self.memory = _encode_into(self.model, self.params, self.memory, src, self.source, positions)
+        self.encoder_calls += 1
+        self.memory = queue_rows.encode_into(self.model, self.params, self.memory, src, self.source, positions)
         if self.lister is not None:
             self.ids = queue_rows.write(self.ids, self.lister.lists(src), positions)
 
@@ -293,7 +298,3 @@ class LiveQueue:
     def busy_slots(self) -> int:
         """Slots that hold a sentence, read from the device (`busy` keeps the same count on the host)."""
         return int(np.sum(np.asarray(self.state.sentence) >= 0))
-
-    def waiting(self) -> int:
-        """Sentences written and not yet given a slot."""
-        return self.count - int(self.state.next)

@@ -1,6 +1,6 @@
-"""The small device programs with which the host works on a live queue (`nmt.decode.live`) between chunks: writing
-encoded rows into its ring, reading finished rows back, evicting searches, and copying the flags the host waits on.
-Each takes -1 for "none" in its index arrays, so that a few power-of-two widths serve every call."""
+"""The small device programs with which the host works on a live queue (`nmt.decode.live`) between chunks: encoding
+arrivals and writing rows into its ring, reading finished rows back, evicting searches, and copying the flags the host
+waits on. Each takes -1 for "none" in its index arrays, so that a few power-of-two widths serve every call."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 
 from nmt.decode.continuous import QueueState
+from nmt.decode.search import _encode, pad_source
+from nmt.model import EncoderOutput, Seq2Seq
 
 
 @functools.partial(jax.jit, donate_argnames=("buffer",))
@@ -40,3 +42,11 @@ def flags(state: QueueState) -> tuple[jax.Array, jax.Array]:
     """Copies of the done flags [Q] and each slot's sentence [slots]: what the host reads after a chunk, kept apart
     from the state so that the next program may take (donate) the state while the host has not read them yet."""
     return jnp.copy(state.done), jnp.copy(state.sentence)
+
+
+@functools.partial(jax.jit, static_argnames=("model",), donate_argnames=("memory",))
+def encode_into(model: Seq2Seq, params, memory: EncoderOutput, src, source, positions: jax.Array) -> EncoderOutput:
+    """`src` [n, s] (s a bucket, at most memory's length) encoded, padded to memory's length and written at
+    `positions` [n] (-1: not written): one program, so a sentence costs the encoder of its bucket, not of the
+    longest."""
+    return write(memory, pad_source(_encode(model, params, src, source), memory.mask.shape[1]), positions)

@@ -94,9 +94,9 @@ class Stream:
             ticket, i, ids, truncated = self.waiting.popleft()
             self._result(ticket, i, truncated, *self._alone(ids), out)
         else:
-            room = self.live.room()
-            if room and self.waiting:
-                batch = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
+            n = self.live.wanted(len(self.waiting))
+            if n:
+                batch = [self.waiting.popleft() for _ in range(n)]
                 for (ticket, i, _, c), number in zip(batch, self.live.write([b[2] for b in batch])):
                     self.numbers[number] = (ticket, i, c)
                     self.tickets[ticket].numbers.append(number)

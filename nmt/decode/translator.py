@@ -111,6 +111,7 @@ class Translator:
         # so that one request at a time costs what the batch-1 search costs
         self.solo = True
         self.overlap = False  # whether the host's work between two chunks of the live search overlaps the next one
+        self.lazy_writes = False  # whether the host holds arrivals back while the live queue has enough waiting
         self._live: Stream | None = None
 
     @property
@@ -234,6 +235,7 @@ class Translator:
                     self.buckets,
                     self.lane_cap,
                     self.overlap,
+                    self.lazy_writes,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
@@ -277,11 +279,13 @@ class Translator:
         return self._stream().progress(ticket)
 
     def lane_info(self) -> dict:
-        """The live search's lanes, its cap and each lane's measured step in ms (empty without a live search)."""
+        """The live search's lanes, its cap, each lane's measured step in ms, whether it writes lazily, and the
+        sentences written and encoder calls run so far (warm-up's included; empty without a live search)."""
         live = self._stream().live
         if live is None:
             return {}
-        return {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
+        info = {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
+        return info | {"lazy_writes": live.lazy, "written": live.count, "encoder_calls": live.encoder_calls}
 
     def slot_use(self) -> tuple[int, int]:
         """Slots of the live search that hold a sentence (as the last chunk read back and cancellations left them:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -57,6 +58,19 @@ def parser() -> cli.Parser:
         help="leave each chunk of the live search running while the host reads back, answers and admits (default: "
         "the host waits for each chunk, and the device for the host)",
     )
+    p.add_argument(
+        "--lazy-writes",
+        action="store_true",
+        help="hold arrivals on the host while the lane cap's worth of sentences wait on the device, and encode them "
+        "together when it runs low (default: each chunk encodes what arrived since the last)",
+    )
+    p.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="Python's thread switch interval (sys.setswitchinterval): how long the engine thread may wait for the "
+        "interpreter while the HTTP thread runs (default: Python's, 5 ms)",
+    )
     cli_search.add_search_args(p)
     cli_search.add_unroll_arg(p)
     return p
@@ -75,9 +89,13 @@ def main(argv=None):
         for name in ("max_queue", "max_sentences", "max_body_bytes", "chunk_steps"):
             if getattr(args, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+        if args.switch_interval_ms is not None:
+            if not args.switch_interval_ms > 0:
+                raise ConfigError(f"--switch-interval-ms must be > 0, got {args.switch_interval_ms}")
+            sys.setswitchinterval(args.switch_interval_ms / 1000)
         runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
-        translator.overlap = args.overlap
+        translator.overlap, translator.lazy_writes = args.overlap, args.lazy_writes
         if args.lane_cap is not None and not (slots and 1 <= args.lane_cap <= slots):
             raise ConfigError(f"--lane-cap must be between 1 and --slots ({slots}), got {args.lane_cap}")
         translator.lane_cap = args.lane_cap
@@ -94,6 +112,7 @@ def main(argv=None):
             "lane_cap": args.lane_cap,  # until warm-up measures it
             "solo": translator.solo if slots else None,
             "overlap": translator.overlap if slots else None,
+            "lazy_writes": translator.lazy_writes if slots else None,
             "shortlist": args.shortlist or None,
             "unroll": translator.models[0][0].cfg.unroll,  # the encoder's, as it translates
         }
