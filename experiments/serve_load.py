@@ -49,7 +49,7 @@ docs/serving.md):
         --loads 100,115,125,140 --before-loads 25 --clients 64 --name serve_load_levers_reversed
 
 The 8 ms budget's servers and lazy writes (2026-12-06, serve_load_lazy.json), the interpreter's switch interval with
-the one-at-a-time overhead paired (serve_load_switch.json), and chunks of 4 decoder steps (serve_load_chunk4.json); in
+the one-at-a-time overhead paired (serve_load_switch.json), and chunks of 4 decoder steps (serve_load_chunk4.json, then the other order); in
 docs/serving.md, beside experiments/live_ab.py's in-process turns:
     python experiments/serve_load.py --variants whole,whole_lazy,shortlist256_lazy,shortlist256 --no-peer --seconds 15 \
         --loads 100,115,125,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_lazy
@@ -58,6 +58,8 @@ docs/serving.md, beside experiments/live_ab.py's in-process turns:
         --clients 64 --name serve_load_switch
     python experiments/serve_load.py --variants whole_chunk4,whole --no-peer --no-engine-alone --seconds 15 \
         --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4
+    python experiments/serve_load.py --variants whole,whole_chunk4 --no-peer --no-engine-alone --seconds 15 \
+        --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4_reversed
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
