@@ -50,7 +50,7 @@ docs/serving.md):
 
 The 8 ms budget's servers and lazy writes (2026-12-06, serve_load_lazy.json), the interpreter's switch interval with
 the one-at-a-time overhead paired (serve_load_switch.json), and chunks of 4 decoder steps (serve_load_chunk4.json, then the other order); in
-docs/serving.md, beside experiments/live_ab.py's in-process turns:
+docs/serving.md, beside experiments/live_ab.py's in-process turns and experiments/serve_turns.py's servers in turns:
     python experiments/serve_load.py --variants whole,whole_lazy,shortlist256_lazy,shortlist256 --no-peer --seconds 15 \
         --loads 100,115,125,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_lazy
     python experiments/serve_load.py --variants whole_lazy_switch,whole_lazy,shortlist256_lazy,shortlist256_lazy_switch \
@@ -431,7 +431,7 @@ def _wait(url: str, proc: subprocess.Popen, path: str, seconds: float = 600) -> 
     raise RuntimeError(f"the server at {url} did not get ready in {seconds} s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=60)
@@ -597,14 +597,14 @@ def main(argv=None):
                 side["over_offline"] = side["highest_sustained_per_s"] / off["sentences_per_s_batch64"]
                 result["servers"][variant] = side
             finally:
-                _stop(proc)
+                stop_server(proc)
         proc = start_nmt(args.run, args.port, ["--slots", "1"], log)
         try:
             result["servers"]["before"] = measure(
                 Target("before", url, peer=False), sentences, _floats(args.before_loads), clients, args, logs
             )
         finally:
-            _stop(proc)
+            stop_server(proc)
         if not args.no_peer:
             vocab = load_data(get_config("opennmt_rnn").data).vocab_path  # the pieces the peer was trained on
             proc = start_peer(args.port, vocab, log)
@@ -613,7 +613,7 @@ def main(argv=None):
                     Target("opennmt_py", url, peer=True), sentences, _floats(args.peer_loads), clients[:3], args, logs
                 )
             finally:
-                _stop(proc)
+                stop_server(proc)
     peer = result["servers"].get("opennmt_py", {}).get("highest_sustained_per_s")
     for side in result["servers"].values():
         if peer:

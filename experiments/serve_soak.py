@@ -25,7 +25,7 @@ import tempfile
 import time
 
 import httpx
-from serve_load import ROOT, _stop, start_nmt, test_sentences
+from serve_load import ROOT, start_nmt, stop_server, test_sentences
 
 from nmt.tools.results import write_result
 
@@ -137,7 +137,7 @@ def main(argv=None):
                 expected += [t["text"] for t in r.json()["translations"]]
             result = asyncio.run(soak(url, sentences, expected, args, proc.pid))
         finally:
-            _stop(proc)
+            stop_server(proc)
     with open(log_path) as f:
         server_log = f.read()
     result.update(

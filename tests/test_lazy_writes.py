@@ -1,21 +1,11 @@
+import numpy as np
 import pytest
 
 from nmt.decode import BeamConfig
 
-LINES = [
-    "the cat sees a dog",
-    "a man eats",
-    "big tree big tree big tree",
-    "red car drives fast",
-    "the house",
-    "woman runs",
-    "a small blue car",
-    "the man sees the tree",
-    "green apple",
-    "dog",
-    "the red house",
-    "a man eats a green apple",
-]
+WORDS = ["the", "cat", "sees", "a", "dog", "man", "eats", "big", "tree", "red", "car", "house", "green", "apple"]
+RNG = np.random.default_rng(3)
+LINES = [" ".join(RNG.choice(WORDS, RNG.integers(1, 9))) for _ in range(12)]  # sources of 1 to 8 words
 
 
 def _serve(translator, arrivals: dict[int, list[str]]):
