@@ -1,6 +1,8 @@
 """`python -m nmt.serve` variants measured in turns: every server up at once, each measurement point run on each in turn.
 
     python experiments/serve_turns.py --variants whole,whole_chunk4 --loads 100,115,125,140 --name serve_turns_chunk4
+    python experiments/serve_turns.py --variants whole,whole_unroll8 --lane-cap 24 --loads 100,115,125,140 \
+        --name serve_turns_unroll8
 
 experiments/serve_load.py measures its variants one after the other, minutes apart, and this machine's speed drifts
 by more than most levers are worth between them. Here every variant's server (serve_load.py's VARIANTS, beam 5,
@@ -44,6 +46,9 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--max-requests", type=int, default=20000)
     p.add_argument("--p99-ms", type=float, default=500.0)
+    p.add_argument(
+        "--lane-cap", type=int, help="every server's --lane-cap, where its variant has none (default: measured)"
+    )
     p.add_argument("--port", type=int, default=8090, help="the first server's port; the others follow")
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     p.add_argument("--name", default="serve_turns")
@@ -60,6 +65,9 @@ def main(argv=None):
     data_dir = os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir))
     sentences = serve_load.test_sentences(data_dir)
     flags = {v: [*serve_load.VARIANTS[v], "--slots", "64"] for v in variants}
+    for v in variants:  # one cap for all, so that the variants differ in their own flags only
+        if args.lane_cap and "--lane-cap" not in flags[v]:
+            flags[v] += ["--lane-cap", str(args.lane_cap)]
     bare = {v: serve_load.bare_batch1(serve_load.search_translator(run, flags[v]), sentences[:50]) for v in variants}
     result = {"machine": describe(), "run": args.run, "step": run.step, "seconds": args.seconds, "p99_ms": args.p99_ms}
     result["servers"] = {v: {"flags": flags[v], "closed_loop": [], "poisson": []} for v in variants}
