@@ -44,7 +44,7 @@ def one_round(translators: dict, sentences: list[str], loads: list[float], args)
 
 
 def summary(rounds: list[dict], names: list[str]) -> dict:
-    med = lambda values: statistics.median(values)
+    med = statistics.median
     out = {}
     for name in names:
         points = [r[name] for r in rounds]

@@ -351,6 +351,11 @@ def poisson(target: Target, sentences: list[str], qps: float, seconds: float, p9
     return out
 
 
+def highest_sustained(points: list[dict]) -> float:
+    """The highest offered load of Poisson points that was sustained (0: none)."""
+    return max((p["offered_per_s"] for p in points if p["sustained"]), default=0.0)
+
+
 def search_translator(run, flags: list[str]):
     """A Translator in this process with a variant's search flags, lane cap, overlap and writes."""
     import argparse
@@ -413,7 +418,7 @@ def engine_alone(
         print(f"  engine alone, Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
         if not point["sustained"] and stop_at_first_miss:
             break
-    out["highest_sustained_per_s"] = max((p["offered_per_s"] for p in out["poisson"] if p["sustained"]), default=0.0)
+    out["highest_sustained_per_s"] = highest_sustained(out["poisson"])
     return out
 
 
@@ -505,8 +510,7 @@ def measure(target: Target, sentences, loads, clients, args, log_dir) -> dict:
         out["closed_loop"].append(point)
         print(f"  {target.name} {n} clients: {json.dumps(point)}", flush=True)
     out["poisson"] = sweep(target, sentences, loads, args, log_dir)
-    sustained = [p["offered_per_s"] for p in out["poisson"] if p["sustained"]]
-    out["highest_sustained_per_s"] = max(sustained, default=0.0)
+    out["highest_sustained_per_s"] = highest_sustained(out["poisson"])
     # every load offered was sustained: the highest one is only a lower bound on what the server sustains
     out["lower_bound"] = bool(out["poisson"]) and out["poisson"][-1]["sustained"]
     return out

@@ -107,9 +107,7 @@ def main(argv=None):
         for proc in procs:
             serve_load.stop_server(proc)
     for side in result["servers"].values():
-        side["highest_sustained_per_s"] = max(
-            (q["offered_per_s"] for q in side["poisson"] if q["sustained"]), default=0
-        )
+        side["highest_sustained_per_s"] = serve_load.highest_sustained(side["poisson"])
     write_result(args.out, args.name + ".json", result)
 
 
