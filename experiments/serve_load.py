@@ -106,6 +106,9 @@ VARIANTS = {
     # the engine thread waits less for the interpreter while the HTTP thread runs (Python's default: 5 ms)
     "whole_lazy_switch": ["--lazy-writes", "--switch-interval-ms", "0.5"],
     "shortlist256_lazy_switch": ["--shortlist", "256", "--lazy-writes", "--switch-interval-ms", "0.5"],
+    # candidate selection with one top-k over each beam's logits, auto's choice before the blocked one (nmt.decode.topk)
+    "whole_fused": ["--topk", "fused"],
+    "shortlist256_blocked": ["--shortlist", "256", "--topk", "blocked"],
 }
 # flags of the server (and of the engine alone), not of the offline search, and how many values each takes
 SERVER_ONLY = {"--overlap": 0, "--lane-cap": 1, "--lazy-writes": 0, "--chunk-steps": 1, "--switch-interval-ms": 1}

@@ -1,25 +1,24 @@
-"""Ablation: beam search's candidate selection, `--topk fused` against `--topk plain`.
+"""Ablation: beam search's candidate selection, `--topk fused`, `--topk blocked` and `--topk plain`.
 
-See `nmt.decode.beam.candidates`; timed in one process with the two interleaved, so that the machine's drift falls on both.
+See `nmt.decode.beam.candidates` and `nmt.decode.topk`; timed in one process with the three interleaved, so that the
+machine's drift falls on each.
 
-    python experiments/topk_ablation.py --checkpoint runs/multi30k      # about 6 min on 2 CPU cores
+    python experiments/topk_ablation.py --checkpoint runs/multi30k      # about 10 min on 2 CPU cores
 
-Three settings, each over test_2016_flickr sentences with beam 5: batch 1 (one sentence at a time, whole vocabulary),
-batch 64 (blocks of 64 sorted by length, whole vocabulary), and continuous batching over 64 slots with 256-token
-shortlists (the fastest CPU setting). Writes topk_ablation.json (into --out, default experiments/results) and prints it
-as the last line: per setting the seconds of each variant (per batch the median over the repeats, the two taking turns
-call by call, summed over the batches), fused ÷ plain, and whether the two gave the same tokens.
+Four settings, each over test_2016_flickr sentences with beam 5: batch 1 (one sentence at a time, whole vocabulary),
+batch 64 (blocks of 64 sorted by length, whole vocabulary), and continuous batching over 64 slots, over the whole
+vocabulary and with 256-token shortlists (the fastest CPU setting). Writes topk_ablation.json (into --out, default
+experiments/results) and prints it as the last line: per setting the seconds of each variant (per batch the median
+over the repeats, the three taking turns call by call, summed over the batches), their ratios, and whether they all
+gave the same tokens.
 
 Results, on the development machine (2 cores of an AMD EPYC CPU, 24 GiB, no GPU, jax 0.10.2,
-NMT_DATA_DIR=../shared/data/multi30k); the files are in experiments/results/:
-
-Candidate selection, fused against plain (`python experiments/topk_ablation.py --checkpoint runs/multi30k`,
-  the two alternating call by call in one process; `topk_ablation.json`): fused ÷ plain time is 0.988 at batch 1 and
-  0.961 at batch 64 over the whole vocabulary, and 1.019 with 64 slots and 256-token shortlists. Two earlier runs of
-  the same comparison (not kept in a file) gave 0.965 / 0.947 / 1.022 and 0.984 / 0.927 / 1.009. So fused saved 1.2%
-  at batch 1 and 3.9% at batch 64 in the kept run (1.6-3.5% and 5.3-7.3% in the two before) over 8,000 tokens, where it writes no `[64, 5, 8000]` log-probabilities, and costs 1–2% over 256
-  tokens, where its second top-k outweighs the saving; `auto` takes each where it is faster. The tokens are the same
-  in every setting.
+NMT_DATA_DIR=../shared/data/multi30k, 2026-12-06, the default run's checkpoint of step 3,500); topk_ablation.json:
+blocked ÷ fused time is 0.952 at batch 1, 0.876 at batch 64 and 0.903 with 64 slots over the whole vocabulary, where
+a top-k over each beam's 8,000 logits cost about half the output layer's product; fused ÷ plain 0.983, 1.006 and
+0.992 there (three earlier runs of fused against plain alone gave 0.927-0.988 at batches 1 and 64). Over 256-token
+shortlists blocked ÷ plain is 0.995 and fused ÷ plain 1.072: `auto` is blocked over the whole vocabulary and plain
+over a shortlist. The tokens are the same in every setting.
 """
 
 from __future__ import annotations
@@ -64,9 +63,9 @@ def main(argv=None):
             model, params, b["src"], cfg, max_output_len(b["src"].shape[1], cfg), projected=projected
         )["tokens"]
 
-    def queue(cfg):
+    def queue(cfg, shortlister):
         return lambda _: [
-            h[0] for h in queue_translate(model, params, ids, buckets, cfg, 64, lister, projected, source)[0]
+            h[0] for h in queue_translate(model, params, ids, buckets, cfg, 64, shortlister, projected, source)[0]
         ]
 
     result = {
@@ -76,18 +75,28 @@ def main(argv=None):
         "batch1_sentences": len(one),
         "batch64_sentences": len(ids),
     }
+    names = ("fused", "blocked", "plain")
     for setting, batches, search in (
         ("batch1", one, blocks),
         ("batch64", big, blocks),
-        ("slots64_shortlist256", [None], queue),
+        ("slots64", [None], lambda cfg: queue(cfg, None)),
+        ("slots64_shortlist256", [None], lambda cfg: queue(cfg, lister)),
     ):
-        fns = {name: search(BeamConfig(beam=5, topk=name)) for name in ("fused", "plain")}
-        times = alternate(fns, batches, args.repeats)
-        fused, plain = sum(times["fused"]), sum(times["plain"])
-        same = all(
-            np.array_equal(a, b) for x in batches for a, b in zip(*(jax.device_get(fn(x)) for fn in fns.values()))
-        )
-        result[setting] = {"fused_s": fused, "plain_s": plain, "fused_over_plain": fused / plain, "same_tokens": same}
+        fns = {name: search(BeamConfig(beam=5, topk=name)) for name in names}
+        times = {name: sum(t) for name, t in alternate(fns, batches, args.repeats).items()}
+        outputs = {name: [jax.device_get(fn(x)) for x in batches] for name, fn in fns.items()}
+        result[setting] = {
+            **{f"{name}_s": times[name] for name in names},
+            "fused_over_plain": times["fused"] / times["plain"],
+            "blocked_over_plain": times["blocked"] / times["plain"],
+            "blocked_over_fused": times["blocked"] / times["fused"],
+            "same_tokens": all(
+                np.array_equal(a, b)
+                for name in names[1:]
+                for xs, ys in zip(outputs[names[0]], outputs[name])
+                for a, b in zip(xs, ys)
+            ),
+        }
     write_result(args.out, "topk_ablation.json", result)
 
 

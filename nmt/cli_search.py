@@ -45,13 +45,15 @@ def add_speed_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS) 
     """The speed options; `slots`: the command's default for --slots (with one model's beam search)."""
     parser.add_argument(
         "--topk",
-        choices=("auto", "fused", "plain"),
+        choices=("auto", "fused", "blocked", "plain"),
         default="auto",
         help="beam search's candidate selection, the same translations either way: fused ranks each "
         "beam's 2K best logits before normalising them (no [batch, beam, vocab] "
-        "log-probabilities), plain normalises every logit first; auto: fused over the whole "
+        "log-probabilities), blocked finds those 2K by blocks of 32 logits (one pass of block maxima, "
+        "then the best blocks), plain normalises every logit first; auto: blocked over the whole "
         "vocabulary, plain over a shortlist (default)",
     )
+
     add_shortlist_args(parser)
     parser.add_argument(
         "--slots",

@@ -120,10 +120,12 @@ def test_a_kept_embedding_projection_changes_nothing(tiny_model):
     )
 
 
-@pytest.mark.parametrize("v, lists", [(50, None), (5, None), (40, "shared"), (40, "per_sentence")])
-def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists):
-    """Ranking each beam's raw logits first picks the candidates, scores and order that ranking all K x V
-    normalised log-probabilities picks: with empty beams, sentences at their length limit, V < 2K, shortlists."""
+@pytest.mark.parametrize("selection", ["fused", "blocked"])
+@pytest.mark.parametrize("v, lists", [(50, None), (5, None), (1500, None), (40, "shared"), (40, "per_sentence")])
+def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists, selection):
+    """Ranking each beam's raw logits first (with one top-k, or by blocks where V is long enough) picks the
+    candidates, scores and order that ranking all K x V normalised log-probabilities picks: with empty beams,
+    sentences at their length limit, V < 2K, shortlists."""
     b, k = 3, 4
     rng = np.random.default_rng(0)
     logits = jnp.asarray(rng.normal(0, 3, (b, k, v)), jnp.float32)
@@ -139,7 +141,7 @@ def test_fused_candidates_equal_those_of_the_normalised_logits(v, lists):
         ids = ids.at[..., 0].set(EOS)
         shortlist = (ids, jnp.asarray(rng.random((b, v)) < 0.7))
     fused, plain = (
-        candidates(live, logits, at_limit, BeamConfig(beam=k, topk=t), shortlist) for t in ("fused", "plain")
+        candidates(live, logits, at_limit, BeamConfig(beam=k, topk=t), shortlist) for t in (selection, "plain")
     )
     valid = np.asarray(plain[0]) > NEG_INF / 2
     assert valid.sum() >= k and np.array_equal(valid, np.asarray(fused[0]) > NEG_INF / 2)

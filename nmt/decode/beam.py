@@ -20,9 +20,10 @@ import jax.numpy as jnp
 
 from nmt.data.vocab import BOS, EOS, PAD
 from nmt.decode.outputs import allowed_outputs, output_log_probs, per_row, shortlist_tokens
+from nmt.decode.topk import blocked_top_k
 from nmt.utils import NEG_INF
 
-TOPK = ("auto", "fused", "plain")
+TOPK = ("auto", "fused", "blocked", "plain")
 ENSEMBLE_MEANS = ("log", "prob")
 STOPS = ("exact", "current")
 
@@ -36,7 +37,7 @@ class BeamConfig:
     max_len_a: float = 1.5  # maximum output length a * src_len + b (EOS included)
     max_len_b: int = 10
     nbest: int = 1  # hypotheses wanted: the search stops once the nbest-th finished one cannot be beaten
-    topk: str = "auto"  # candidate selection (`candidates`): fused, plain, or auto (fused over the whole vocabulary)
+    topk: str = "auto"  # candidate selection (`candidates`): fused, blocked, plain, or auto (blocked over all V)
     # an ensemble's token scores: the mean of its models' log-probabilities (log; Marian, OpenNMT-py) or the log of
     # the mean of their probabilities (prob; fairseq); one model's search is the same either way
     ensemble_mean: str = "log"
@@ -161,7 +162,9 @@ def candidates(
       fused: each beam first keeps its 2K best raw logits, and only those K x 2K are normalised (by the beam's
         log-sum-exp) and ranked: the same candidates (log-softmax keeps each beam's order), with no [B, K, V]
         log-probability array written and a top-k over V instead of K x V.
-      auto: fused over the whole vocabulary, plain over a shortlist, the faster of the two for each on a CPU
+      blocked: fused, each beam's 2K best found by blocks (`nmt.decode.topk`): one pass of block maxima over V and
+        two small top-ks instead of a top-k over V.
+      auto: blocked over the whole vocabulary, plain over a shortlist, the fastest for each on a CPU
         (experiments/topk_ablation.py): a second top-k costs more than it saves over a few hundred tokens.
 
     Args:
@@ -178,10 +181,11 @@ def candidates(
         logp = jnp.where(forbidden, NEG_INF, logits.astype(jnp.float32))
         cand_logp, flat = jax.lax.top_k((live_logp[..., None] + logp).reshape(b, k * v), 2 * k)
         return cand_logp, flat // v, flat % v
-    if cfg.topk == "fused" or (cfg.topk == "auto" and shortlist is None):
+    if cfg.topk in ("fused", "blocked") or (cfg.topk == "auto" and shortlist is None):
         masked = jnp.where(allowed_outputs(v, shortlist), logits.astype(jnp.float32), NEG_INF)
         lse = jax.nn.logsumexp(masked, -1, keepdims=True)  # [B, K, 1]
-        top, pos = jax.lax.top_k(jnp.where(forbidden, NEG_INF, masked), min(2 * k, v))
+        first = jax.lax.top_k if cfg.topk == "fused" else blocked_top_k
+        top, pos = first(jnp.where(forbidden, NEG_INF, masked), min(2 * k, v))
         cand = (live_logp[..., None] + top - lse).reshape(b, -1)
         cand_logp, flat = jax.lax.top_k(cand, 2 * k)
         return cand_logp, flat // top.shape[-1], jnp.take_along_axis(pos.reshape(b, -1), flat, 1)
