@@ -109,9 +109,22 @@ VARIANTS = {
     # candidate selection with one top-k over each beam's logits, auto's choice before the blocked one (nmt.decode.topk)
     "whole_fused": ["--topk", "fused"],
     "shortlist256_blocked": ["--shortlist", "256", "--topk", "blocked"],
+    # a chunk ends once the next narrower lane holds its sentences (nmt.decode.live; the default from 2026-12-06 on)
+    "whole_shrink": ["--early-shrink"],
+    "shortlist256_shrink": ["--shortlist", "256", "--early-shrink"],
+    "whole_fixed": ["--no-early-shrink"],  # every chunk runs its --chunk-steps (the default before)
+    "shortlist256_fixed": ["--shortlist", "256", "--no-early-shrink"],
 }
 # flags of the server (and of the engine alone), not of the offline search, and how many values each takes
-SERVER_ONLY = {"--overlap": 0, "--lane-cap": 1, "--lazy-writes": 0, "--chunk-steps": 1, "--switch-interval-ms": 1}
+SERVER_ONLY = {
+    "--overlap": 0,
+    "--lane-cap": 1,
+    "--lazy-writes": 0,
+    "--early-shrink": 0,
+    "--no-early-shrink": 0,
+    "--chunk-steps": 1,
+    "--switch-interval-ms": 1,
+}
 
 
 def search_flags(flags: list[str]) -> list[str]:
@@ -376,7 +389,7 @@ def search_translator(run, flags: list[str]):
         run, cli_search.beam_config(options), 1, lister, cli_search.slots(options), unroll=cli_search.unroll(options)
     )
     translator.lane_cap, translator.overlap = flag_value(flags, "--lane-cap"), "--overlap" in flags
-    translator.lazy_writes = "--lazy-writes" in flags
+    translator.lazy_writes, translator.early_shrink = "--lazy-writes" in flags, "--no-early-shrink" not in flags
     return translator
 
 

@@ -135,6 +135,7 @@ def make_queue_search(
     slots: int,
     ids_all: jax.Array | None = None,
     limit: jax.Array | None = None,
+    floor: jax.Array | None = None,
 ) -> QueueSearch:
     """The search over a queue of sentences.
 
@@ -146,6 +147,8 @@ def make_queue_search(
       slots: B, the sentences searched at once.
       ids_all: [Q, N] each row's shortlist (the logits of step_fn are then over its slot's ids), or None.
       limit: [] the loop stops when the state's decoder steps reach it (None: when every slot is empty).
+      floor: [] the loop also stops, after a step, once at most this many sentences are searched or waiting (a live
+        queue's next narrower lane holds them: `nmt.decode.live`); None or -1: never.
     """
     q, s = src_mask_all.shape
     ctx_row, dec_row = jax.eval_shape(admit_fn, jnp.zeros((), jnp.int32))
@@ -155,8 +158,9 @@ def make_queue_search(
     admit = lambda st, free: _admit(st, free, fresh, admit_fn, src_mask_all, count, ids_all, cfg, max_len)
 
     def cond(st: QueueState):
-        busy = jnp.any(st.sentence >= 0)
-        return busy if limit is None else busy & (st.steps < limit)
+        held = jnp.sum(st.sentence >= 0)
+        go = held > 0 if limit is None else (held > 0) & (st.steps < limit)
+        return go if floor is None else go & ((st.steps == 0) | (held + count - st.next > floor))
 
     def body(st: QueueState):
         shortlist = None if ids_all is None else (st.ids, jnp.ones(st.ids.shape, bool))

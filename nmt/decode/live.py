@@ -39,14 +39,16 @@ def _chunk(
     ids,
     count,
     steps,
+    floor,
     projected,
     *,
     cfg: BeamConfig,
     max_len: int,
     slots: int,
 ) -> QueueState:
-    """Up to `steps` decoder steps of the queue search from `state`, idle slots first given waiting rows."""
-    search = queue_search(model, params, memory, count, ids, projected, cfg, max_len, slots, limit=steps)
+    """Up to `steps` decoder steps of the queue search from `state`, idle slots first given waiting rows; fewer once
+    at most `floor` sentences are searched or waiting (-1: never)."""
+    search = queue_search(model, params, memory, count, ids, projected, cfg, max_len, slots, steps, floor)
     state = search.admit(
         state.replace(steps=jnp.zeros_like(state.steps), busy=jnp.zeros_like(state.busy)), state.sentence < 0
     )
@@ -69,7 +71,9 @@ class LiveQueue:
     chunk running and returns the results of the one before it, so the host's work between chunks overlaps the
     device's (False: each chunk is waited for, the device idle while the host works). lazy: the host holds arrivals
     back while at least `cap` sentences wait on the device for a slot (`wanted`), so that they are encoded together
-    in fewer, wider calls when the device runs low (False: written as soon as there is room).
+    in fewer, wider calls when the device runs low (False: written as soon as there is room). early_shrink: a chunk
+    ends as soon as the next narrower lane holds its sentences, so that the next one runs there and arrivals join
+    sooner (False: it runs all its steps).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class LiveQueue:
         cap: int | None = None,
         overlap: bool = False,
         lazy: bool = False,
+        early_shrink: bool = True,
     ):
         lanes = tuple(sorted(set(lanes or default_lanes(slots))))
         if lanes[0] < 1 or lanes[-1] != slots:
@@ -118,8 +123,8 @@ class LiveQueue:
         self.state = jax.tree.map(jnp.copy, self.empty[self.lane])
         self.count = 0  # sentences written so far; sentence n lives in row n % capacity
         self.unread: set[int] = set()  # sentences written and not yet read back
-        self.overlap, self.lazy = overlap, lazy
-        self.encoder_calls = 0  # encoder programs run so far, warm-up's included
+        self.overlap, self.lazy, self.early_shrink = overlap, lazy, early_shrink
+        self.encoder_calls = self.chunks = 0  # encoder programs and chunks run so far, warm-up's included
         self._flags = None  # the last chunk's (done flags, slot sentences) on the device, until `run` reads them
 
     def warm(self) -> None:
@@ -179,20 +184,10 @@ class LiveQueue:
             step = self.lanes[at + 1] if lane > self.lane else self.lanes[at - 1]
             self.state, self.lane = resize(self.state, self.empty[step]), step
 
-    def _chunk(self, steps: int) -> None:
-        self.state = _chunk(
-            self.model,
-            self.params,
-            self.state,
-            self.memory,
-            self.ids,
-            self.count,
-            steps,
-            self.projected,
-            cfg=self.cfg,
-            max_len=self.max_len,
-            slots=self.lane,
-        )
+    def _chunk(self, steps: int, floor: int = -1) -> None:
+        self.chunks += 1
+        args = (self.model, self.params, self.state, self.memory, self.ids, self.count, steps, floor, self.projected)
+        self.state = _chunk(*args, cfg=self.cfg, max_len=self.max_len, slots=self.lane)
         self._flags = queue_rows.flags(self.state)
 
     def _read(self, rows: np.ndarray):
@@ -252,7 +247,8 @@ class LiveQueue:
         the device searches, instead of the device waiting for the host between two chunks."""
         finished = self._finished() if self.overlap else None  # waits for the chunk in flight: none runs in a move
         self._move(pick_lane(self.lanes, len(self.unread), self.busy, self.cap))
-        self._chunk(steps)
+        at = self.lanes.index(self.lane)
+        self._chunk(steps, self.lanes[at - 1] if self.early_shrink and at else -1)
         if not self.overlap:
             finished = self._finished()
         if finished is None:

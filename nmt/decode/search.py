@@ -197,6 +197,7 @@ def queue_search(
     max_len: int,
     slots: int,
     limit=None,
+    floor=None,
 ) -> QueueSearch:
     """The model's callbacks of a queue search (`make_queue_search`) over encoded queue rows `memory` [Q, S, ...]."""
     v = {"params": params}
@@ -210,7 +211,7 @@ def queue_search(
     def step_fn(ctx, dec, tokens):
         return decoder_step(model, params, *ctx, projected)(dec, tokens)
 
-    return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids, limit)
+    return make_queue_search(step_fn, admit, memory.mask, count, cfg, max_len, slots, ids, limit, floor)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg", "max_len", "slots"))

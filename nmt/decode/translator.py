@@ -112,6 +112,7 @@ class Translator:
         self.solo = True
         self.overlap = False  # whether the host's work between two chunks of the live search overlaps the next one
         self.lazy_writes = False  # whether the host holds arrivals back while the live queue has enough waiting
+        self.early_shrink = True  # whether a chunk ends once the next narrower lane holds its sentences
         self._live: Stream | None = None
 
     @property
@@ -236,6 +237,7 @@ class Translator:
                     self.lane_cap,
                     self.overlap,
                     self.lazy_writes,
+                    self.early_shrink,
                 )
             empty = Translation((Hypothesis("", 0.0),) * self.nbest)
             quiet = lambda lines: self.translate(lines, report=False)  # the caller reports what it got
@@ -285,7 +287,8 @@ class Translator:
         if live is None:
             return {}
         info = {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
-        return info | {"lazy_writes": live.lazy, "written": live.count, "encoder_calls": live.encoder_calls}
+        info |= {"lazy_writes": live.lazy, "early_shrink": live.early_shrink}
+        return info | {"written": live.count, "encoder_calls": live.encoder_calls, "chunks": live.chunks}
 
     def slot_use(self) -> tuple[int, int]:
         """Slots of the live search that hold a sentence (as the last chunk read back and cancellations left them:

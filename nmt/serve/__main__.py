@@ -10,6 +10,7 @@ the server exits 0.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -65,6 +66,13 @@ def parser() -> cli.Parser:
         "together when it runs low (default: each chunk encodes what arrived since the last)",
     )
     p.add_argument(
+        "--early-shrink",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="end a chunk of the live search as soon as the next narrower lane holds its sentences, so that the next "
+        "chunk runs there and arrivals join sooner (default; --no-early-shrink: every chunk runs its --chunk-steps)",
+    )
+    p.add_argument(
         "--switch-interval-ms",
         type=float,
         default=None,
@@ -96,6 +104,7 @@ def main(argv=None):
         runs, translator = cli_search.load_translator(args, cfg, slots)
         translator.lanes, translator.solo = _lanes(args.lanes, slots), not args.no_solo
         translator.overlap, translator.lazy_writes = args.overlap, args.lazy_writes
+        translator.early_shrink = args.early_shrink
         if args.lane_cap is not None and not (slots and 1 <= args.lane_cap <= slots):
             raise ConfigError(f"--lane-cap must be between 1 and --slots ({slots}), got {args.lane_cap}")
         translator.lane_cap = args.lane_cap
@@ -113,6 +122,7 @@ def main(argv=None):
             "solo": translator.solo if slots else None,
             "overlap": translator.overlap if slots else None,
             "lazy_writes": translator.lazy_writes if slots else None,
+            "early_shrink": translator.early_shrink if slots else None,
             "shortlist": args.shortlist or None,
             "unroll": translator.models[0][0].cfg.unroll,  # the encoder's, as it translates
         }
