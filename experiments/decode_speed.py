@@ -18,13 +18,17 @@ sentences, batch 64 covers all 1,000 (15.0 output tokens each). BLEU (cased, sac
 
 | output layer | batch 1, ms per sentence | batch 64, tokens/s (sentences/s) | compiled ÷ per-step, batch 1 / 64 | BLEU greedy / beam 5 | results |
 |---|---|---|---|---|---|
-| all 8,000 tokens | 10.9 | 1,852 (124) | 1.72× / 1.08× | 37.64 / 39.07 | `bench_decode_default.json`, `eval_default_test.json` |
+| all 8,000 tokens | 10.5 | 2,326 (158) | 2.08× / 1.21× | 37.64 / 39.07 | `bench_decode_default.json`, `eval_default_test.json` |
 | `--shortlist 256` | 5.88 | 3,015 (201) | 1.92× / 1.09× | 37.56 / 38.92 | `bench_decode_shortlist256.json`, `eval_shortlist256_test.json` |
 | `--shortlist 512` | 5.57 | 3,193 (213) | 2.06× / 1.11× | 37.56 / 38.87 | `bench_decode_shortlist512.json`, `eval_shortlist512_test.json` |
 | `--shortlist 1024` | | | | 37.52 / 38.85 | `eval_shortlist1024_test.json` |
 | `--shortlist 512 --slots 64` | 6.17 | 4,244 (284) | 2.11× / 1.11× | 37.56 / 38.87 | `bench_decode_shortlist512_slots64.json` |
 | `--shortlist 256 --slots 64` | **4.76** | **4,747** (317) | 1.99× / 1.10× | 37.56 / 38.92 | `bench_decode_shortlist256_slots64.json`, `eval_shortlist256_slots64_test.json` |
 
+- **The whole vocabulary's speed** was measured again on 2026-12-06 (`--only bench_decode_default.json`) once
+  `--topk auto` chose blocked candidate selection there (docs/decoding.md): the default preset's run retrained that
+  day (best checkpoint step 3,500), so its row's BLEU is the step-4,500 run's of 2026-12-05. The day before, with one
+  top-k a beam and that run, it gave 10.9 ms, 1,852 tokens/s (124 sentences/s) and 1.72× / 1.08×.
 - **Against the earlier figures** (15.2 ms and 2,142 tokens/s with `--shortlist 256 --slots 64`, the previous
   version of this table): those timed the step-2,000 model of an earlier preset (the run no longer exists) on an
   earlier day, whose machine speed was not recorded; this machine's matmul rate has been seen from 139 to 494

@@ -3,6 +3,8 @@
     python experiments/live_ab.py --b=--lazy-writes --names eager,lazy --name lazy_writes
     python experiments/live_ab.py --b=--chunk-steps,4 --names chunk8,chunk4 --name chunk_steps
     python experiments/live_ab.py --a=--shortlist,256 --b=--shortlist,256,--lazy-writes --names eager,lazy
+    python experiments/live_ab.py --a=--no-early-shrink --b=--early-shrink --names fixed,shrink --loads 100,115,125 \
+        --name early_shrink
 
 Two translators of the same run, each with its nmt.serve flags (--a, --b: comma-separated; --slots 64 added), with
 the same lane cap (the one the first measures at warm-up, unless the flags give one), driven as the server's engine
@@ -11,7 +13,8 @@ the flags say). Each round runs both, their order alternating by round: under a 
 sentences, then under Poisson arrivals at each of --loads for --seconds. Reported per setting: the medians over rounds
 of sentences a second and p50/p99 latency, and the encoder calls a sentence; and the ratios b / a of the backlog's
 sentences a second, round by round. Writes <--name>.json into --out. Measured on 2026-12-06 (2-core development
-machine; docs/serving.md): lazy_writes.json and chunk_steps.json from the first two commands.
+machine; docs/serving.md): lazy_writes.json and chunk_steps.json from the first two commands, early_shrink.json from the
+last (run as `--b=--early-shrink` while fixed chunks were the default: the same two settings).
 """
 
 from __future__ import annotations

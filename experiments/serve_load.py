@@ -30,7 +30,7 @@ of the requests issued were answered, none failed and p99 <= --p99-ms. Writes se
 (latency against offered load) into --out. The results file of 2026-12-05 came from
     python experiments/serve_load.py --seconds 15 --loads 50,100,125,140,150,160,175,200,225,250,275,300,325,350 \
         --before-loads 25,50,60,70 --peer-loads 4,6,8,10,12
-and README's Serve section quotes it, beside serve_load_cap16.json from
+and README's Serve section quotes its OpenNMT-py figures, beside serve_load_cap16.json from
     python experiments/serve_load.py --variants whole --seconds 15 --loads 100,125,140,150,160 --before-loads 25 \
         --clients 16 --no-peer --lane-cap 16 --name serve_load_cap16
 
@@ -60,6 +60,15 @@ docs/serving.md, beside experiments/live_ab.py's in-process turns and experiment
         --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4
     python experiments/serve_load.py --variants whole,whole_chunk4 --no-peer --no-engine-alone --seconds 15 \
         --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4_reversed
+
+Blocked candidate selection (auto's choice from 2026-12-06 on; serve_load_blocked.json), then early shrink beside it
+(the default since; serve_load_shrink.json, the figures of README's Serve section; in docs/serving.md beside the two
+compared in turns by experiments/serve_turns.py). A variant is flags over the server's defaults of the day:
+    python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
+        --loads 100,110,120,130,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_blocked
+    python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
+        --loads 100,115,125,140,150,160,175,200,225,250,275 --before-loads 25,50 --clients 1,4,16,64 \
+        --name serve_load_shrink
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is

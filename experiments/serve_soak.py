@@ -1,7 +1,7 @@
 """Soak of `python -m nmt.serve`: minutes of Poisson load with malformed requests and clients that go away.
 
-    python experiments/serve_soak.py --qps 80                     # 10 minutes at 80 sentences a second
-    python experiments/serve_soak.py --qps 80 --minutes 1         # a quick look
+    python experiments/serve_soak.py --qps 120                    # 10 minutes at 120 sentences a second
+    python experiments/serve_soak.py --qps 120 --minutes 1        # a quick look
 
 The server (the default run, beam 5, --slots 64, 127.0.0.1 only) first translates every test_2016_flickr sentence
 once, 64 a request: those are the expected answers. Then for --minutes, requests of one sentence each arrive as a

@@ -3,6 +3,14 @@
     python experiments/serve_turns.py --variants whole,whole_chunk4 --loads 100,115,125,140 --name serve_turns_chunk4
     python experiments/serve_turns.py --variants whole,whole_unroll8 --lane-cap 24 --loads 100,115,125,140 \
         --name serve_turns_unroll8
+    python experiments/serve_turns.py --variants whole,whole_fused --loads 100,115,125,140,150,160 \
+        --name serve_turns_blocked       # --topk auto (blocked) against fused
+    python experiments/serve_turns.py --variants whole_fixed,whole_shrink --loads 100,115,125,140,150,160 \
+        --name serve_turns_shrink        # --early-shrink against fixed chunks
+
+A variant is flags over the server's defaults of the day, so `whole` in a results file is the server as it was then:
+fused candidate selection and fixed chunks up to serve_turns_blocked.json, blocked selection and fixed chunks in
+serve_turns_shrink.json (run as `--variants whole,whole_shrink` before early shrink became the default).
 
 experiments/serve_load.py measures its variants one after the other, minutes apart, and this machine's speed drifts
 by more than most levers are worth between them. Here every variant's server (serve_load.py's VARIANTS, beam 5,
