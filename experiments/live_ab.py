@@ -82,13 +82,9 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     p.add_argument("--name", default="live_ab")
     args = p.parse_args(argv)
-    from nmt.data.multi30k import locate
-    from nmt.run import load_run
     from nmt.tools.machine import describe
 
-    run = load_run(args.run)
-    data_dir = os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir))
-    sentences = serve_load.test_sentences(data_dir)
+    run, sentences = serve_load.run_and_sentences(args.run)
     names = args.names.split(",")
     if len(names) != 2 or names[0] == names[1]:
         p.error(f"--names takes two different names, got {args.names!r}")

@@ -154,9 +154,15 @@ def flag_value(flags: list[str], name: str, default: int | None = None) -> int |
     return int(flags[flags.index(name) + 1]) if name in flags else default
 
 
-def test_sentences(data_dir: str) -> list[str]:
-    with gzip.open(os.path.join(data_dir, "test_2016_flickr.en.gz"), "rt", encoding="utf-8") as f:
-        return [line.strip() for line in f]
+def run_and_sentences(run_dir: str) -> tuple:
+    """The run of `run_dir` and the test_2016_flickr source sentences of its corpus: the requests of every load test."""
+    from nmt.data.multi30k import locate
+    from nmt.run import load_run
+
+    run = load_run(run_dir)
+    path = locate("test_2016_flickr", "en", "multi30k", run.config.data.dir)
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+        return run, [line.strip() for line in f]
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -402,6 +408,24 @@ def search_translator(run, flags: list[str]):
     return translator
 
 
+def poisson_in_process(translator, sentences: list[str], qps: float, seconds: float, steps: int = 8, seed: int = 0):
+    """Poisson arrivals at `qps` for `seconds`, one sentence each, driven as the server's engine drives its Translator
+    (submit what has arrived, then a chunk of `steps` decoder steps): (arrival times, latencies in s, elapsed s)."""
+    arrivals = np.cumsum(np.random.default_rng(seed).exponential(1 / qps, int(qps * seconds)))
+    when, latency, k, start = {}, [], 0, time.perf_counter()
+    while k < len(arrivals) or not translator.idle():
+        now = time.perf_counter() - start
+        while k < len(arrivals) and arrivals[k] <= now:
+            when[translator.submit([sentences[k % len(sentences)]])] = arrivals[k]
+            k += 1
+        if translator.idle():
+            time.sleep(max(0.0, arrivals[k] - now))
+            continue
+        for ticket in translator.collect(steps):
+            latency.append(time.perf_counter() - start - when.pop(ticket))
+    return arrivals, latency, time.perf_counter() - start
+
+
 def engine_alone(
     translator, sentences: list[str], loads: list[float], args, steps: int = 8, stop_at_first_miss: bool = True
 ) -> dict:
@@ -420,19 +444,7 @@ def engine_alone(
         f"  engine alone, a backlog of {len(sentences)}: {out['backlog_sentences_per_s']:.1f} sentences/s", flush=True
     )
     for qps in loads:
-        arrivals = np.cumsum(np.random.default_rng(0).exponential(1 / qps, int(qps * args.seconds)))
-        when, latency, k, start = {}, [], 0, time.perf_counter()
-        while k < len(arrivals) or not translator.idle():
-            now = time.perf_counter() - start
-            while k < len(arrivals) and arrivals[k] <= now:
-                when[translator.submit([sentences[k % len(sentences)]])] = arrivals[k]
-                k += 1
-            if translator.idle():
-                time.sleep(max(0.0, arrivals[k] - now))
-                continue
-            for ticket in translator.collect(steps):
-                latency.append(time.perf_counter() - start - when.pop(ticket))
-        elapsed = time.perf_counter() - start
+        arrivals, latency, elapsed = poisson_in_process(translator, sentences, qps, args.seconds, steps)
         # the arrivals' own rate (a Poisson process's last arrival is not exactly at len / qps)
         point = {"offered_per_s": qps, "arrived_per_s": len(arrivals) / arrivals[-1]}
         point.update(sentences_per_s=len(latency) / elapsed, **_percentiles(latency))
@@ -589,12 +601,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     from nmt.config import get_config
     from nmt.data import load_data
-    from nmt.data.multi30k import locate
-    from nmt.run import load_run
     from nmt.tools.machine import describe
 
-    run = load_run(args.run)
-    sentences = test_sentences(os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir)))
+    run, sentences = run_and_sentences(args.run)
     clients = [int(x) for x in args.clients.split(",")]
     url = f"http://127.0.0.1:{args.port}"
     result = {"machine": describe(), "run": args.run, "step": run.step, "seconds": args.seconds, "p99_ms": args.p99_ms}

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 import httpx
-from serve_load import ROOT, start_nmt, stop_server, test_sentences
+from serve_load import ROOT, run_and_sentences, start_nmt, stop_server
 
 from nmt.tools.results import write_result
 
@@ -119,12 +119,9 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=8092)
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     args = p.parse_args(argv)
-    from nmt.data.multi30k import locate
-    from nmt.run import load_run
     from nmt.tools.machine import describe
 
-    run = load_run(args.run)
-    sentences = test_sentences(os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir)))
+    run, sentences = run_and_sentences(args.run)
     url = f"http://127.0.0.1:{args.port}"
     log_path = os.path.join(tempfile.mkdtemp(prefix="serve_soak_"), "server.log")
     with open(log_path, "w") as log:

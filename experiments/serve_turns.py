@@ -61,17 +61,13 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results"))
     p.add_argument("--name", default="serve_turns")
     args = p.parse_args(argv)
-    from nmt.data.multi30k import locate
-    from nmt.run import load_run
     from nmt.tools.machine import describe
 
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in serve_load.VARIANTS]
     if unknown or len(variants) < 2:
         p.error(f"--variants takes two or more of {list(serve_load.VARIANTS)}, got {args.variants!r}")
-    run = load_run(args.run)
-    data_dir = os.path.dirname(locate("test_2016_flickr", "en", "multi30k", run.config.data.dir))
-    sentences = serve_load.test_sentences(data_dir)
+    run, sentences = serve_load.run_and_sentences(args.run)
     flags = {v: [*serve_load.VARIANTS[v], "--slots", "64"] for v in variants}
     for v in variants:  # one cap for all, so that the variants differ in their own flags only
         if args.lane_cap and "--lane-cap" not in flags[v]:
