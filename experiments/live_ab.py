@@ -89,13 +89,10 @@ def main(argv=None):
     if len(names) != 2 or names[0] == names[1]:
         p.error(f"--names takes two different names, got {args.names!r}")
     flags = {name: [f for f in text.split(",") if f] + ["--slots", "64"] for name, text in zip(names, (args.a, args.b))}
-    translators = {}
-    for name in names:
-        translator = serve_load.search_translator(run, flags[name])
-        if translators and translator.lane_cap is None:  # the cap the first measured, unless the flags give one
-            translator.lane_cap = translators[names[0]][0].lane_info()["lane_cap"]
-        translator.warm()
-        translators[name] = (translator, serve_load.flag_value(flags[name], "--chunk-steps", 8))
+    translators = {
+        name: (translator, serve_load.flag_value(flags[name], "--chunk-steps", 8))
+        for name, translator in serve_load.warmed_translators(run, flags).items()
+    }
     loads = [float(x) for x in args.loads.split(",")]
     rounds = []
     for k in range(args.rounds):

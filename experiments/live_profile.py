@@ -105,13 +105,7 @@ def main(argv=None):
     if len(names) != len(settings) or len(set(names)) != len(names):
         p.error(f"--names {args.names!r} must name each of the {len(settings)} settings once")
     flags = {name: [f for f in text.split(",") if f] + ["--slots", "64"] for name, text in zip(names, settings)}
-    translators = {}
-    for name in names:
-        translator = serve_load.search_translator(run, flags[name])
-        if translators and translator.lane_cap is None:  # the cap the first measured, unless the flags give one
-            translator.lane_cap = translators[names[0]].lane_info()["lane_cap"]
-        translator.warm()
-        translators[name] = translator
+    translators = serve_load.warmed_translators(run, flags)
     rounds = []
     for k in range(args.rounds):
         order = names if k % 2 == 0 else names[::-1]

@@ -408,6 +408,20 @@ def search_translator(run, flags: list[str]):
     return translator
 
 
+def warmed_translators(run, flags: dict[str, list[str]]) -> dict:
+    """{name: a warmed-up Translator with those flags (`search_translator`)}, all with the lane cap the first one
+    measures at warm-up unless their flags give one, so that settings compared in one process differ in their own
+    flags only."""
+    translators = {}
+    for name, own in flags.items():
+        translator = search_translator(run, own)
+        if translators and translator.lane_cap is None:
+            translator.lane_cap = next(iter(translators.values())).lane_info()["lane_cap"]
+        translator.warm()
+        translators[name] = translator
+    return translators
+
+
 def poisson_in_process(translator, sentences: list[str], qps: float, seconds: float, steps: int = 8, seed: int = 0):
     """Poisson arrivals at `qps` for `seconds`, one sentence each, driven as the server's engine drives its Translator
     (submit what has arrived, then a chunk of `steps` decoder steps): (arrival times, latencies in s, elapsed s)."""

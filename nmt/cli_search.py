@@ -53,7 +53,6 @@ def add_speed_args(parser: argparse.ArgumentParser, slots: int = DEFAULT_SLOTS) 
         "then the best blocks), plain normalises every logit first; auto: blocked over the whole "
         "vocabulary, plain over a shortlist (default)",
     )
-
     add_shortlist_args(parser)
     parser.add_argument(
         "--slots",
