@@ -62,13 +62,18 @@ docs/serving.md, beside experiments/live_ab.py's in-process turns and experiment
         --loads 100,115,125,140,150 --before-loads 25 --clients 64 --name serve_load_chunk4_reversed
 
 Blocked candidate selection (auto's choice from 2026-12-06 on; serve_load_blocked.json), then early shrink beside it
-(the default since; serve_load_shrink.json, the figures of README's Serve section; in docs/serving.md beside the two
-compared in turns by experiments/serve_turns.py). A variant is flags over the server's defaults of the day:
+(the default since; serve_load_shrink.json, in docs/serving.md beside the two compared in turns by
+experiments/serve_turns.py), and the same servers that afternoon with the peer in the same run (serve_load_peer.json,
+the figures of README's Serve section; the peer retrained by its recipe for 600 s, model_step_509.pt; from then on
+each results file names the peer's checkpoint). A variant is flags over the server's defaults of the day:
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
         --loads 100,110,120,130,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_blocked
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
         --loads 100,115,125,140,150,160,175,200,225,250,275 --before-loads 25,50 --clients 1,4,16,64 \
         --name serve_load_shrink
+    python experiments/serve_load.py --variants whole,shortlist256 --seconds 15 \
+        --loads 100,115,125,140,150,160,175,200,225,250,275 --before-loads 25,50 --peer-loads 2,4,6,8,10 \
+        --clients 1,4,16,64 --name serve_load_peer
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
@@ -503,11 +508,16 @@ def start_nmt(run: str, port: int, flags: list[str], log) -> subprocess.Popen:
     return proc
 
 
-def start_peer(port: int, vocab: str, log, work: str = PEER) -> subprocess.Popen:
-    model = max(
+def peer_model(work: str = PEER) -> str:
+    """The peer's latest checkpoint in `work`/run (model_step_N.pt, N its training steps)."""
+    return max(
         (f for f in os.listdir(os.path.join(work, "run")) if f.startswith("model_step_") and f.endswith(".pt")),
         key=lambda f: int(f[len("model_step_") : -3]),
     )
+
+
+def start_peer(port: int, vocab: str, log, work: str = PEER) -> subprocess.Popen:
+    model = peer_model(work)
     conf = {
         "models_root": os.path.join(work, "run"),
         "models": [
@@ -664,6 +674,7 @@ def main(argv=None):
                 result["servers"]["opennmt_py"] = measure(
                     Target("opennmt_py", url, peer=True), sentences, _floats(args.peer_loads), clients[:3], args, logs
                 )
+                result["servers"]["opennmt_py"]["model"] = peer_model(PEER)
             finally:
                 stop_server(proc)
     peer = result["servers"].get("opennmt_py", {}).get("highest_sustained_per_s")

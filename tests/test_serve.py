@@ -227,7 +227,8 @@ def test_health_models_and_metrics(server):
     info = httpx.get(f"{url}/v1/models").json()["models"][0]
     assert info["beam"] == 3 and info["nbest"] == 2 and info["slots"] == 1
     assert info["lanes"] == [1] and info["lane_cap"] == 1 and list(info["lane_ms_per_step"]) == ["1"]  # measured
-    assert info["lazy_writes"] is False and info["encoder_calls"] > 0  # warm-up's, as it reported ready
+    assert info["lazy_writes"] is False and info["early_shrink"] is True
+    assert "written" not in info and "encoder_calls" not in info  # counts are /metrics' (these were warm-up's)
     metrics = httpx.get(f"{url}/metrics").text
     for name in (
         "nmt_requests_total",
