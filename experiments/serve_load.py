@@ -7,9 +7,11 @@ Everything runs on this machine, one server at a time, on 127.0.0.1 only, bounde
 request is one test_2016_flickr sentence (taken in turn). For each nmt variant (beam 5, --slots 64; whole vocabulary,
 and --shortlist 256):
 - offline: `python -m nmt.bench decode --no-baseline` with the same flags (batch-1 latency over the first 50
-  sentences; the 64-slot queue's sentences a second over 1,000), first, with no server running;
-- the engine alone: the same search in this process without HTTP, driven as the server's engine drives it, under a
-  backlog of all 1,000 sentences and under the Poisson sweep below (`--no-engine-alone` leaves it out);
+  sentences; the 64-slot queue's sentences a second over 1,000), first, with no server running, and (in runs after
+  serve_load_engines.json) once more after the variant's server (`offline_after`): the machine's speed drifts
+  within a run, so `over_offline` holds the server to the faster of the two (up to that file, to the first alone);
+- the engine alone: one live search in this process without HTTP, driven as the server's engines drive theirs, under
+  a backlog of all 1,000 sentences and under the Poisson sweep below (`--no-engine-alone` leaves it out);
 - one client, one sentence at a time: the same 50 sentences, 3 times each (the median per sentence, then over them):
   the HTTP + queue overhead is its median minus the offline batch-1 median (`overhead_ms`), and, paired,
   the median over sentences of each one's latency minus its bare batch-1 search run in this process just before
@@ -18,7 +20,7 @@ and --shortlist 256):
 - closed loop: 1, 4, 16 and 64 clients, each sending its next sentence when the last is answered;
 - Poisson: MLPerf's LoadGen (`mlcommons-loadgen`, the Server scenario, as MLPerf's GNMT benchmark) at each offered
   load of the sweep; the sweep of a variant stops after the first load it cannot sustain.
-The *before*: the same server with --slots 1 (one sentence at a time, a batch-1 search). The peer: OpenNMT-py 3.5.1's
+The *before*: the same server with --slots 1 --engines 1 (one sentence at a time, a batch-1 search). The peer: OpenNMT-py 3.5.1's
 `onmt_server` (Flask on waitress) serving its `rnn.yaml` model from runs/opennmt_peer/ (set up by
 experiments/opennmt_race.py --set-up-only, then trained with its own `train_timed.py`: the figures of 2026-12-05 used
 `TRAIN_BUDGET_S=600`, 500 steps, train perplexity 15), beam 5, batch 32, 2 threads, with loads of its own (Flask and
@@ -63,9 +65,10 @@ docs/serving.md, beside experiments/live_ab.py's in-process turns and experiment
 
 Blocked candidate selection (auto's choice from 2026-12-06 on; serve_load_blocked.json), then early shrink beside it
 (the default since; serve_load_shrink.json, in docs/serving.md beside the two compared in turns by
-experiments/serve_turns.py), and the same servers that afternoon with the peer in the same run (serve_load_peer.json,
-the figures of README's Serve section; the peer retrained by its recipe for 600 s, model_step_509.pt; from then on
-each results file names the peer's checkpoint). A variant is flags over the server's defaults of the day:
+experiments/serve_turns.py), the same servers that afternoon with the peer in the same run (serve_load_peer.json; the
+peer retrained by its recipe for 600 s, model_step_509.pt; from then on each results file names the peer's
+checkpoint), and with two engines the default (serve_load_engines.json, the figures of README's Serve section). A
+variant is flags over the server's defaults of the day:
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
         --loads 100,110,120,130,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_blocked
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
@@ -73,7 +76,7 @@ each results file names the peer's checkpoint). A variant is flags over the serv
         --name serve_load_shrink
     python experiments/serve_load.py --variants whole,shortlist256 --seconds 15 \
         --loads 100,115,125,140,150,160,175,200,225,250,275 --before-loads 25,50 --peer-loads 2,4,6,8,10 \
-        --clients 1,4,16,64 --name serve_load_peer
+        --clients 1,4,16,64 --name serve_load_peer           # and again with --name serve_load_engines
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
 own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
@@ -128,6 +131,12 @@ VARIANTS = {
     "shortlist256_shrink": ["--shortlist", "256", "--early-shrink"],
     "whole_fixed": ["--no-early-shrink"],  # every chunk runs its --chunk-steps (the default before)
     "shortlist256_fixed": ["--shortlist", "256", "--no-early-shrink"],
+    # engine threads, each with a live search of its own on the one device (nmt.serve.engine.Pool; 2 the default
+    # from 2026-12-06 on, 1 before)
+    "whole_engines2": ["--engines", "2"],
+    "shortlist256_engines2": ["--shortlist", "256", "--engines", "2"],
+    "whole_engines1": ["--engines", "1"],
+    "shortlist256_engines1": ["--shortlist", "256", "--engines", "1"],
 }
 # flags of the server (and of the engine alone), not of the offline search, and how many values each takes
 SERVER_ONLY = {
@@ -138,6 +147,7 @@ SERVER_ONLY = {
     "--no-early-shrink": 0,
     "--chunk-steps": 1,
     "--switch-interval-ms": 1,
+    "--engines": 1,
 }
 
 
@@ -641,7 +651,7 @@ def main(argv=None):
             result["offline"][variant] = off = offline(args.run, search_flags(flags), args.offline_sentences)
             print(f"{variant} offline: {json.dumps(off)}", flush=True)
             translator = search_translator(run, flags)
-            if not args.no_engine_alone:
+            if not args.no_engine_alone:  # one live search, whatever the server's --engines
                 translator.warm()
                 result.setdefault("engine_alone", {})[variant] = engine_alone(
                     translator, sentences, _floats(args.loads), args, flag_value(flags, "--chunk-steps", 8)
@@ -656,11 +666,17 @@ def main(argv=None):
                 print(f"{variant} one at a time: {json.dumps(single)}", flush=True)
                 side = measure(target, sentences, _floats(args.loads), clients, args, logs)
                 side["server_info"] = httpx.get(url + "/v1/models").json()["models"][0]  # its measured lane cap
-                side["over_offline"] = side["highest_sustained_per_s"] / off["sentences_per_s_batch64"]
                 result["servers"][variant] = side
             finally:
                 stop_server(proc)
-        proc = start_nmt(args.run, args.port, ["--slots", "1"], log)
+            # the offline search once more after the server: the machine's speed drifts within a run, and the
+            # faster of the two is the figure the server is held to
+            after = offline(args.run, search_flags(flags), args.offline_sentences)
+            result.setdefault("offline_after", {})[variant] = after
+            best = max(off["sentences_per_s_batch64"], after["sentences_per_s_batch64"])
+            side["over_offline"] = side["highest_sustained_per_s"] / best
+        # one sentence at a time: one slot, one engine (serve_load_engines.json's ran two engines of one slot each)
+        proc = start_nmt(args.run, args.port, ["--slots", "1", "--engines", "1"], log)
         try:
             result["servers"]["before"] = measure(
                 Target("before", url, peer=False), sentences, _floats(args.before_loads), clients, args, logs

@@ -325,3 +325,99 @@ def test_nothing_is_compiled_once_the_server_is_ready(server):
     after = log.split("ready: every program is compiled", 1)[1]
     assert "Compiling" not in after, after[:3000]
     assert proc.returncode == 0
+
+
+def test_a_pool_sends_each_request_to_the_least_busy_engine_and_bounds_the_queue_over_all():
+    import concurrent.futures
+    import threading
+
+    from nmt.decode import Hypothesis, Translation
+    from nmt.serve.engine import Overloaded, Pool
+
+    ok = Translation((Hypothesis("ok", 0.0),))
+    release = threading.Event()
+
+    class Held:
+        """A translator whose tickets complete once `release` is set."""
+
+        def __init__(self):
+            self.tickets, self.count, self.lane_cap = {}, 0, None
+
+        def replica(self):
+            return Held()
+
+        def warm(self):
+            self.lane_cap = self.lane_cap or 3  # the first measures a cap; the others get it
+
+        def lane_info(self):
+            return {"lane_cap": self.lane_cap}
+
+        def submit(self, lines):
+            self.count += 1
+            self.tickets[self.count] = len(lines)
+            return self.count
+
+        def collect(self, steps):
+            if not release.wait(0.01):
+                return {}
+            done, self.tickets = {t: [ok] * n for t, n in self.tickets.items()}, {}
+            return done
+
+        def progress(self, ticket):
+            return 0, self.tickets[ticket]
+
+        def cancel(self, ticket):
+            self.tickets.pop(ticket)
+
+        def slot_use(self):
+            return len(self.tickets), 1
+
+    ready = threading.Event()
+    pool = Pool(Held(), 2, max_queue=5)
+    pool.start(ready=ready.set)
+    try:
+        assert ready.wait(30)
+        first, second = pool.engines
+        assert second.translator is not first.translator and second.translator.lane_cap == 3
+        a = pool.submit(["x", "y", "z"])
+        b, c = pool.submit(["u"]), pool.submit(["v"])
+        assert a.owner is first and b.owner is second and c.owner is second  # the one with fewer sentences queued
+        with pytest.raises(Overloaded):
+            pool.submit(["w"])  # 5 queued between the two: full, although neither holds 5
+        pool.cancel(b)
+        with pytest.raises(concurrent.futures.CancelledError):
+            b.future.result(timeout=30)
+        release.set()
+        assert a.future.result(timeout=30) == [ok] * 3 and c.future.result(timeout=30) == [ok]
+        assert pool.in_flight() == 0 and pool.submit(["w"]).future.result(timeout=30) == [ok]
+    finally:
+        release.set()
+        pool.stop()
+
+
+def test_two_engines_translate_as_the_command_does_and_compile_nothing_once_ready(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(LINES) + "\n")
+    cli = run_cli("nmt.translate", "--run", RUN, "--input", str(src), *OPTIONS, text=True)
+    assert cli.returncode == 0, cli.stderr
+    expected = dict(zip(LINES, cli.stdout.split("\n")))
+    port = free_port()
+    proc = _start(RUN, port, "--engines", "2")
+    two = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(two, proc)
+        assert httpx.get(f"{two}/v1/models").json()["models"][0]["engines"] == 2
+
+        async def all_clients():
+            async with httpx.AsyncClient() as http:
+                posts = [http.post(f"{two}/v1/translate", json={"text": LINES[k:]}, timeout=120) for k in range(32)]
+                return await asyncio.gather(*posts)
+
+        for k, r in enumerate(asyncio.run(all_clients())):
+            assert r.status_code == 200, r.text
+            assert [t["text"] for t in r.json()["translations"]] == [expected[line] for line in LINES[k:]]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        log = proc.communicate(timeout=60)[0]
+    assert "Compiling" not in log.split("ready: every program is compiled", 1)[1]
+    assert proc.returncode == 0

@@ -12,6 +12,7 @@ while it runs, in compiled chunks of a few decoder steps (`nmt.decode.live`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -119,6 +120,12 @@ class Translator:
     def nbest(self) -> int:
         return self.cfg.nbest
 
+    def replica(self) -> Translator:
+        """The same models and settings with a live search of its own, for another thread to drive (`nmt.serve`)."""
+        twin = copy.copy(self)
+        twin._live = None
+        return twin
+
     def encode(self, lines: list[str]) -> tuple[list[list[int]], list[bool]]:
         """Token ids of non-empty lines, each cut to the model's limit, and whether it was."""
         ids = self.sp.encode(lines)
@@ -149,17 +156,12 @@ class Translator:
         if not ids:
             return []
         if self.slots:
-            model, params = self.models[0]
             found, _ = queue_translate(
-                model, params, ids, self.buckets, self.cfg, self.slots, self.shortlister, self.projected, self.source
+                *self.models[0], ids, self.buckets, self.cfg, self.slots, self.shortlister, self.projected, self.source
             )
         else:
-            found = search_batches(
-                Examples(ids, [[] for _ in ids], np.arange(len(ids))),
-                self.buckets,
-                self.batch_tokens,
-                self._search_batch,
-            )
+            examples = Examples(ids, [[] for _ in ids], np.arange(len(ids)))
+            found = search_batches(examples, self.buckets, self.batch_tokens, self._search_batch)
         return [self._hypotheses(tokens, scores) for tokens, scores in found]
 
     def _hypotheses(self, tokens: np.ndarray, scores: np.ndarray) -> tuple[Hypothesis, ...]:

@@ -35,6 +35,13 @@ def parser() -> cli.Parser:
     p.add_argument("--drain-s", type=float, default=30.0, help="seconds that requests in flight get after SIGTERM")
     p.add_argument("--chunk-steps", type=int, default=8, help="decoder steps between two looks at new requests")
     p.add_argument(
+        "--engines",
+        type=int,
+        default=2,
+        help="engine threads, each with a live search of its own on the one device; a request goes to the least busy "
+        '(default 2: on a CPU one search leaves cores idle that another\'s chunks use; docs/serving.md, "Engines")',
+    )
+    p.add_argument(
         "--lanes",
         default=None,
         help="slot counts the live search moves between, comma-separated, the smallest that holds its queue each "
@@ -91,10 +98,10 @@ def main(argv=None):
         from nmt.config import ConfigError
         from nmt.decode.lanes import default_lanes
         from nmt.serve.app import Service, make_app
-        from nmt.serve.engine import Engine
+        from nmt.serve.engine import Pool
 
         cfg, slots = cli_search.nbest_search(args)
-        for name in ("max_queue", "max_sentences", "max_body_bytes", "chunk_steps"):
+        for name in ("max_queue", "max_sentences", "max_body_bytes", "chunk_steps", "engines"):
             if getattr(args, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.switch_interval_ms is not None:
@@ -125,10 +132,11 @@ def main(argv=None):
             "early_shrink": translator.early_shrink if slots else None,
             "shortlist": args.shortlist or None,
             "unroll": translator.models[0][0].cfg.unroll,  # the encoder's, as it translates
+            "engines": args.engines,
         }
-        engine = Engine(translator, args.max_queue, args.chunk_steps)
-        service = Service(engine, info, args.max_sentences, args.max_body_bytes)
-        engine.start(warm=translator.warm, ready=lambda: _ready(service, translator))
+        engines = Pool(translator, args.engines, args.max_queue, args.chunk_steps)
+        service = Service(engines, info, args.max_sentences, args.max_body_bytes)
+        engines.start(ready=lambda: _ready(service, translator))
         _serve(make_app(service), service, args)
 
     cli.main_guard(go, "nmt.serve")

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nmt.serve import metrics
-from nmt.serve.engine import Engine, Overdue, Overloaded
+from nmt.serve.engine import Overdue, Overloaded, Pool
 
 logger = logging.getLogger(__name__)
 FIELDS = ("text", "nbest", "beam", "alpha", "timeout_ms")
@@ -29,9 +29,9 @@ class BadRequest(Exception):
 
 
 class Service:
-    """What the handlers share: the engine, the search it was compiled for, the limits, and readiness."""
+    """What the handlers share: the engines, the search they were compiled for, the limits, and readiness."""
 
-    def __init__(self, engine: Engine, info: dict, max_sentences: int, max_body_bytes: int):
+    def __init__(self, engine: Pool, info: dict, max_sentences: int, max_body_bytes: int):
         self.engine, self.info = engine, info
         self.max_sentences, self.max_body_bytes = max_sentences, max_body_bytes
         self.ready = False

@@ -1,5 +1,5 @@
-"""The one thread that owns the device: it feeds every request's sentences into the Translator's live search and
-hands back each request's translations when its last sentence is done.
+"""The threads that own the device: an engine feeds its requests' sentences into its Translator's live search and
+hands back each request's translations when its last sentence is done; a `Pool` of engines shares one device.
 
 Requests come from the HTTP event loop through a lock-protected inbox (`submit`, any thread) and go back as
 `concurrent.futures.Future`s, so no device call ever runs on the event loop. Between two chunks of decoder steps the
@@ -41,20 +41,21 @@ class Request:
     started: float | None = None  # when the engine took it
     ticket: int | None = None
     cancelled: bool = False
+    owner: Engine | None = None  # the engine that searches it
 
 
 class Engine:
     """translator: a Translator with slots (its search is the live one); max_queue: sentences waiting or searched
-    at most; chunk_steps: decoder steps between two looks at the inbox."""
+    at most; chunk_steps: decoder steps between two looks at the inbox; index: its number among a `Pool`'s."""
 
-    def __init__(self, translator: Translator, max_queue: int, chunk_steps: int = 8):
-        self.translator, self.max_queue, self.chunk_steps = translator, max_queue, chunk_steps
+    def __init__(self, translator: Translator, max_queue: int, chunk_steps: int = 8, index: int = 0):
+        self.translator, self.max_queue, self.chunk_steps, self.index = translator, max_queue, chunk_steps, index
         self._inbox: list[Request] = []
         self._active: dict[int, Request] = {}
         self._queued = 0  # sentences of the requests in the inbox and in progress
         self._lock = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="nmt-engine", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"nmt-engine-{index}", daemon=True)
         self._warm = self._ready = None
 
     def start(self, warm=None, ready=None) -> None:
@@ -70,7 +71,7 @@ class Engine:
 
     def submit(self, lines: list[str], timeout_s: float | None = None) -> Request:
         """Queues a request (any thread); raises Overloaded when its sentences do not fit."""
-        request = Request(list(lines), None if timeout_s is None else time.monotonic() + timeout_s)
+        request = Request(list(lines), None if timeout_s is None else time.monotonic() + timeout_s, owner=self)
         with self._lock:
             if self._queued + len(lines) > self.max_queue:
                 raise Overloaded()
@@ -88,6 +89,11 @@ class Engine:
     def in_flight(self) -> int:
         with self._lock:
             return len(self._inbox) + len(self._active)
+
+    def queued(self) -> int:
+        """Sentences of the requests in the inbox and in progress."""
+        with self._lock:
+            return self._queued
 
     def _run(self) -> None:
         if self._warm is not None:
@@ -126,9 +132,7 @@ class Engine:
             for ticket, translations in self.translator.collect(self.chunk_steps).items():
                 if ticket in self._active:
                     self._finish(self._active[ticket], translations)
-        busy, lane = self.translator.slot_use()
-        metrics.SLOTS.set(busy)
-        metrics.LANE.set(lane)
+        metrics.set_live(self.index, *self.translator.slot_use())
 
     def _fail(self, request: Request, error: Exception) -> None:
         try:
@@ -152,3 +156,54 @@ class Engine:
             request.future.set_exception(error)
         else:
             request.future.cancel()
+
+
+class Pool:
+    """Engines on one device, each a thread with a live search of its own (`Translator.replica`); a request goes to
+    the one with the fewest sentences queued. One search's programs leave cores idle on a CPU (XLA's threads share
+    its small products only part of the time), and another's chunks run meanwhile (experiments/live_engines.py)."""
+
+    def __init__(self, translator: Translator, engines: int, max_queue: int, chunk_steps: int = 8):
+        translators = [translator] + [translator.replica() for _ in range(engines - 1)]
+        self.engines = [Engine(t, max_queue, chunk_steps, i) for i, t in enumerate(translators)]
+        self.max_queue = max_queue
+        self._lock = threading.Lock()
+
+    def start(self, ready=None) -> None:
+        """Starts every engine. They warm up one after another: the first compiles every program and measures the
+        lane cap, the others find the programs compiled and take its cap. The last calls `ready()`."""
+        first, before = self.engines[0].translator, None
+        for engine in self.engines:
+            done = threading.Event()
+
+            def warm(translator=engine.translator, before=before, done=done):
+                try:
+                    if before is not None:
+                        before.wait()
+                        if translator.lane_cap is None:
+                            translator.lane_cap = first.lane_info().get("lane_cap")
+                    translator.warm()
+                finally:
+                    done.set()
+
+            engine.start(warm, ready if engine is self.engines[-1] else None)
+            before = done
+
+    def stop(self) -> None:
+        for engine in self.engines:
+            engine.stop()
+
+    def submit(self, lines: list[str], timeout_s: float | None = None) -> Request:
+        """Queues a request with the least busy engine (any thread); raises Overloaded when the engines hold
+        `max_queue` sentences between them."""
+        with self._lock:
+            queued = [engine.queued() for engine in self.engines]
+            if sum(queued) + len(lines) > self.max_queue:
+                raise Overloaded()
+            return self.engines[queued.index(min(queued))].submit(lines, timeout_s)
+
+    def cancel(self, request: Request) -> None:
+        request.owner.cancel(request)
+
+    def in_flight(self) -> int:
+        return sum(engine.in_flight() for engine in self.engines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -13,9 +15,11 @@ LATENCY = Histogram(
 QUEUE = Histogram(
     "nmt_queue_seconds", "From a request's arrival until the engine takes it", buckets=_SECONDS, registry=REGISTRY
 )
-SLOTS = Gauge("nmt_slots_in_use", "Slots of the live search that hold a sentence", registry=REGISTRY)
+SLOTS = Gauge("nmt_slots_in_use", "Slots of the live searches (every engine's) that hold a sentence", registry=REGISTRY)
 LANE = Gauge(
-    "nmt_lane_slots", "Slots the live search runs with now (the smallest lane that holds its queue)", registry=REGISTRY
+    "nmt_lane_slots",
+    "Slots the live searches run with now (each the smallest lane that holds its queue), every engine's",
+    registry=REGISTRY,
 )
 SENTENCES = Counter("nmt_sentences", "Sentences translated (rate(): sentences a second)", registry=REGISTRY)
 TOKENS = Counter(
@@ -26,3 +30,15 @@ TOKENS = Counter(
 def count_done(request, translations) -> None:
     SENTENCES.inc(len(translations))
     TOKENS.inc(sum(t.hypotheses[0].tokens for t in translations))
+
+
+_live: dict[int, tuple[int, int]] = {}  # each engine's (slots in use, lane)
+_live_lock = threading.Lock()
+
+
+def set_live(engine: int, busy: int, lane: int) -> None:
+    """One engine's slots in use and lane, into the gauges' sums over the engines."""
+    with _live_lock:
+        _live[engine] = (busy, lane)
+        SLOTS.set(sum(b for b, _ in _live.values()))
+        LANE.set(sum(n for _, n in _live.values()))
