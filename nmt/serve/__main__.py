@@ -33,6 +33,14 @@ def parser() -> cli.Parser:
     p.add_argument("--max-sentences", type=int, default=256, help="sentences a request at most (413 beyond)")
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="bytes a request body at most (413 beyond)")
     p.add_argument("--drain-s", type=float, default=30.0, help="seconds that requests in flight get after SIGTERM")
+    _add_live_args(p)
+    cli_search.add_search_args(p)
+    cli_search.add_unroll_arg(p)
+    return p
+
+
+def _add_live_args(p: cli.Parser) -> None:
+    """How the live search runs: engines, chunks, lanes and the switches measured in docs/serving.md."""
     p.add_argument("--chunk-steps", type=int, default=8, help="decoder steps between two looks at new requests")
     p.add_argument(
         "--engines",
@@ -86,9 +94,6 @@ def parser() -> cli.Parser:
         help="Python's thread switch interval (sys.setswitchinterval): how long the engine thread may wait for the "
         "interpreter while the HTTP thread runs (default: Python's, 5 ms)",
     )
-    cli_search.add_search_args(p)
-    cli_search.add_unroll_arg(p)
-    return p
 
 
 def main(argv=None):
