@@ -30,13 +30,6 @@ from nmt.tools.results import write_result  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def drive(translator, sentences: list[str]) -> None:
-    for s in sentences:
-        translator.submit([s])
-    while not translator.idle():
-        translator.collect(8)
-
-
 def thread_cpu() -> dict[int, float]:
     """CPU seconds of each thread of this process so far (Linux)."""
     out, tick = {}, os.sysconf("SC_CLK_TCK")
@@ -50,11 +43,12 @@ def thread_cpu() -> dict[int, float]:
     return out
 
 
-def backlog(translators: list, sentences: list[str]) -> dict:
+def dealt(translators: list, sentences: list[str]) -> dict:
     """The sentences dealt out among the translators, each driven by a thread of its own: sentences a second, and
     the busiest threads' shares of a core (the driving threads' own are gone with them)."""
     threads = [
-        threading.Thread(target=drive, args=(t, sentences[i :: len(translators)])) for i, t in enumerate(translators)
+        threading.Thread(target=serve_load.backlog, args=(t, sentences[i :: len(translators)]))
+        for i, t in enumerate(translators)
     ]
     before, start = thread_cpu(), time.perf_counter()
     for thread in threads:
@@ -85,7 +79,7 @@ def main(argv=None):
     rounds = []
     for k in range(args.rounds):
         order = list(sides) if k % 2 == 0 else list(sides)[::-1]
-        rounds.append({name: backlog(sides[name], sentences) for name in order})
+        rounds.append({name: dealt(sides[name], sentences) for name in order})
         print(f"round {k + 1}: " + ", ".join(f"{n}: {r['sentences_per_s']:.1f}/s" for n, r in rounds[-1].items()))
     n = str(args.engines)
     ratios = [r[n]["sentences_per_s"] / r["1"]["sentences_per_s"] for r in rounds]

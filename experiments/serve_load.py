@@ -455,6 +455,14 @@ def poisson_in_process(translator, sentences: list[str], qps: float, seconds: fl
     return arrivals, latency, time.perf_counter() - start
 
 
+def backlog(translator, sentences: list[str], steps: int = 8) -> None:
+    """Every sentence submitted at once, one a ticket, then chunks of `steps` decoder steps until all are done."""
+    for s in sentences:
+        translator.submit([s])
+    while not translator.idle():
+        translator.collect(steps)
+
+
 def engine_alone(
     translator, sentences: list[str], loads: list[float], args, steps: int = 8, stop_at_first_miss: bool = True
 ) -> dict:
@@ -463,10 +471,7 @@ def engine_alone(
     and under Poisson arrivals at each load; what the server loses to HTTP, the client and their share of the CPU is
     the difference. The translator is warmed up already."""
     start = time.perf_counter()
-    for s in sentences:
-        translator.submit([s])
-    while not translator.idle():
-        translator.collect(steps)
+    backlog(translator, sentences, steps)
     out = {"backlog_sentences_per_s": len(sentences) / (time.perf_counter() - start), "poisson": []}
     out["lanes"] = translator.lane_info()  # the cap its warm-up measured, each lane's step
     print(

@@ -282,15 +282,15 @@ class Translator:
         """(lines done, lines) of a ticket in progress."""
         return self._stream().progress(ticket)
 
-    def lane_info(self) -> dict:
-        """The live search's lanes, its cap, each lane's measured step in ms, whether it writes lazily, and the
-        sentences written and encoder calls run so far (warm-up's included; empty without a live search)."""
-        live = self._stream().live
-        if live is None:
+    def lane_info(self, counts: bool = True) -> dict:
+        """The live search's settings (lanes, cap, each lane's measured step in ms, lazy writes, early shrink) and with
+        `counts` its sentences written, encoder calls and chunks so far, warm-up's included (empty without one)."""
+        if (live := self._stream().live) is None:
             return {}
         info = {"lanes": list(live.lanes), "lane_cap": live.cap, "lane_ms_per_step": live.ms_per_step or None}
         info |= {"lazy_writes": live.lazy, "early_shrink": live.early_shrink}
-        return info | {"written": live.count, "encoder_calls": live.encoder_calls, "chunks": live.chunks}
+        counted = {"written": live.count, "encoder_calls": live.encoder_calls, "chunks": live.chunks}
+        return info | counted if counts else info
 
     def slot_use(self) -> tuple[int, int]:
         """Slots of the live search that hold a sentence (as the last chunk read back and cancellations left them:

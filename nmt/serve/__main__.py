@@ -162,9 +162,8 @@ def _lanes(text: str | None, slots: int | None) -> tuple[int, ...] | None:
 
 
 def _ready(service, translator) -> None:
-    lanes = translator.lane_info()
-    # the settings warm-up fixed; its counts (sentences written, encoder calls, chunks) would be stale at once
-    service.info.update({k: v for k, v in lanes.items() if k not in ("written", "encoder_calls", "chunks")})
+    lanes = translator.lane_info(counts=False)  # the settings warm-up fixed: counts would be stale at once
+    service.info.update(lanes)
     service.ready = True
     cap = f"; the live search uses at most {lanes['lane_cap']} of its slots" if lanes else ""
     logger.info(f"ready: every program is compiled{cap}")
