@@ -30,19 +30,6 @@ from nmt.tools.results import write_result  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def thread_cpu() -> dict[int, float]:
-    """CPU seconds of each thread of this process so far (Linux)."""
-    out, tick = {}, os.sysconf("SC_CLK_TCK")
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-        out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
 def dealt(translators: list, sentences: list[str]) -> dict:
     """The sentences dealt out among the translators, each driven by a thread of its own: sentences a second, and
     the busiest threads' shares of a core (the driving threads' own are gone with them)."""
@@ -50,13 +37,13 @@ def dealt(translators: list, sentences: list[str]) -> dict:
         threading.Thread(target=serve_load.backlog, args=(t, sentences[i :: len(translators)]))
         for i, t in enumerate(translators)
     ]
-    before, start = thread_cpu(), time.perf_counter()
+    before, start = serve_load.thread_cpu(os.getpid()), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    seconds, after = time.perf_counter() - start, thread_cpu()
-    shares = sorted(((after[t] - before.get(t, 0.0)) / seconds for t in after), reverse=True)
+    seconds, after = time.perf_counter() - start, serve_load.thread_cpu(os.getpid())
+    shares = sorted(((after[t][1] - before.get(t, ("", 0.0))[1]) / seconds for t in after), reverse=True)
     return {"sentences_per_s": len(sentences) / seconds, "busiest_thread_cores": [round(s, 3) for s in shares[:6]]}
 
 

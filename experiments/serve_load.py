@@ -67,8 +67,9 @@ Blocked candidate selection (auto's choice from 2026-12-06 on; serve_load_blocke
 (the default since; serve_load_shrink.json, in docs/serving.md beside the two compared in turns by
 experiments/serve_turns.py), the same servers that afternoon with the peer in the same run (serve_load_peer.json; the
 peer retrained by its recipe for 600 s, model_step_509.pt; from then on each results file names the peer's
-checkpoint), and with two engines the default (serve_load_engines.json, the figures of README's Serve section). A
-variant is flags over the server's defaults of the day:
+checkpoint), with two engines the default (serve_load_engines.json), and again an hour later with the offline search
+measured after each server too and the servers' cores recorded (serve_load_after.json, the figures of README's Serve
+section). A variant is flags over the server's defaults of the day:
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
         --loads 100,110,120,130,140,150,160,175,200,225,250 --before-loads 25 --clients 16,64 --name serve_load_blocked
     python experiments/serve_load.py --variants whole,shortlist256 --no-peer --seconds 15 \
@@ -76,10 +77,11 @@ variant is flags over the server's defaults of the day:
         --name serve_load_shrink
     python experiments/serve_load.py --variants whole,shortlist256 --seconds 15 \
         --loads 100,115,125,140,150,160,175,200,225,250,275 --before-loads 25,50 --peer-loads 2,4,6,8,10 \
-        --clients 1,4,16,64 --name serve_load_peer           # and again with --name serve_load_engines
+        --clients 1,4,16,64 --name serve_load_peer           # and again: serve_load_engines, serve_load_after
 
 The load generator runs on the same 2 cores as the server it measures, so every figure here includes the client's
-own CPU time; each point records the share of a core the client used (`client_cpu_cores`). Its HTTP client is
+own CPU time; each point records the share of a core the client used (`client_cpu_cores`) and the server's, in all and
+by kind of thread (`server_cpu_cores`: nmt.serve's event loop, XLA's intra-op pool, the rest). Its HTTP client is
 aiohttp: httpx took 2.3 times its CPU a request (0.17 of a core at 100 requests/s against 0.073).
 """
 
@@ -188,10 +190,11 @@ def _percentiles(values: list[float]) -> dict:
 
 
 class Target:
-    """One server under test: how to ask it for one sentence, and what it answers."""
+    """One server under test: how to ask it for one sentence, and what it answers; pid: its process, whose CPU each
+    point records (`cpu_use`)."""
 
-    def __init__(self, name: str, url: str, peer: bool):
-        self.name, self.url, self.peer = name, url, peer
+    def __init__(self, name: str, url: str, peer: bool, pid: int | None = None):
+        self.name, self.url, self.peer, self.pid = name, url, peer, pid
 
     def request(self, sentence: str) -> tuple[str, dict]:
         if self.peer:
@@ -314,14 +317,44 @@ def bare_batch1(translator, sentences: list[str]) -> list:
     return calls
 
 
-def client_cpu(fn, *args) -> dict:
-    """fn(*args) with the share of one core that this process (the load generator) used meanwhile: on 2 cores it is
-    taken from the server under test."""
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """{thread id: (its name, its CPU seconds so far)} of a process's threads (Linux)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                name, fields = f.read().split("(", 1)[1].rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+        fields = fields.split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def server_cpu(pid: int) -> dict[str, float]:
+    """A server's CPU seconds so far by kind of thread: its main thread (nmt.serve's HTTP event loop), XLA's
+    intra-op pool (`tf_XLAEigen` threads), and the others (nmt.serve's engine threads and the XLA runtime's threads
+    that run the programs they call: their names do not tell them apart)."""
+    out = {"main_thread": 0.0, "xla_pool": 0.0, "other_threads": 0.0}
+    for tid, (name, seconds) in thread_cpu(pid).items():
+        out["main_thread" if tid == pid else "xla_pool" if name == "tf_XLAEigen" else "other_threads"] += seconds
+    return out
+
+
+def cpu_use(fn, target: Target, *args) -> dict:
+    """fn(target, *args) with the share of a core that this process (the load generator, which on 2 cores takes it
+    from the server under test) used meanwhile, and the server's by kind of thread (`server_cpu`) and in all."""
     before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    out = fn(*args)
+    server = server_cpu(target.pid) if target.pid else None
+    out = fn(target, *args)
     after, seconds = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
     used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return {**out, "client_cpu_cores": used / seconds}
+    out = {**out, "client_cpu_cores": used / seconds}
+    if server is not None:
+        now = server_cpu(target.pid)
+        cores = {kind: (now[kind] - server[kind]) / seconds for kind in now}
+        out["server_cpu_cores"] = {"total": sum(cores.values()), **cores}
+    return out
 
 
 def closed_loop(target: Target, sentences: list[str], clients: int, seconds: float, max_requests: int) -> dict:
@@ -571,7 +604,7 @@ def offline(run: str, flags: list[str], sentences: int) -> dict:
 def sweep(target: Target, sentences, loads: list[float], args, log_dir: str) -> list[dict]:
     points = []
     for qps in loads:
-        point = client_cpu(poisson, target, sentences, qps, args.seconds, args.p99_ms, log_dir)
+        point = cpu_use(poisson, target, sentences, qps, args.seconds, args.p99_ms, log_dir)
         points.append(point)
         print(f"  {target.name} Poisson {qps:g}/s: {json.dumps(point)}", flush=True)
         if not point["sustained"]:
@@ -582,7 +615,7 @@ def sweep(target: Target, sentences, loads: list[float], args, log_dir: str) -> 
 def measure(target: Target, sentences, loads, clients, args, log_dir) -> dict:
     out = {"closed_loop": []}
     for n in clients:
-        point = client_cpu(closed_loop, target, sentences, n, args.seconds, args.max_requests)
+        point = cpu_use(closed_loop, target, sentences, n, args.seconds, args.max_requests)
         out["closed_loop"].append(point)
         print(f"  {target.name} {n} clients: {json.dumps(point)}", flush=True)
     out["poisson"] = sweep(target, sentences, loads, args, log_dir)
@@ -664,7 +697,7 @@ def main(argv=None):
             bare = bare_batch1(translator, sentences[:50])
             proc = start_nmt(args.run, args.port, flags, log)
             try:
-                target = Target(variant, url, peer=False)
+                target = Target(variant, url, peer=False, pid=proc.pid)
                 single = one_at_a_time(target, sentences[:50], bare=bare)
                 single["overhead_ms"] = single["p50_ms"] - off["latency_ms_batch1"]
                 result["one_at_a_time"][variant] = single
@@ -684,7 +717,12 @@ def main(argv=None):
         proc = start_nmt(args.run, args.port, ["--slots", "1", "--engines", "1"], log)
         try:
             result["servers"]["before"] = measure(
-                Target("before", url, peer=False), sentences, _floats(args.before_loads), clients, args, logs
+                Target("before", url, peer=False, pid=proc.pid),
+                sentences,
+                _floats(args.before_loads),
+                clients,
+                args,
+                logs,
             )
         finally:
             stop_server(proc)
@@ -693,7 +731,12 @@ def main(argv=None):
             proc = start_peer(args.port, vocab, log)
             try:
                 result["servers"]["opennmt_py"] = measure(
-                    Target("opennmt_py", url, peer=True), sentences, _floats(args.peer_loads), clients[:3], args, logs
+                    Target("opennmt_py", url, peer=True, pid=proc.pid),
+                    sentences,
+                    _floats(args.peer_loads),
+                    clients[:3],
+                    args,
+                    logs,
                 )
                 result["servers"]["opennmt_py"]["model"] = peer_model(PEER)
             finally:

@@ -80,7 +80,7 @@ def main(argv=None):
         with open(os.path.join(logs, "servers.log"), "w") as log:
             for i, v in enumerate(variants):
                 procs.append(serve_load.start_nmt(args.run, args.port + i, flags[v], log))
-                targets[v] = serve_load.Target(v, f"http://127.0.0.1:{args.port + i}", peer=False)
+                targets[v] = serve_load.Target(v, f"http://127.0.0.1:{args.port + i}", peer=False, pid=procs[-1].pid)
                 info = httpx.get(targets[v].url + "/v1/models").json()["models"][0]
                 result["servers"][v]["server_info"] = info
             turn = 0
@@ -91,7 +91,7 @@ def main(argv=None):
             for n in [int(x) for x in args.clients.split(",")]:
                 turn += 1
                 for v in in_turns(variants, turn):
-                    point = serve_load.client_cpu(
+                    point = serve_load.cpu_use(
                         serve_load.closed_loop, targets[v], sentences, n, args.seconds, args.max_requests
                     )
                     result["servers"][v]["closed_loop"].append(point)
@@ -100,7 +100,7 @@ def main(argv=None):
             for qps in [float(x) for x in args.loads.split(",")]:
                 turn += 1
                 for v in [v for v in in_turns(variants, turn) if v in going]:
-                    point = serve_load.client_cpu(
+                    point = serve_load.cpu_use(
                         serve_load.poisson, targets[v], sentences, qps, args.seconds, args.p99_ms, logs
                     )
                     result["servers"][v]["poisson"].append(point)

@@ -297,8 +297,8 @@ def test_an_error_inside_one_search_fails_its_requests_and_the_engine_goes_on():
         def cancel(self, ticket):
             self.tickets = [t for t in self.tickets if t != ticket]
 
-        def busy_slots(self):
-            return 0
+        def slot_use(self):
+            return 0, 1
 
     engine = Engine(Flaky(), max_queue=10)
     engine.start()
