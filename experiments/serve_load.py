@@ -139,6 +139,8 @@ VARIANTS = {
     "shortlist256_engines2": ["--shortlist", "256", "--engines", "2"],
     "whole_engines1": ["--engines", "1"],
     "shortlist256_engines1": ["--shortlist", "256", "--engines", "1"],
+    "whole_engines3": ["--engines", "3"],
+    "shortlist256_engines3": ["--shortlist", "256", "--engines", "3"],
 }
 # flags of the server (and of the engine alone), not of the offline search, and how many values each takes
 SERVER_ONLY = {

@@ -7,6 +7,10 @@
         --name serve_turns_blocked       # --topk auto (blocked) against fused
     python experiments/serve_turns.py --variants whole_fixed,whole_shrink --loads 100,115,125,140,150,160 \
         --name serve_turns_shrink        # --early-shrink against fixed chunks
+    python experiments/serve_turns.py --variants whole,whole_engines3,shortlist256,shortlist256_engines3 \
+        --loads 100,115,125,140,150,160,175,200,225,250,275 --name serve_turns_engines3    # three engines against two
+    python experiments/serve_turns.py --variants shortlist256_engines3,shortlist256,whole_engines3,whole \
+        --loads 100,115,125,140,150,160,175,200,225,250,275 --name serve_turns_engines3_reversed
 
 A variant is flags over the server's defaults of the day, so `whole` in a results file is the server as it was then:
 fused candidate selection and fixed chunks up to serve_turns_blocked.json, blocked selection and fixed chunks in
