@@ -20,8 +20,8 @@ and --shortlist 256):
 - closed loop: 1, 4, 16 and 64 clients, each sending its next sentence when the last is answered;
 - Poisson: MLPerf's LoadGen (`mlcommons-loadgen`, the Server scenario, as MLPerf's GNMT benchmark) at each offered
   load of the sweep; the sweep of a variant stops after the first load it cannot sustain.
-The *before*: the same server with --slots 1 --engines 1 (one sentence at a time, a batch-1 search). The peer: OpenNMT-py 3.5.1's
-`onmt_server` (Flask on waitress) serving its `rnn.yaml` model from runs/opennmt_peer/ (set up by
+The *before*: the same server with --slots 1 --engines 1 (one sentence at a time, a batch-1 search). The peer:
+OpenNMT-py 3.5.1's `onmt_server` (Flask on waitress) serving its `rnn.yaml` model from runs/opennmt_peer/ (set up by
 experiments/opennmt_race.py --set-up-only, then trained with its own `train_timed.py`: the figures of 2026-12-05 used
 `TRAIN_BUDGET_S=600`, 500 steps, train perplexity 15), beam 5, batch 32, 2 threads, with loads of its own (Flask and
 waitress are installed into its venv the first time).

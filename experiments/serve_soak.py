@@ -1,6 +1,6 @@
 """Soak of `python -m nmt.serve`: minutes of Poisson load with malformed requests and clients that go away.
 
-    python experiments/serve_soak.py --qps 112                    # 10 minutes at 112 sentences a second (serve_soak.json)
+    python experiments/serve_soak.py --qps 112                    # 10 minutes at 112 sentences/s (serve_soak.json)
     python experiments/serve_soak.py --qps 120 --minutes 1        # a quick look
 
 The server (the default run, beam 5, --slots 64, 127.0.0.1 only) first translates every test_2016_flickr sentence
